@@ -1,0 +1,45 @@
+# Tecopio: `make run` serves the app with demo data; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := TECOPIO_ENV=development $(BIN)/flask --app app
+SCALE ?= 10000
+
+.PHONY: run test install translations migrate demo lint bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+translations: install
+	$(BIN)/pybabel compile --use-fuzzy -d tecopio/translations -q 2>/dev/null || $(BIN)/pybabel compile -d tecopio/translations
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo load --if-empty
+
+run: translations demo
+	@echo "Tecopio is starting on http://127.0.0.1:5000"
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+# Extract the strings to translate and update the Spanish and Basque catalogues.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tecopio/translations/messages.pot --no-location --sort-output --project Tecopio .
+	$(BIN)/pybabel update -i tecopio/translations/messages.pot -d tecopio/translations --no-location --ignore-obsolete
+
+clean-venv:
+	rm -rf $(VENV)

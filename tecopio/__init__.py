@@ -1,0 +1,79 @@
+"""Tecopio: a cooperative, consumer-side CRM."""
+
+import os
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tecopio.config import DEV_SECRET_KEY, DefaultConfig, from_environment, normalise_database_url
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then ``instance/config.py``, then the environment, then ``test_config``."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("TECOPIO_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder="../templates",
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(from_environment())
+    if test_config is not None:
+        app.config.update(test_config)
+
+    _check_configuration(app)
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    from tecopio import db, demo, errors, i18n, limiter, main, security
+    from tecopio.accounts import sessions as account_sessions
+    from tecopio.accounts import views as account_views
+    from tecopio.groups import views as group_views
+
+    # Importing every model registers its table before migrations compare them.
+    from tecopio.audit import labels as audit_labels
+    from tecopio.audit import models as _audit_models  # noqa: F401
+
+    security.init_app(app)
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    account_sessions.init_app(app)
+    account_views.init_app(app)
+    group_views.init_app(app)
+    main.init_app(app)
+    audit_labels.init_app(app)
+    demo.init_app(app)
+
+    proxies = app.config.get("TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    return app
+
+
+def _check_configuration(app: Flask) -> None:
+    if app.config["TECOPIO_ENV"] not in ("production", "development", "testing"):
+        raise RuntimeError("TECOPIO_ENV must be production, development or testing")
+    if app.config["TECOPIO_ENV"] == "production" and app.config["SECRET_KEY"] in (
+        DEV_SECRET_KEY,
+        "",
+        None,
+    ):
+        raise RuntimeError(
+            "Refusing to start in production with the development SECRET_KEY. "
+            "Set SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_hex(32))'), "
+            "or TECOPIO_ENV=development on your own machine."
+        )
+    if not app.config["MAIL_BACKEND"]:
+        development = app.config["TECOPIO_ENV"] == "development"
+        app.config["MAIL_BACKEND"] = "console" if development else "smtp"
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        os.makedirs(app.instance_path, exist_ok=True)
+        uri = "sqlite:///" + os.path.join(app.instance_path, "tecopio.sqlite")
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)

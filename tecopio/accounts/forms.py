@@ -1,0 +1,72 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length
+
+from tecopio.accounts.passwords import MAX_LENGTH
+from tecopio.accounts.services import DISPLAY_NAME_MAX
+from tecopio.config import LANGUAGES
+from tecopio.forms import AcceptablePassword, PlainLine
+
+EMAIL_MAX = 254
+
+
+def _email_field():
+    return EmailField(
+        _l("Email"),
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=EMAIL_MAX),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[lambda value: value.strip().lower() if value else value],
+    )
+
+
+class SignupForm(FlaskForm):
+    email = _email_field()
+    display_name = StringField(_l("Display name"), validators=[PlainLine(DISPLAY_NAME_MAX)])
+    password = PasswordField(
+        _l("Password"),
+        description=_l("At least 8 characters. A phrase of several words is easy to remember."),
+        validators=[InputRequired(_l("Choose a password.")), AcceptablePassword("email")],
+    )
+    next = HiddenField()
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(_l("Enter your password.")), Length(max=MAX_LENGTH)],
+    )
+    remember = BooleanField(_l("Remember me on this device"))
+    next = HiddenField()
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField(_l("Display name"), validators=[PlainLine(DISPLAY_NAME_MAX)])
+    locale = SelectField(
+        _l("Language"), choices=[("", _l("Same as my browser"))] + list(LANGUAGES.items())
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[InputRequired(_l("Enter your current password."))]
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[InputRequired(_l("Choose a new password.")), AcceptablePassword()],
+    )
+
+
+class ResetRequestForm(FlaskForm):
+    email = _email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        validators=[InputRequired(_l("Choose a new password.")), AcceptablePassword()],
+    )

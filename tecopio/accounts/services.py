@@ -1,0 +1,134 @@
+"""Account rules: registration, authentication, passwords, sessions and profiles."""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tecopio import tokens
+from tecopio.accounts.models import User
+from tecopio.accounts.passwords import (
+    check_password_policy,
+    hash_password,
+    needs_rehash,
+    password_hasher,
+    verify_password,
+)
+from tecopio.config import LANGUAGES
+from tecopio.db import utcnow
+from tecopio.text import clean_line, normalise_email
+
+RESET_PURPOSE = "password-reset"
+DISPLAY_NAME_MAX = 80
+
+
+class AccountError(Exception):
+    message = _l("This could not be done.")
+
+    def __init__(self, message=None):
+        super().__init__(str(message or self.message))
+        if message is not None:
+            self.message = message
+
+
+class EmailTaken(AccountError):
+    message = _l("An account with this email address already exists.")
+
+
+class WrongPassword(AccountError):
+    message = _l("The current password is not correct.")
+
+
+class InvalidResetLink(AccountError):
+    message = _l("This password reset link is not valid. Please ask for a new one.")
+
+
+class ExpiredResetLink(InvalidResetLink):
+    message = _l("This password reset link has expired. Please ask for a new one.")
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def register_user(
+    session: Session, *, email: str, password: str, display_name: str, locale: str | None = None
+) -> User:
+    """Create an account. Raises ``EmailTaken``, ``PasswordRejected`` or ``InvalidText``."""
+    email = normalise_email(email)
+    display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
+    check_password_policy(password, email=email)
+    if find_user_by_email(session, email) is not None:
+        raise EmailTaken()
+    user = User(
+        email=email,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        locale=locale if locale in LANGUAGES else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+# Verifying against a real hash when the email is unknown keeps the response
+# time the same, so that timing does not reveal which emails have accounts.
+_UNKNOWN_USER_HASH: dict[str, str] = {}
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = find_user_by_email(session, email)
+    if user is None:
+        hasher = password_hasher()
+        key = f"{hasher.time_cost}:{hasher.memory_cost}:{hasher.parallelism}"
+        dummy = _UNKNOWN_USER_HASH.setdefault(key, hasher.hash("tecopio-unknown-user"))
+        verify_password(dummy, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Invalidate every session and remember-me cookie of this user."""
+    user.session_version += 1
+
+
+def set_password(user: User, new_password: str) -> None:
+    check_password_policy(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    end_all_sessions(user)
+
+
+def change_password(user: User, *, current_password: str, new_password: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise WrongPassword()
+    set_password(user, new_password)
+
+
+def update_profile(user: User, *, display_name: str, locale: str | None) -> None:
+    user.display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
+    user.locale = locale if locale in LANGUAGES else None
+
+
+def make_reset_token(user: User, secret_key: str) -> str:
+    # The tail of the current hash makes the link single-use: once the
+    # password changes, the link no longer matches.
+    return tokens.sign(secret_key, RESET_PURPOSE, {"u": user.id, "h": user.password_hash[-12:]})
+
+
+def user_from_reset_token(session: Session, token: str, secret_key: str, max_age: int) -> User:
+    try:
+        payload = tokens.unsign(secret_key, RESET_PURPOSE, token, max_age=max_age)
+    except tokens.TokenExpired as exc:
+        raise ExpiredResetLink() from exc
+    except tokens.TokenError as exc:
+        raise InvalidResetLink() from exc
+    if not isinstance(payload, dict):
+        raise InvalidResetLink()
+    user = session.get(User, payload.get("u"))
+    if user is None or user.password_hash[-12:] != payload.get("h"):
+        raise InvalidResetLink()
+    return user

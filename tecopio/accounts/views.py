@@ -1,0 +1,180 @@
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+from sqlalchemy.exc import IntegrityError
+
+from tecopio.accounts import services
+from tecopio.accounts.forms import (
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    SignupForm,
+)
+from tecopio.accounts.passwords import PasswordRejected
+from tecopio.accounts.sessions import start_session
+from tecopio.db import db
+from tecopio.errors import abort_with
+from tecopio.limiter import configured, limiter
+from tecopio.mail import send_mail
+from tecopio.security import safe_next
+from tecopio.text import InvalidText
+from tecopio.views import render_form
+
+bp = Blueprint("accounts", __name__)
+
+
+def _next_url(form) -> str:
+    return safe_next(form.next.data or request.args.get("next"), url_for("main.home"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(configured("SIGNUP_RATE_LIMIT"), methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = SignupForm()
+    if request.method == "GET":
+        form.email.data = request.args.get("email", "")[:254]
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        try:
+            user = services.register_user(
+                db.session,
+                email=form.email.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+                locale=str(get_locale()),
+            )
+            db.session.commit()
+        except services.EmailTaken as exc:
+            form.email.errors.append(exc.message)
+        except IntegrityError:
+            db.session.rollback()
+            form.email.errors.append(services.EmailTaken.message)
+        except (PasswordRejected, InvalidText) as exc:
+            form.form_errors.append(exc.message)
+        else:
+            start_session(user, remember=False)
+            flash(_("Welcome to Tecopio, %(name)s!", name=user.display_name), "success")
+            return redirect(_next_url(form))
+    return render_form("accounts/signup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        user = services.authenticate(db.session, form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()  # a re-hash with stronger parameters, if one was needed
+            start_session(user, remember=form.remember.data)
+            flash(_("You are logged in."), "success")
+            return redirect(_next_url(form))
+        form.form_errors.append(_("The email or password is not correct."))
+    return render_form("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    services.end_all_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are logged out on every device."), "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    if request.method == "GET":
+        form.locale.data = current_user.locale or ""
+    if form.validate_on_submit():
+        services.update_profile(
+            current_user, display_name=form.display_name.data, locale=form.locale.data or None
+        )
+        db.session.commit()
+        if current_user.locale:
+            session["locale"] = current_user.locale
+        flash(_("Your profile is saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return render_form("accounts/profile.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user,
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+            )
+        except services.WrongPassword as exc:
+            form.current_password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+            start_session(current_user._get_current_object(), remember=remembered)
+            flash(_("Your password is changed. Your other sessions have been logged out."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_form("accounts/password.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(configured("RESET_RATE_LIMIT"), methods=["POST"])
+def request_reset():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = services.find_user_by_email(db.session, form.email.data)
+        if user is not None:
+            token = services.make_reset_token(user, current_app.config["SECRET_KEY"])
+            send_mail(
+                user.email,
+                _("Reset your Tecopio password"),
+                "password_reset",
+                user=user,
+                link=url_for("accounts.reset_password", token=token, _external=True),
+                minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+            )
+        # The same answer whether or not the address has an account.
+        return render_template("accounts/reset_sent.html", email=form.email.data)
+    return render_form("accounts/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(configured("RESET_RATE_LIMIT"), methods=["POST"])
+def reset_password(token: str):
+    try:
+        user = services.user_from_reset_token(
+            db.session,
+            token,
+            current_app.config["SECRET_KEY"],
+            current_app.config["PASSWORD_RESET_MAX_AGE"],
+        )
+    except services.InvalidResetLink as exc:
+        abort_with(400, exc.message)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        services.set_password(user, form.password.data)
+        db.session.commit()
+        logout_user()
+        flash(_("Your password is changed. Log in with your new password."), "success")
+        return redirect(url_for("accounts.login"))
+    return render_form("accounts/reset_password.html", form=form)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

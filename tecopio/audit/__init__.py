@@ -1,0 +1,1 @@
+"""Audit log: who did what, to whom, in which group, and when."""

@@ -1,0 +1,109 @@
+"""Configuration: defaults here, then ``instance/config.py``, then the environment.
+
+``create_app(test_config)`` applies a test configuration last.
+"""
+
+import os
+from datetime import timedelta
+
+DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production"  # noqa: S105
+
+LANGUAGES = {"en": "English", "es": "Español", "eu": "Euskara"}
+
+
+class DefaultConfig:
+    # "production" (the safe default), "development" (``make run``) or "testing".
+    TECOPIO_ENV = "production"
+    SECRET_KEY = DEV_SECRET_KEY
+    # None means: an SQLite file in the instance folder (filled in by create_app).
+    SQLALCHEMY_DATABASE_URI = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Mail: "smtp" sends through MAIL_SERVER, "console" prints the message.
+    # Unset: "console" in development, "smtp" otherwise.
+    MAIL_BACKEND = None
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_TIMEOUT = 10
+    MAIL_DEFAULT_SENDER = "Tecopio <no-reply@tecopio.localhost>"
+
+    # Rate limits are kept in Redis in production (e.g. redis://127.0.0.1:6379/0),
+    # so that every app process counts the same attempts.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    RESET_RATE_LIMIT = "5 per minute;20 per hour"
+    SIGNUP_RATE_LIMIT = "10 per hour"
+
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
+
+    # Cookies. The Secure flag is switched on in production by create_app.
+    SESSION_COOKIE_NAME = "tecopio_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_NAME = "tecopio_remember"
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = 3600 * 8
+
+    PASSWORD_RESET_MAX_AGE = 3600  # seconds
+    INVITATION_VALID_DAYS = 14
+    # argon2-cffi profile: RFC_9106_LOW_MEMORY is argon2-cffi's default
+    # (argon2id, t=3, m=64 MiB, p=4). Tests use CHEAPEST to stay fast.
+    PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    GROUPS_PER_PAGE = 20
+    # Set to the number of proxies in front of the app (e.g. 1 behind a load balancer)
+    # so that rate limits see the client's address.
+    TRUSTED_PROXY_COUNT = 0
+
+
+# Environment variables read on top of the defaults and instance/config.py.
+_ENV_STRINGS = (
+    "SECRET_KEY",
+    "TECOPIO_ENV",
+    "MAIL_BACKEND",
+    "MAIL_SERVER",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_DEFAULT_SENDER",
+    "RATELIMIT_STORAGE_URI",
+)
+_ENV_INTS = ("MAIL_PORT", "MAX_CONTENT_LENGTH", "PASSWORD_RESET_MAX_AGE", "TRUSTED_PROXY_COUNT")
+_ENV_BOOLS = ("MAIL_USE_TLS", "MAIL_USE_SSL")
+
+
+def from_environment(environ=os.environ) -> dict:
+    """The settings that the environment sets, already typed."""
+    settings: dict = {}
+    for name in _ENV_STRINGS:
+        if environ.get(name):
+            settings[name] = environ[name]
+    for name in _ENV_INTS:
+        if environ.get(name):
+            settings[name] = int(environ[name])
+    for name in _ENV_BOOLS:
+        if environ.get(name):
+            settings[name] = environ[name].strip().lower() in {"1", "true", "yes", "on"}
+    if environ.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
+    return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual short way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,46 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+from tecopio.forms import PlainLine, PlainParagraphs
+from tecopio.groups.models import MembershipPolicy
+from tecopio.groups.services import DESCRIPTION_MAX, NAME_MAX, REGION_MAX
+
+POLICY_CHOICES = [
+    (MembershipPolicy.OPEN.value, _l("Open: anyone may join at once")),
+    (MembershipPolicy.APPROVAL.value, _l("Approval: people ask to join and an admin decides")),
+    (MembershipPolicy.INVITATION.value, _l("Invitation: only people invited by email may join")),
+]
+
+
+class GroupForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[PlainLine(NAME_MAX)])
+    description = TextAreaField(
+        _l("Description"),
+        description=_l("What the group is for, who may join, what it hopes to achieve."),
+        validators=[PlainParagraphs(DESCRIPTION_MAX)],
+    )
+    region = StringField(
+        _l("Region"),
+        description=_l("Town, district or area the group serves (optional)."),
+        validators=[PlainLine(REGION_MAX, required=False)],
+    )
+    membership_policy = RadioField(
+        _l("Who may join"),
+        choices=POLICY_CHOICES,
+        default=MembershipPolicy.APPROVAL.value,
+        validators=[DataRequired(_l("Choose how people join."))],
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("Email address to invite"),
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Length(max=254),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[lambda value: value.strip().lower() if value else value],
+    )

@@ -1,0 +1,305 @@
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from tecopio import policy
+from tecopio.audit.services import group_events
+from tecopio.db import db, utcnow
+from tecopio.errors import abort_with
+from tecopio.groups import services
+from tecopio.groups.forms import GroupForm, InviteForm
+from tecopio.groups.models import Invitation, Membership, MembershipStatus
+from tecopio.mail import send_mail
+from tecopio.views import page_number, render_form
+
+bp = Blueprint("groups", __name__)
+
+MEMBER_ACTIONS = {
+    "approve": (services.approve_member, _l("%(name)s is now a member.")),
+    "reject": (services.reject_member, _l("The request of %(name)s was declined.")),
+    "promote": (services.promote_member, _l("%(name)s is now an admin.")),
+    "demote": (services.demote_member, _l("%(name)s is no longer an admin.")),
+    "remove": (services.remove_member, _l("%(name)s was removed from the group.")),
+}
+
+
+def _group_or_404(slug: str):
+    group = services.get_group(db.session, slug)
+    if group is None:
+        abort(404)
+    return group
+
+
+@bp.get("/groups/")
+def index():
+    query = request.args.get("q", "")
+    page = page_number()
+    per_page = current_app.config["GROUPS_PER_PAGE"]
+    rows, total = services.search_groups(db.session, query, page=page, per_page=per_page)
+    return render_template(
+        "groups/index.html", rows=rows, total=total, query=query, page=page, per_page=per_page
+    )
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = GroupForm()
+    if form.validate_on_submit():
+        group = services.create_group(
+            db.session,
+            current_user,
+            name=form.name.data,
+            description=form.description.data,
+            region=form.region.data,
+            policy=form.membership_policy.data,
+        )
+        db.session.commit()
+        flash(_("Your group is created. You are its first admin."), "success")
+        return redirect(url_for("groups.show", slug=group.slug))
+    return render_form("groups/form.html", form=form, group=None)
+
+
+def _render_group_page(group, status: int = 200):
+    membership = services.membership_of(db.session, current_user, group)
+    return render_template(
+        "groups/show.html",
+        group=group,
+        membership=membership,
+        member_count=services.active_member_count(db.session, group),
+    ), status
+
+
+@bp.get("/groups/<slug>")
+def show(slug: str):
+    group = _group_or_404(slug)
+    policy.require(policy.can_view_group(current_user, group), hide=True)
+    return _render_group_page(group)
+
+
+@bp.route("/groups/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    group = _group_or_404(slug)
+    policy.require(policy.can_edit_group(current_user, group))
+    form = GroupForm(obj=group)
+    if request.method == "GET":
+        form.membership_policy.data = group.membership_policy.value
+    if form.validate_on_submit():
+        services.update_group(
+            db.session,
+            current_user,
+            group,
+            name=form.name.data,
+            description=form.description.data,
+            region=form.region.data,
+            policy=form.membership_policy.data,
+        )
+        db.session.commit()
+        flash(_("The group's details are saved."), "success")
+        return redirect(url_for("groups.show", slug=group.slug))
+    return render_form("groups/form.html", form=form, group=group)
+
+
+@bp.post("/groups/<slug>/join")
+@login_required
+def join(slug: str):
+    group = _group_or_404(slug)
+    policy.require(policy.can_join(current_user, group))
+    try:
+        membership = services.join_group(db.session, current_user, group)
+    except services.GroupError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render_group_page(group, 409)
+    db.session.commit()
+    if membership.status == MembershipStatus.ACTIVE:
+        flash(_("Welcome! You are now a member of %(group)s.", group=group.name), "success")
+    else:
+        flash(_("Your request to join was sent to the group's admins."), "success")
+    return redirect(url_for("groups.show", slug=group.slug))
+
+
+@bp.post("/groups/<slug>/leave")
+@login_required
+def leave(slug: str):
+    group = _group_or_404(slug)
+    try:
+        membership = services.leave_group(db.session, current_user, group)
+    except services.GroupError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render_group_page(group, 409)
+    db.session.commit()
+    if membership.status == MembershipStatus.LEFT:
+        flash(_("You are no longer part of %(group)s.", group=group.name), "info")
+    return redirect(url_for("groups.show", slug=group.slug))
+
+
+def _render_members(group, status: int = 200):
+    is_admin = policy.can_manage_members(current_user, group)
+    return render_template(
+        "groups/members.html",
+        group=group,
+        is_admin=is_admin,
+        members=services.list_memberships(db.session, group, MembershipStatus.ACTIVE),
+        pending=(
+            services.list_memberships(db.session, group, MembershipStatus.PENDING)
+            if is_admin
+            else []
+        ),
+    ), status
+
+
+@bp.get("/groups/<slug>/members")
+@login_required
+def members(slug: str):
+    group = _group_or_404(slug)
+    policy.require(policy.can_view_members(current_user, group))
+    return _render_members(group)
+
+
+@bp.post("/groups/<slug>/members/<int:membership_id>/<action>")
+@login_required
+def member_action(slug: str, membership_id: int, action: str):
+    group = _group_or_404(slug)
+    if action not in MEMBER_ACTIONS:
+        abort(404)
+    policy.require(policy.can_manage_members(current_user, group))
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.group_id != group.id:
+        abort(404)
+    service, message = MEMBER_ACTIONS[action]
+    try:
+        service(db.session, current_user, membership)
+    except services.GroupError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render_members(group, 409)
+    db.session.commit()
+    flash(str(message) % {"name": membership.user.display_name}, "success")
+    return redirect(url_for("groups.members", slug=group.slug))
+
+
+@bp.route("/groups/<slug>/invitations", methods=["GET", "POST"])
+@login_required
+def invitations(slug: str):
+    group = _group_or_404(slug)
+    policy.require(policy.can_invite(current_user, group))
+    form = InviteForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            invitation = services.invite(
+                db.session,
+                current_user,
+                group,
+                form.email.data,
+                valid_days=current_app.config["INVITATION_VALID_DAYS"],
+            )
+        except services.GroupError as exc:
+            db.session.rollback()
+            form.email.errors.append(exc.message)
+            status = 409
+        else:
+            db.session.commit()
+            _send_invitation(invitation)
+            flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
+            return redirect(url_for("groups.invitations", slug=group.slug))
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "groups/invitations.html",
+        group=group,
+        form=form,
+        invitations=services.pending_invitations(db.session, group),
+    ), status
+
+
+def _send_invitation(invitation: Invitation) -> None:
+    token = services.invitation_token(invitation, current_app.config["SECRET_KEY"])
+    send_mail(
+        invitation.email,
+        _("You are invited to join %(group)s on Tecopio", group=invitation.group.name),
+        "invitation",
+        invitation=invitation,
+        inviter=current_user,
+        link=url_for("groups.invitation", token=token, _external=True),
+    )
+
+
+@bp.post("/groups/<slug>/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(slug: str, invitation_id: int):
+    group = _group_or_404(slug)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.group_id != group.id:
+        abort(404)
+    policy.require(policy.can_revoke_invitation(current_user, invitation))
+    try:
+        services.revoke_invitation(db.session, current_user, invitation)
+    except services.GroupError as exc:
+        db.session.rollback()
+        abort_with(409, exc.message)
+    db.session.commit()
+    flash(_("The invitation to %(email)s was withdrawn.", email=invitation.email), "info")
+    return redirect(url_for("groups.invitations", slug=group.slug))
+
+
+@bp.get("/groups/<slug>/audit")
+@login_required
+def audit(slug: str):
+    group = _group_or_404(slug)
+    policy.require(policy.can_view_audit_log(current_user, group))
+    page = page_number()
+    events, total = group_events(db.session, group, page=page)
+    return render_template("groups/audit.html", group=group, events=events, total=total, page=page)
+
+
+def _invitation_or_error(token: str) -> Invitation:
+    try:
+        return services.invitation_from_token(db.session, token, current_app.config["SECRET_KEY"])
+    except services.InvitationInvalid as exc:
+        abort_with(404, exc.message)
+
+
+@bp.get("/invitations/<token>")
+def invitation(token: str):
+    invitation = _invitation_or_error(token)
+    return render_template(
+        "groups/invitation.html", invitation=invitation, token=token, now=utcnow()
+    )
+
+
+@bp.post("/invitations/<token>/<answer>")
+@login_required
+def answer_invitation(token: str, answer: str):
+    if answer not in ("accept", "decline"):
+        abort(404)
+    invitation = _invitation_or_error(token)
+    try:
+        if answer == "accept":
+            services.accept_invitation(db.session, current_user, invitation)
+        else:
+            services.decline_invitation(db.session, current_user, invitation)
+    except services.InvitationNotForYou as exc:
+        db.session.rollback()
+        abort_with(403, exc.message)
+    except services.GroupError as exc:
+        db.session.rollback()
+        abort_with(400, exc.message)
+    db.session.commit()
+    if answer == "accept":
+        flash(_("Welcome! You are now a member of %(group)s.", group=invitation.group.name), "success")
+        return redirect(url_for("groups.show", slug=invitation.group.slug))
+    flash(_("You declined the invitation."), "info")
+    return redirect(url_for("main.home"))
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["policy"] = policy
+    app.jinja_env.globals["invitation_link"] = lambda invitation: services.invitation_token(
+        invitation, app.config["SECRET_KEY"]
+    )

@@ -1,0 +1,24 @@
+"""The home page: what Tecopio is, or the signed-in person's groups and invitations."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from tecopio.db import db
+from tecopio.groups import services as groups
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def home():
+    if not current_user.is_authenticated:
+        return render_template("home.html")
+    return render_template(
+        "dashboard.html",
+        memberships=groups.memberships_of_user(db.session, current_user),
+        invitations=groups.invitations_for_user(db.session, current_user),
+    )
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

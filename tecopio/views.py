@@ -1,0 +1,16 @@
+"""Helpers shared by every feature's views."""
+
+from flask import render_template, request
+
+
+def render_form(template: str, **context):
+    """Render a page with a form: 400 when a submitted form was refused."""
+    status = 400 if request.method == "POST" else 200
+    return render_template(template, **context), status
+
+
+def page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 10_000))
+    except ValueError:
+        return 1
