@@ -12,7 +12,10 @@ csrf = CSRFProtect()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: defaults, then ``instance/config.py``, then the environment, then ``test_config``."""
+    """Build the app.
+
+    Settings: defaults, then ``instance/config.py``, then the environment, then ``test_config``.
+    """
     app = Flask(
         __name__,
         instance_path=os.environ.get("TECOPIO_INSTANCE_PATH") or None,
@@ -31,11 +34,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio import db, demo, errors, i18n, limiter, main, security
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
-    from tecopio.groups import views as group_views
 
     # Importing every model registers its table before migrations compare them.
     from tecopio.audit import labels as audit_labels
     from tecopio.audit import models as _audit_models  # noqa: F401
+    from tecopio.groups import views as group_views
 
     security.init_app(app)
     db.init_app(app)

@@ -86,7 +86,9 @@ def init_app(app) -> None:
                 click.echo("Database already has data; demo data not loaded.")
                 print_logins()
                 return
-            raise click.ClickException("The database is not empty; demo data goes into an empty one.")
+            raise click.ClickException(
+                "The database is not empty; demo data goes into an empty one."
+            )
         load_demo_data(db.session)
         db.session.commit()
         click.echo("Demo data loaded.")

@@ -40,7 +40,8 @@ def _handle_http_exception(error: HTTPException):
 
 def _handle_csrf_error(error: CSRFError):
     return render_error(
-        400, _l("This form has expired or did not come from this site. Reload the page and try again.")
+        400,
+        _l("This form has expired or did not come from this site. Reload the page and try again."),
     )
 
 

@@ -1,6 +1,15 @@
 """English, Spanish and Basque: which one a request uses, and the switcher."""
 
-from flask import Blueprint, abort, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
@@ -14,6 +23,8 @@ bp = Blueprint("i18n", __name__)
 
 def select_locale() -> str:
     """The user's saved choice, else this browser session's, else the browser's."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user.is_authenticated and current_user.locale in LANGUAGES:
         return current_user.locale
     if session.get("locale") in LANGUAGES:

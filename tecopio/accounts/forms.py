@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 
 from tecopio.accounts.passwords import MAX_LENGTH
@@ -47,7 +48,9 @@ class LoginForm(FlaskForm):
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[PlainLine(DISPLAY_NAME_MAX)])
     locale = SelectField(
-        _l("Language"), choices=[("", _l("Same as my browser"))] + list(LANGUAGES.items())
+        _l("Language"),
+        choices=[SelectChoice("", _l("Same as my browser"))]
+        + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
     )
 
 

@@ -1,4 +1,13 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
@@ -128,7 +137,9 @@ def change_password():
             db.session.commit()
             remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
             start_session(current_user._get_current_object(), remember=remembered)
-            flash(_("Your password is changed. Your other sessions have been logged out."), "success")
+            flash(
+                _("Your password is changed. Your other sessions have been logged out."), "success"
+            )
             return redirect(url_for("accounts.profile"))
     return render_form("accounts/password.html", form=form)
 

@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from tecopio.forms import PlainLine, PlainParagraphs
@@ -8,9 +9,13 @@ from tecopio.groups.models import MembershipPolicy
 from tecopio.groups.services import DESCRIPTION_MAX, NAME_MAX, REGION_MAX
 
 POLICY_CHOICES = [
-    (MembershipPolicy.OPEN.value, _l("Open: anyone may join at once")),
-    (MembershipPolicy.APPROVAL.value, _l("Approval: people ask to join and an admin decides")),
-    (MembershipPolicy.INVITATION.value, _l("Invitation: only people invited by email may join")),
+    SelectChoice(MembershipPolicy.OPEN.value, _l("Open: anyone may join at once")),
+    SelectChoice(
+        MembershipPolicy.APPROVAL.value, _l("Approval: people ask to join and an admin decides")
+    ),
+    SelectChoice(
+        MembershipPolicy.INVITATION.value, _l("Invitation: only people invited by email may join")
+    ),
 ]
 
 

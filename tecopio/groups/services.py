@@ -20,9 +20,9 @@ from tecopio.audit.services import record
 from tecopio.db import utcnow
 from tecopio.groups.models import (
     Group,
+    InvalidMembershipTransition,
     Invitation,
     InvitationStatus,
-    InvalidMembershipTransition,
     Membership,
     MembershipEvent,
     MembershipPolicy,
@@ -324,13 +324,17 @@ def leave_group(session: Session, user: User, group: Group) -> Membership:
 
 def approve_member(session: Session, actor: User, membership: Membership) -> None:
     _apply(membership, MembershipEvent.APPROVE)
-    record(session, "member.approved", actor=actor, group=membership.group, target_user=membership.user)
+    record(
+        session, "member.approved", actor=actor, group=membership.group, target_user=membership.user
+    )
     session.flush()
 
 
 def reject_member(session: Session, actor: User, membership: Membership) -> None:
     _apply(membership, MembershipEvent.REJECT)
-    record(session, "member.rejected", actor=actor, group=membership.group, target_user=membership.user)
+    record(
+        session, "member.rejected", actor=actor, group=membership.group, target_user=membership.user
+    )
     session.flush()
 
 
@@ -338,7 +342,9 @@ def promote_member(session: Session, actor: User, membership: Membership) -> Non
     if not membership.is_active or membership.role == Role.ADMIN:
         raise InvalidMemberAction()
     membership.role = Role.ADMIN
-    record(session, "member.promoted", actor=actor, group=membership.group, target_user=membership.user)
+    record(
+        session, "member.promoted", actor=actor, group=membership.group, target_user=membership.user
+    )
     session.flush()
 
 
@@ -349,7 +355,9 @@ def demote_member(session: Session, actor: User, membership: Membership) -> None
     if _admin_count(session, membership.group) <= 1:
         raise LastAdmin()
     membership.role = Role.MEMBER
-    record(session, "member.demoted", actor=actor, group=membership.group, target_user=membership.user)
+    record(
+        session, "member.demoted", actor=actor, group=membership.group, target_user=membership.user
+    )
     session.flush()
 
 
@@ -362,7 +370,9 @@ def remove_member(session: Session, actor: User, membership: Membership) -> None
             raise LastAdmin()
     _apply(membership, MembershipEvent.REMOVE)
     membership.role = Role.MEMBER
-    record(session, "member.removed", actor=actor, group=membership.group, target_user=membership.user)
+    record(
+        session, "member.removed", actor=actor, group=membership.group, target_user=membership.user
+    )
     session.flush()
 
 
@@ -449,13 +459,17 @@ def _check_answerable(invitation: Invitation, user: User, now: datetime) -> None
         raise InvitationNotForYou()
 
 
-def accept_invitation(session: Session, user: User, invitation: Invitation, *, now=None) -> Membership:
+def accept_invitation(
+    session: Session, user: User, invitation: Invitation, *, now=None
+) -> Membership:
     now = now or utcnow()
     _check_answerable(invitation, user, now)
     group = invitation.group
     membership = membership_of(session, user, group)
     if membership is None:
-        membership = Membership(group=group, user=user, role=Role.MEMBER, status=MembershipStatus.ACTIVE)
+        membership = Membership(
+            group=group, user=user, role=Role.MEMBER, status=MembershipStatus.ACTIVE
+        )
         session.add(membership)
     elif not membership.is_active:
         _apply(membership, MembershipEvent.ACCEPT_INVITATION)
@@ -480,5 +494,7 @@ def revoke_invitation(session: Session, actor: User, invitation: Invitation) -> 
     if invitation.status != InvitationStatus.PENDING:
         raise InvitationUsed()
     invitation.status = InvitationStatus.REVOKED
-    record(session, "invitation.revoked", actor=actor, group=invitation.group, email=invitation.email)
+    record(
+        session, "invitation.revoked", actor=actor, group=invitation.group, email=invitation.email
+    )
     session.flush()

@@ -291,7 +291,9 @@ def answer_invitation(token: str, answer: str):
         abort_with(400, exc.message)
     db.session.commit()
     if answer == "accept":
-        flash(_("Welcome! You are now a member of %(group)s.", group=invitation.group.name), "success")
+        flash(
+            _("Welcome! You are now a member of %(group)s.", group=invitation.group.name), "success"
+        )
         return redirect(url_for("groups.show", slug=invitation.group.slug))
     flash(_("You declined the invitation."), "info")
     return redirect(url_for("main.home"))

@@ -1,0 +1,231 @@
+"""Test fixtures.
+
+The schema is created once per run, by the real migrations, in a database of
+its own (a temporary SQLite file, or a PostgreSQL database created and
+dropped here when TECOPIO_TEST_DATABASE_URL is set). Each test then runs in a
+transaction that is rolled back at its end, so tests never see each other's
+rows and no test pays for a new database.
+"""
+
+import contextlib
+import email
+import os
+import socket
+import uuid
+
+import flask_migrate
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from tecopio import create_app
+from tecopio.config import normalise_database_url
+from tecopio.db import db
+from tecopio.limiter import limiter
+from tests import factories
+from tests.forms import FormClient
+
+TEST_DATABASE_URL = os.environ.get("TECOPIO_TEST_DATABASE_URL")
+TEST_SECRET_KEY = "test-secret-key"
+
+
+@contextlib.contextmanager
+def temporary_database(tmp_dir, label: str):
+    """A fresh, empty database for this run; dropped afterwards."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_dir / (label + '.sqlite')}"
+        return
+    server_url = make_url(normalise_database_url(TEST_DATABASE_URL))
+    name = f"tecopio_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_test_app(database_url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "TECOPIO_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+class _Inbox:
+    """Collects every message our SMTP server receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with temporary_database(tmp_path_factory.mktemp("db"), "test") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, smtp_server):
+    app = make_test_app(
+        database_url,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER=smtp_server.hostname,
+        MAIL_PORT=smtp_server.port,
+    )
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+class _RequestScopedTestSession(scoped_session):
+    """One session for the whole test, shared by the test and every request it makes.
+
+    At the end of each request Flask-SQLAlchemy calls ``remove()``; here that
+    rolls back what the request did not commit, as production does, but keeps
+    the session (and the test's objects) attached.
+    """
+
+    def remove(self):
+        if self.registry.has():
+            self.registry().rollback()
+
+
+@pytest.fixture
+def db_session(app):
+    with app.app_context():
+        connection = db.engine.connect()
+    transaction = connection.begin()
+    factory = sessionmaker(
+        bind=connection, class_=Session, join_transaction_mode="create_savepoint"
+    )
+    session = _RequestScopedTestSession(factory, scopefunc=lambda: "test")
+    original = db.session
+    db.session = session
+    try:
+        yield session
+    finally:
+        db.session = original
+        session.registry().close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app_ctx(app, db_session):
+    """An application context for service tests (not for tests that use ``client``)."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _reset_rate_limits(app):
+    with app.app_context():
+        limiter.reset()
+
+
+@pytest.fixture
+def client(app, db_session):
+    app.test_client_class = FormClient
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(app, db_session):
+    """Further browsers, each with its own cookies."""
+    app.test_client_class = FormClient
+
+    def make():
+        return app.test_client()
+
+    return make
+
+
+@pytest.fixture
+def mail(smtp_server):
+    """The messages sent during this test."""
+    messages = smtp_server.handler.messages
+    messages.clear()
+    return messages
+
+
+@pytest.fixture
+def make(db_session):
+    """Factories that write through the test's session: ``make.user(...)``."""
+    return factories.Factories(db_session)
+
+
+@pytest.fixture
+def auth(client, make):
+    """Log the test client in as a user: ``user = auth.login()`` or ``auth.login(user)``."""
+
+    class Auth:
+        def login(self, user=None, *, remember=False):
+            user = user or make.user()
+            response = client.submit(
+                "/login",
+                {"email": user.email, "password": factories.PASSWORD, "remember": remember},
+            )
+            assert response.status_code == 302, response.text
+            return user
+
+        def logout(self):
+            return client.submit("/", {}, action="/logout")
+
+    return Auth()
+
+
+@pytest.fixture
+def count_queries(db_session):
+    """Count the SQL statements run inside a ``with count_queries() as counter:`` block."""
+
+    @contextlib.contextmanager
+    def counting():
+        counter = {"n": 0}
+        connection = db_session.connection()
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                counter["n"] += 1
+
+        event.listen(connection, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(connection, "before_cursor_execute", before)
+
+    return counting

@@ -1,0 +1,294 @@
+"""Accounts through the web: sign-up, log-in, sessions, passwords, cookies, limits."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tecopio.accounts.models import User
+from tecopio.accounts.passwords import verify_password
+from tests.factories import PASSWORD
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def user_count(db_session):
+    return db_session.scalar(select(func.count(User.id)))
+
+
+def signup(client, **overrides):
+    data = {"email": "ane@example.com", "display_name": "Ane", "password": "kelp forest walk"}
+    data.update(overrides)
+    return client.submit("/signup", data)
+
+
+def test_signup_creates_the_account_and_logs_in(client, db_session):
+    response = signup(client)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    user = db_session.scalar(select(User).where(User.email == "ane@example.com"))
+    assert user.display_name == "Ane"
+    assert "Hello, Ane" in client.get("/").text
+
+
+def test_signup_follows_a_safe_next(client):
+    response = signup(client, next="/groups/")
+    assert response.headers["Location"] == "/groups/"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"email": "not-an-email"}, "Enter a valid email address."),
+        ({"email": ""}, "Enter your email address."),
+        ({"email": "a" * 250 + "@example.com"}, "Field cannot be longer than 254 characters."),
+        ({"password": "short"}, "Use at least 8 characters."),
+        ({"password": "p" * 129}, "Use at most 128 characters."),
+        ({"password": "password123"}, "most common"),
+        ({"display_name": ""}, "This field is required."),
+        ({"display_name": "<b>Ane</b>"}, "The characters &lt; and &gt; are not allowed here."),
+        ({"display_name": "A" * 81}, "Use at most 80 characters."),
+    ],
+)
+def test_signup_refuses_bad_input_with_a_message_and_writes_nothing(
+    client, db_session, overrides, message
+):
+    response = signup(client, **overrides)
+    assert response.status_code == 400
+    assert message in response.text
+    assert user_count(db_session) == 0
+
+
+def test_signup_refuses_a_taken_email_in_any_case(client, db_session, make):
+    make.user(email="ane@example.com")
+    response = signup(client, email="ANE@example.com")
+    assert response.status_code == 400
+    assert "An account with this email address already exists." in response.text
+    assert user_count(db_session) == 1
+
+
+@pytest.mark.parametrize("token", [None, "forged-token"])
+def test_forms_without_a_valid_csrf_token_are_refused(client, db_session, token):
+    data = {"email": "ane@example.com", "display_name": "Ane", "password": "kelp forest walk"}
+    if token:
+        data["csrf_token"] = token
+    response = client.post("/signup", data=data)
+    assert response.status_code == 400
+    assert "did not come from this site" in response.text
+    assert user_count(db_session) == 0
+
+
+def test_login_and_logout(client, make):
+    user = make.user(display_name="Jon")
+    response = client.submit("/login", {"email": user.email.upper(), "password": PASSWORD})
+    assert response.status_code == 302
+    assert "Hello, Jon" in client.get("/").text
+    response = client.submit("/", action="/logout")
+    assert response.status_code == 302
+    assert "Hello, Jon" not in client.get("/").text
+
+
+def test_login_refuses_a_wrong_password_without_saying_which_part_was_wrong(client, make):
+    user = make.user()
+    for email, password in [(user.email, "wrong password"), ("nobody@example.com", PASSWORD)]:
+        response = client.submit("/login", {"email": email, "password": password})
+        assert response.status_code == 400
+        assert "The email or password is not correct." in response.text
+
+
+@pytest.mark.parametrize(
+    "next_url, expected",
+    [
+        ("/groups/", "/groups/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
+def test_login_redirects_only_within_the_site(client, make, next_url, expected):
+    user = make.user()
+    response = client.submit(
+        "/login", {"email": user.email, "password": PASSWORD, "next": next_url}
+    )
+    assert response.headers["Location"] == expected
+
+
+def test_login_gives_a_new_session(client, make):
+    client.get("/")
+    before = client.get_cookie("tecopio_session").value
+    user = make.user()
+    client.submit("/login", {"email": user.email, "password": PASSWORD})
+    after = client.get_cookie("tecopio_session").value
+    assert after != before
+
+
+def test_pages_for_members_send_anonymous_visitors_to_log_in(client):
+    response = client.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_logout_ends_the_users_other_sessions(make_client, make):
+    user = make.user()
+    phone, laptop = make_client(), make_client()
+    for browser in (phone, laptop):
+        browser.submit("/login", {"email": user.email, "password": PASSWORD})
+        assert browser.get("/account").status_code == 200
+    phone.submit("/", action="/logout")
+    assert laptop.get("/account").status_code == 302
+
+
+def test_remember_me_cookie_survives_the_session_and_is_revoked_by_logout(make_client, make):
+    user = make.user()
+    laptop = make_client()
+    laptop.submit("/login", {"email": user.email, "password": PASSWORD, "remember": "y"})
+    remember = laptop.get_cookie("tecopio_remember")
+    assert remember is not None
+    # The browser is closed: the session cookie is gone, the remember cookie stays.
+    laptop.delete_cookie("tecopio_session")
+    assert laptop.get("/account").status_code == 200
+    other = make_client()
+    other.submit("/login", {"email": user.email, "password": PASSWORD})
+    other.submit("/", action="/logout")
+    laptop.delete_cookie("tecopio_session")
+    assert laptop.get("/account").status_code == 302
+
+
+def test_change_password_keeps_this_session_and_ends_the_others(make_client, make, db_session):
+    user = make.user()
+    here, elsewhere = make_client(), make_client()
+    for browser in (here, elsewhere):
+        browser.submit("/login", {"email": user.email, "password": PASSWORD})
+    response = here.submit(
+        "/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert here.get("/account").status_code == 200
+    assert elsewhere.get("/account").status_code == 302
+    db_session.refresh(user)
+    assert verify_password(user.password_hash, NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"current_password": "wrong one!", "new_password": NEW_PASSWORD}, "not correct"),
+        ({"current_password": PASSWORD, "new_password": "short"}, "at least 8"),
+        ({"current_password": PASSWORD, "new_password": "12345678"}, "most common"),
+    ],
+)
+def test_change_password_refusals(client, auth, db_session, data, message):
+    user = auth.login()
+    old_hash = user.password_hash
+    response = client.submit("/account/password", data)
+    assert response.status_code == 400
+    assert message in response.text
+    db_session.refresh(user)
+    assert user.password_hash == old_hash
+
+
+def reset_link(message) -> str:
+    match = re.search(r"http://localhost(/reset/\S+)", message.get_content())
+    assert match, message.get_content()
+    return match.group(1)
+
+
+def test_password_reset_by_email(client, make, mail, db_session):
+    user = make.user(email="maite@example.com")
+    response = client.submit("/reset", {"email": "Maite@example.com"})
+    assert response.status_code == 200
+    assert "If an account exists for maite@example.com" in response.text
+    assert len(mail) == 1
+    assert mail[0]["To"] == "maite@example.com"
+    link = reset_link(mail[0])
+    assert client.get(link).status_code == 200
+    response = client.submit(link, {"password": NEW_PASSWORD})
+    assert response.status_code == 302
+    db_session.refresh(user)
+    assert verify_password(user.password_hash, NEW_PASSWORD)
+    # The link works once.
+    assert client.get(link).status_code == 400
+    response = client.submit("/login", {"email": user.email, "password": NEW_PASSWORD})
+    assert response.status_code == 302
+
+
+def test_password_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(client, mail):
+    response = client.submit("/reset", {"email": "nobody@example.com"})
+    assert response.status_code == 200
+    assert "If an account exists for nobody@example.com" in response.text
+    assert mail == []
+
+
+def test_password_reset_ends_every_session(make_client, make, mail):
+    user = make.user()
+    logged_in = make_client()
+    logged_in.submit("/login", {"email": user.email, "password": PASSWORD})
+    other = make_client()
+    other.submit("/reset", {"email": user.email})
+    other.submit(reset_link(mail[0]), {"password": NEW_PASSWORD})
+    assert logged_in.get("/account").status_code == 302
+
+
+def test_tampered_or_expired_reset_links_are_refused(app, client, make, mail, db_session):
+    user = make.user()
+    client.submit("/reset", {"email": user.email})
+    link = reset_link(mail[0])
+    response = client.get(link[:-3] + "abc")
+    assert response.status_code == 400
+    assert "not valid" in response.text
+    app.config["PASSWORD_RESET_MAX_AGE"] = -1
+    try:
+        response = client.submit(link, {"password": NEW_PASSWORD})
+    finally:
+        app.config["PASSWORD_RESET_MAX_AGE"] = 3600
+    assert response.status_code == 400
+    assert "expired" in response.text
+    db_session.refresh(user)
+    assert verify_password(user.password_hash, PASSWORD)
+
+
+def test_login_attempts_are_rate_limited(client, make):
+    user = make.user()
+    statuses = [
+        client.submit("/login", {"email": user.email, "password": "wrong guess!"}).status_code
+        for _ in range(11)
+    ]
+    assert statuses[:10] == [400] * 10
+    assert statuses[10] == 429
+    response = client.submit("/login", {"email": user.email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many attempts" in response.text
+
+
+def test_password_reset_requests_are_rate_limited(client, make):
+    statuses = [
+        client.submit("/reset", {"email": "nobody@example.com"}).status_code for _ in range(6)
+    ]
+    assert statuses == [200] * 5 + [429]
+
+
+def test_profile_update(client, auth, db_session):
+    user = auth.login()
+    response = client.submit("/account", {"display_name": "Maite R.", "locale": "eu"})
+    assert response.status_code == 302
+    db_session.refresh(user)
+    assert (user.display_name, user.locale) == ("Maite R.", "eu")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"display_name": "", "locale": ""},
+        {"display_name": "<img src=x onerror=alert(1)>", "locale": ""},
+        {"display_name": "Maite", "locale": "fr"},
+    ],
+)
+def test_profile_refuses_bad_input(client, auth, db_session, data):
+    user = auth.login()
+    name = user.display_name
+    response = client.submit("/account", data)
+    assert response.status_code == 400
+    db_session.refresh(user)
+    assert user.display_name == name
+    assert user.locale is None
