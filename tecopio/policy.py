@@ -4,7 +4,7 @@ Predicates (``can_*``, ``is_*``) only answer; ``require`` enforces, turning a
 refusal into 403 (or 404 where even the object's existence is private).
 """
 
-from flask import abort
+from flask import abort, g, has_request_context
 
 from tecopio.db import db
 from tecopio.groups.models import Group, Invitation, MembershipStatus
@@ -12,9 +12,20 @@ from tecopio.groups.services import membership_of
 
 
 def _membership(user, group: Group):
+    """The user's membership of the group, looked up once per request.
+
+    Views redirect after every change, so a request never asks again after
+    changing a membership.
+    """
     if user is None or not user.is_authenticated:
         return None
-    return membership_of(db.session, user, group)
+    if not has_request_context():
+        return membership_of(db.session, user, group)
+    cache = g.setdefault("policy_memberships", {})
+    key = (user.id, group.id)
+    if key not in cache:
+        cache[key] = membership_of(db.session, user, group)
+    return cache[key]
 
 
 def is_active_member(user, group: Group) -> bool:
