@@ -15,9 +15,9 @@ DEMO_PASSWORD = "tecopio-demo-2026"  # noqa: S105
 DEMO_PEOPLE = [
     ("ane@example.com", "Ane Etxeberria", "admin of Bilbao Green Energy Cooperative"),
     ("jon@example.com", "Jon Agirre", "member; admin of Vitoria-Gasteiz Food Circle"),
-    ("maite@example.com", "Maite Ruiz", "member of both groups"),
-    ("iker@example.com", "Iker Larrañaga", "member"),
-    ("lucia@example.com", "Lucía Fernández", "applicant waiting for approval; invited to a group"),
+    ("maite@example.com", "Maite Ruiz", "member; admin of Donostia Repair and Reuse"),
+    ("iker@example.com", "Iker Larrañaga", "member of Bilbao and Vitoria-Gasteiz groups"),
+    ("lucia@example.com", "Lucía Fernández", "waiting for approval in Bilbao; invited to Donostia"),
 ]
 
 
@@ -98,5 +98,5 @@ def init_app(app) -> None:
 def print_logins() -> None:
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for email, name, role in DEMO_PEOPLE:
-        click.echo(f"  {email:<22} {name:<18} {role}")
+        click.echo(f"  {email:<20} {name:<17} {role}")
     click.echo("")

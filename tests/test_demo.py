@@ -1,0 +1,42 @@
+"""The demo data shows every part of the product that exists."""
+
+import pytest
+from sqlalchemy import select
+
+from tecopio.accounts.passwords import check_password_policy
+from tecopio.accounts.services import authenticate
+from tecopio.demo import DEMO_PASSWORD, load_demo_data
+from tecopio.groups.models import Group, MembershipPolicy, MembershipStatus
+from tecopio.groups.services import (
+    invitations_for_user,
+    list_memberships,
+)
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_session):
+    people = load_demo_data(db_session)
+    check_password_policy(DEMO_PASSWORD)
+    assert authenticate(db_session, "ane@example.com", DEMO_PASSWORD) is people["ane"]
+    groups = {g.membership_policy: g for g in db_session.scalars(select(Group))}
+    assert set(groups) == set(MembershipPolicy)
+    energy = groups[MembershipPolicy.APPROVAL]
+    active = list_memberships(db_session, energy, MembershipStatus.ACTIVE)
+    assert [m.user.display_name for m in active if m.is_admin] == ["Ane Etxeberria"]
+    assert len(active) == 4
+    pending = list_memberships(db_session, energy, MembershipStatus.PENDING)
+    assert [m.user.email for m in pending] == ["lucia@example.com"]
+    assert [i.group.membership_policy for i in invitations_for_user(db_session, people["lucia"])] == [
+        MembershipPolicy.INVITATION
+    ]
+
+
+def test_demo_load_command_refuses_a_database_with_data(app, make):
+    make.user()
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code != 0
+    assert "not empty" in result.output
+    result = app.test_cli_runner().invoke(args=["demo", "load", "--if-empty"])
+    assert result.exit_code == 0
+    assert "ane@example.com" in result.output
