@@ -13,9 +13,12 @@ bp = Blueprint("main", __name__)
 def home():
     if not current_user.is_authenticated:
         return render_template("home.html")
+    memberships = groups.memberships_of_user(db.session, current_user)
+    administered = [m.group for m in memberships if m.is_admin]
     return render_template(
         "dashboard.html",
-        memberships=groups.memberships_of_user(db.session, current_user),
+        memberships=memberships,
+        waiting=groups.pending_request_counts(db.session, administered),
         invitations=groups.invitations_for_user(db.session, current_user),
     )
 

@@ -97,8 +97,28 @@ def database_url(tmp_path_factory):
         yield url
 
 
+def compile_translations() -> None:
+    """Compile the .po catalogues, as ``make`` does, so that pytest alone works too."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in (Path(__file__).parent.parent / "tecopio" / "translations").glob(
+        "*/LC_MESSAGES/messages.po"
+    ):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with open(po_path, "rb") as po:
+            catalog = read_po(po)
+        with open(mo_path, "wb") as mo:
+            write_mo(mo, catalog)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, smtp_server):
+    compile_translations()
     app = make_test_app(
         database_url,
         MAIL_BACKEND="smtp",

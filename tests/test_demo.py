@@ -27,9 +27,9 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     assert len(active) == 4
     pending = list_memberships(db_session, energy, MembershipStatus.PENDING)
     assert [m.user.email for m in pending] == ["lucia@example.com"]
-    assert [i.group.membership_policy for i in invitations_for_user(db_session, people["lucia"])] == [
-        MembershipPolicy.INVITATION
-    ]
+    assert [
+        i.group.membership_policy for i in invitations_for_user(db_session, people["lucia"])
+    ] == [MembershipPolicy.INVITATION]
 
 
 def test_demo_load_command_refuses_a_database_with_data(app, make):

@@ -424,3 +424,12 @@ def test_members_page_query_count_does_not_grow_with_members(client, world, make
         assert page.status_code == 200
         counts.append(counter["n"])
     assert counts[0] == counts[1]
+
+
+def test_dashboard_tells_admins_how_many_requests_wait(client, world, make):
+    make.membership(world.group, status=MembershipStatus.PENDING)
+    login(client, world.admin)
+    assert "2 requests to join" in client.get("/").text
+    assert client.submit("/", action="/logout").status_code == 302
+    login(client, world.member)
+    assert "requests to join" not in client.get("/").text

@@ -1,4 +1,4 @@
-"""The migrations are the only way the schema changes: they must build it, undo it, and match the models."""
+"""Migrations are the only way the schema changes: they build it, undo it, and match the models."""
 
 import flask_migrate
 from alembic.autogenerate import compare_metadata

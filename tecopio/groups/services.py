@@ -230,6 +230,21 @@ def memberships_of_user(session: Session, user: User) -> list[Membership]:
     )
 
 
+def pending_request_counts(session: Session, groups: list[Group]) -> dict[int, int]:
+    """How many requests to join wait in each of these groups, in one query."""
+    if not groups:
+        return {}
+    rows = session.execute(
+        select(Membership.group_id, func.count(Membership.id))
+        .where(
+            Membership.group_id.in_([group.id for group in groups]),
+            Membership.status == MembershipStatus.PENDING,
+        )
+        .group_by(Membership.group_id)
+    )
+    return {group_id: count for group_id, count in rows}
+
+
 def list_memberships(session: Session, group: Group, status: MembershipStatus) -> list[Membership]:
     """Memberships of one status, admins first, then by name; users loaded in the same query."""
     return list(

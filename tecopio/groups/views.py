@@ -2,6 +2,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from tecopio import policy
 from tecopio.audit.services import group_events
@@ -109,11 +110,16 @@ def join(slug: str):
     policy.require(policy.can_join(current_user, group))
     try:
         membership = services.join_group(db.session, current_user, group)
+        db.session.commit()
     except services.GroupError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return _render_group_page(group, 409)
-    db.session.commit()
+    except IntegrityError:
+        # The same person joined in a concurrent request (a double click).
+        db.session.rollback()
+        flash(services.AlreadyMember.message, "error")
+        return _render_group_page(group, 409)
     if membership.status == MembershipStatus.ACTIVE:
         flash(_("Welcome! You are now a member of %(group)s.", group=group.name), "success")
     else:

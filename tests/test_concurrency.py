@@ -1,0 +1,127 @@
+"""Races between requests, run for real: separate connections, real commits."""
+
+import threading
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from tecopio.accounts.models import User
+from tecopio.audit.models import AuditEvent
+from tecopio.db import db
+from tecopio.groups import services
+from tecopio.groups.models import Group, Membership, Role
+from tests.conftest import TEST_DATABASE_URL
+from tests.factories import PASSWORD_HASH
+
+pytestmark = pytest.mark.skipif(
+    not TEST_DATABASE_URL,
+    reason="SQLite lets one writer in at a time, so these races exist only on PostgreSQL "
+    "(run with TECOPIO_TEST_DATABASE_URL, as .ci/run does)",
+)
+
+
+@pytest.fixture
+def committed(app):
+    """Rows committed for real by a test, deleted afterwards."""
+    created = {"users": [], "groups": []}
+    yield created
+    with app.app_context():
+        db.session.execute(delete(AuditEvent).where(AuditEvent.group_id.in_(created["groups"])))
+        db.session.execute(delete(Membership).where(Membership.group_id.in_(created["groups"])))
+        db.session.execute(delete(Group).where(Group.id.in_(created["groups"])))
+        db.session.execute(delete(User).where(User.id.in_(created["users"])))
+        db.session.commit()
+
+
+def run_together(app, *actions):
+    """Run each action in its own thread, app context and session, all starting at once."""
+    barrier = threading.Barrier(len(actions))
+    outcomes = []
+
+    def run(action):
+        with app.app_context():
+            try:
+                action(db.session, barrier)
+                db.session.commit()
+                outcomes.append("done")
+            except (IntegrityError, services.GroupError) as exc:
+                db.session.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_two_simultaneous_joins_make_one_membership(app, committed):
+    with app.app_context():
+        admin = User(email="race-admin@example.com", display_name="A", password_hash=PASSWORD_HASH)
+        joiner = User(
+            email="race-joiner@example.com", display_name="J", password_hash=PASSWORD_HASH
+        )
+        db.session.add_all([admin, joiner])
+        db.session.flush()
+        group = services.create_group(
+            db.session, admin, name="Race", description="", region="", policy="open"
+        )
+        db.session.commit()
+        committed["users"] += [admin.id, joiner.id]
+        committed["groups"].append(group.id)
+        ids = (joiner.id, group.id)
+
+    def join(session, barrier):
+        user, group = session.get(User, ids[0]), session.get(Group, ids[1])
+        assert services.membership_of(session, user, group) is None
+        barrier.wait()
+        services.join_group(session, user, group)
+
+    outcomes = run_together(app, join, join)
+    assert sorted(outcomes) == ["IntegrityError", "done"]
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count(Membership.id)).where(Membership.user_id == ids[0])
+        )
+    assert count == 1
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, committed):
+    with app.app_context():
+        first = User(email="race-first@example.com", display_name="F", password_hash=PASSWORD_HASH)
+        second = User(
+            email="race-second@example.com", display_name="S", password_hash=PASSWORD_HASH
+        )
+        db.session.add_all([first, second])
+        db.session.flush()
+        group = services.create_group(
+            db.session, first, name="Race admins", description="", region="", policy="open"
+        )
+        db.session.add(Membership(group=group, user=second, role=Role.ADMIN, status="active"))
+        db.session.commit()
+        committed["users"] += [first.id, second.id]
+        committed["groups"].append(group.id)
+        ids = (first.id, second.id, group.id)
+
+    def demote(target_index):
+        def action(session, barrier):
+            group = session.get(Group, ids[2])
+            actor = session.get(User, ids[1 - target_index])
+            target = session.get(User, ids[target_index])
+            membership = services.membership_of(session, target, group)
+            barrier.wait()
+            services.demote_member(session, actor, membership)
+
+        return action
+
+    outcomes = run_together(app, demote(0), demote(1))
+    assert sorted(outcomes) == ["LastAdmin", "done"]
+    with app.app_context():
+        admins = db.session.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.group_id == ids[2], Membership.role == Role.ADMIN
+            )
+        )
+    assert admins == 1
