@@ -2,11 +2,13 @@
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from tecopio.audit.models import AuditEvent
+from tecopio.db import utcnow
 from tecopio.groups.models import (
     Group,
     Invitation,
@@ -15,7 +17,7 @@ from tecopio.groups.models import (
     MembershipStatus,
     Role,
 )
-from tecopio.groups.services import membership_of
+from tecopio.groups.services import invitation_token, membership_of
 from tests.factories import PASSWORD
 
 ROLES = ["anonymous", "outsider", "applicant", "member", "admin", "other_admin"]
@@ -328,8 +330,6 @@ def test_invite_by_email_and_accept_after_signing_up(make_client, world, db_sess
 
 def test_an_invitation_for_someone_else_is_refused(client, world, make, db_session):
     invitation = make.invitation(world.group, email="lucia.other@example.com")
-    from tecopio.groups.services import invitation_token
-
     token = invitation_token(invitation, client.application.config["SECRET_KEY"])
     login(client, world.outsider)
     assert "another email address" in client.get(f"/invitations/{token}").text
@@ -433,3 +433,31 @@ def test_dashboard_tells_admins_how_many_requests_wait(client, world, make):
     assert client.submit("/", action="/logout").status_code == 302
     login(client, world.member)
     assert "requests to join" not in client.get("/").text
+
+
+def test_the_last_admin_cannot_remove_themselves(client, world, db_session):
+    login(client, world.admin)
+    response = member_action(client, world, world.admin, "remove")
+    assert response.status_code == 409
+    assert "at least one admin" in response.text
+    assert membership_of(db_session, world.admin, world.group).is_admin
+
+
+def test_an_expired_invitation_says_so_and_cannot_be_accepted(client, world, make, db_session):
+    invitation = make.invitation(
+        world.group, email=world.outsider.email, expires_at=utcnow() - timedelta(minutes=1)
+    )
+    token = invitation_token(invitation, client.application.config["SECRET_KEY"])
+    login(client, world.outsider)
+    assert "has expired" in client.get(f"/invitations/{token}").text
+    response = client.submit("/", action=f"/invitations/{token}/accept")
+    assert response.status_code == 400
+    assert "has expired" in response.text
+    assert membership_of(db_session, world.outsider, world.group) is None
+
+
+def test_search_terms_are_shown_back_escaped(client):
+    response = client.get('/groups/?q="><script>alert(1)</script>')
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&#34;&gt;&lt;script&gt;" in response.text
