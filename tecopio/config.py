@@ -34,6 +34,7 @@ class DefaultConfig:
     # Rate limits are kept in Redis in production (e.g. redis://127.0.0.1:6379/0),
     # so that every app process counts the same attempts.
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_KEY_PREFIX = "tecopio"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
     RESET_RATE_LIMIT = "5 per minute;20 per hour"
@@ -79,6 +80,7 @@ _ENV_STRINGS = (
     "MAIL_PASSWORD",
     "MAIL_DEFAULT_SENDER",
     "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_KEY_PREFIX",
 )
 _ENV_INTS = ("MAIL_PORT", "MAX_CONTENT_LENGTH", "PASSWORD_RESET_MAX_AGE", "TRUSTED_PROXY_COUNT")
 _ENV_BOOLS = ("MAIL_USE_TLS", "MAIL_USE_SSL")
