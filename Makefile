@@ -38,8 +38,8 @@ lint: install
 
 # Extract the strings to translate and update the Spanish and Basque catalogues.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tecopio/translations/messages.pot --no-location --sort-output --project Tecopio .
-	$(BIN)/pybabel update -i tecopio/translations/messages.pot -d tecopio/translations --no-location --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tecopio/translations/messages.pot --no-location --no-wrap --sort-output --project Tecopio .
+	$(BIN)/pybabel update -i tecopio/translations/messages.pot -d tecopio/translations --ignore-obsolete --no-fuzzy-matching --no-wrap
 
 clean-venv:
 	rm -rf $(VENV)

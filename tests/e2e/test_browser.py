@@ -57,6 +57,7 @@ def test_the_site_speaks_basque_and_spanish(live_server, new_page):
     page = new_page(locale="eu-ES")
     page.goto(live_server)
     assert page.locator("html").get_attribute("lang") == "eu"
+    assert page.get_by_role("link", name="Taldeak", exact=True).count() == 1
     page.get_by_role("button", name="Español").click()
     assert page.locator("html").get_attribute("lang") == "es"
-    assert "Regístrate" in page.content() or "Crear una cuenta" in page.content()
+    assert page.get_by_role("link", name="Grupos", exact=True).count() == 1
