@@ -1,9 +1,14 @@
 """Field validators shared by every feature's forms; they reuse the services' rules."""
 
+from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
 from tecopio.accounts.passwords import PasswordRejected, check_password_policy
 from tecopio.text import InvalidText, clean_line, clean_paragraphs
+
+# WTForms' own messages for these have no Basque translation; ours do.
+TOO_LONG = _l("Use at most %(max)d characters.")
+NOT_A_CHOICE = _l("Choose one of the options.")
 
 
 class PlainLine:

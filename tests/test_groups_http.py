@@ -215,7 +215,7 @@ def test_create_a_group(client, auth, db_session):
         ({"name": "n" * 101}, "Use at most 100 characters."),
         ({"region": "r" * 101}, "Use at most 100 characters."),
         ({"description": "d" * 4001}, "Use at most 4000 characters."),
-        ({"membership_policy": "secret"}, "Not a valid choice"),
+        ({"membership_policy": "secret"}, "Choose one of the options."),
     ],
 )
 def test_create_group_refuses_bad_input(client, auth, db_session, overrides, message):

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length
 from tecopio.accounts.passwords import MAX_LENGTH
 from tecopio.accounts.services import DISPLAY_NAME_MAX
 from tecopio.config import LANGUAGES
-from tecopio.forms import AcceptablePassword, PlainLine
+from tecopio.forms import NOT_A_CHOICE, TOO_LONG, AcceptablePassword, PlainLine
 
 EMAIL_MAX = 254
 
@@ -17,7 +17,7 @@ def _email_field():
         _l("Email"),
         validators=[
             DataRequired(_l("Enter your email address.")),
-            Length(max=EMAIL_MAX),
+            Length(max=EMAIL_MAX, message=TOO_LONG),
             Email(_l("Enter a valid email address."), check_deliverability=False),
         ],
         filters=[lambda value: value.strip().lower() if value else value],
@@ -39,7 +39,10 @@ class LoginForm(FlaskForm):
     email = _email_field()
     password = PasswordField(
         _l("Password"),
-        validators=[InputRequired(_l("Enter your password.")), Length(max=MAX_LENGTH)],
+        validators=[
+            InputRequired(_l("Enter your password.")),
+            Length(max=MAX_LENGTH, message=TOO_LONG),
+        ],
     )
     remember = BooleanField(_l("Remember me on this device"))
     next = HiddenField()
@@ -51,6 +54,7 @@ class ProfileForm(FlaskForm):
         _l("Language"),
         choices=[SelectChoice("", _l("Same as my browser"))]
         + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        invalid_choice_message=NOT_A_CHOICE,
     )
 
 

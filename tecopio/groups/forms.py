@@ -4,7 +4,7 @@ from wtforms import EmailField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
-from tecopio.forms import PlainLine, PlainParagraphs
+from tecopio.forms import NOT_A_CHOICE, TOO_LONG, PlainLine, PlainParagraphs
 from tecopio.groups.models import MembershipPolicy
 from tecopio.groups.services import DESCRIPTION_MAX, NAME_MAX, REGION_MAX
 
@@ -35,6 +35,7 @@ class GroupForm(FlaskForm):
         _l("Who may join"),
         choices=POLICY_CHOICES,
         default=MembershipPolicy.APPROVAL.value,
+        invalid_choice_message=NOT_A_CHOICE,
         validators=[DataRequired(_l("Choose how people join."))],
     )
 
@@ -44,7 +45,7 @@ class InviteForm(FlaskForm):
         _l("Email address to invite"),
         validators=[
             DataRequired(_l("Enter an email address.")),
-            Length(max=254),
+            Length(max=254, message=TOO_LONG),
             Email(_l("Enter a valid email address."), check_deliverability=False),
         ],
         filters=[lambda value: value.strip().lower() if value else value],
