@@ -72,6 +72,13 @@ def _check_configuration(app: Flask) -> None:
             "Set SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_hex(32))'), "
             "or TECOPIO_ENV=development on your own machine."
         )
+    if not app.config["PUBLIC_URL"]:
+        if app.config["TECOPIO_ENV"] == "production":
+            raise RuntimeError(
+                "Set PUBLIC_URL (e.g. https://tecopio.example.org): links in emails are built "
+                "from it, never from the Host header of a request."
+            )
+        app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"
     if not app.config["MAIL_BACKEND"]:
         development = app.config["TECOPIO_ENV"] == "development"
         app.config["MAIL_BACKEND"] = "console" if development else "smtp"

@@ -15,6 +15,11 @@ class DefaultConfig:
     # "production" (the safe default), "development" (``make run``) or "testing".
     TECOPIO_ENV = "production"
     SECRET_KEY = DEV_SECRET_KEY
+    # The address people reach the site at; links in emails are built from it,
+    # never from the request's Host header. Required in production.
+    PUBLIC_URL = None
+    # Host names the app answers to (Flask's TRUSTED_HOSTS); None accepts any.
+    TRUSTED_HOSTS = None
     # None means: an SQLite file in the instance folder (filled in by create_app).
     SQLALCHEMY_DATABASE_URI = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
@@ -73,6 +78,7 @@ class DefaultConfig:
 # Environment variables read on top of the defaults and instance/config.py.
 _ENV_STRINGS = (
     "SECRET_KEY",
+    "PUBLIC_URL",
     "TECOPIO_ENV",
     "MAIL_BACKEND",
     "MAIL_SERVER",
@@ -98,6 +104,10 @@ def from_environment(environ=os.environ) -> dict:
     for name in _ENV_BOOLS:
         if environ.get(name):
             settings[name] = environ[name].strip().lower() in {"1", "true", "yes", "on"}
+    if environ.get("TRUSTED_HOSTS"):
+        settings["TRUSTED_HOSTS"] = [
+            h.strip() for h in environ["TRUSTED_HOSTS"].split(",") if h.strip()
+        ]
     if environ.get("DATABASE_URL"):
         settings["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
     return settings

@@ -7,6 +7,9 @@ from email.utils import make_msgid
 
 from flask import current_app, render_template
 
+# What a failed delivery raises: the SMTP server refused, or could not be reached.
+MailError = (smtplib.SMTPException, OSError)
+
 
 def send_mail(to: str, subject: str, template: str, **context) -> EmailMessage:
     """Render ``templates/mail/<template>.txt`` and send it to one recipient."""

@@ -19,7 +19,6 @@ def home():
         "dashboard.html",
         memberships=memberships,
         waiting=groups.pending_request_counts(db.session, administered),
-        invitations=groups.invitations_for_user(db.session, current_user),
     )
 
 

@@ -48,6 +48,11 @@ def can_join(user, group: Group) -> bool:
     return user is not None and user.is_authenticated
 
 
+def can_leave(user, group: Group) -> bool:
+    """Signed-in people may leave (or withdraw a request); the rules refuse the last admin."""
+    return user is not None and user.is_authenticated
+
+
 def can_view_members(user, group: Group) -> bool:
     return is_active_member(user, group)
 

@@ -1,12 +1,17 @@
 """Helpers shared by every feature's views."""
 
-from flask import render_template, request
+from flask import current_app, render_template, request, url_for
 
 
 def render_form(template: str, **context):
     """Render a page with a form: 400 when a submitted form was refused."""
     status = 400 if request.method == "POST" else 200
     return render_template(template, **context), status
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, built from PUBLIC_URL rather than the request's Host."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def page_number() -> int:

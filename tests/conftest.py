@@ -39,7 +39,7 @@ def temporary_database(tmp_dir, label: str):
         return
     server_url = make_url(normalise_database_url(TEST_DATABASE_URL))
     name = f"tecopio_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
@@ -58,7 +58,7 @@ def make_test_app(database_url: str, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "RATELIMIT_STORAGE_URI": "memory://",
-        "SERVER_NAME": None,
+        "PUBLIC_URL": "http://localhost",
     }
     config.update(overrides)
     return create_app(config)

@@ -8,8 +8,8 @@ _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 class FormClient(FlaskClient):
-    def csrf_token(self) -> str:
-        page = self.get("/")
+    def csrf_token(self, headers=None) -> str:
+        page = self.get("/", headers=headers)
         match = _META_TOKEN.search(page.get_data(as_text=True))
         assert match, "no CSRF token on the home page"
         return match.group(1)
@@ -21,5 +21,5 @@ class FormClient(FlaskClient):
         unticked checkbox.
         """
         fields = {key: value for key, value in (data or {}).items() if value not in (False, None)}
-        fields["csrf_token"] = self.csrf_token()
+        fields["csrf_token"] = self.csrf_token(kwargs.get("headers"))
         return self.post(action or url, data=fields, **kwargs)

@@ -1,6 +1,7 @@
 """Accounts through the web: sign-up, log-in, sessions, passwords, cookies, limits."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -114,13 +115,16 @@ def test_login_redirects_only_within_the_site(client, make, next_url, expected):
     assert response.headers["Location"] == expected
 
 
-def test_login_gives_a_new_session(client, make):
-    client.get("/")
-    before = client.get_cookie("tecopio_session").value
+def test_login_starts_a_new_session(client, make):
+    """Nothing from before log-in survives it: a form token taken before is refused after."""
+    token_before = client.csrf_token()
     user = make.user()
     client.submit("/login", {"email": user.email, "password": PASSWORD})
-    after = client.get_cookie("tecopio_session").value
-    assert after != before
+    response = client.post(
+        "/account", data={"csrf_token": token_before, "display_name": "Changed", "locale": ""}
+    )
+    assert response.status_code == 400
+    assert user.display_name != "Changed"
 
 
 def test_pages_for_members_send_anonymous_visitors_to_log_in(client):
@@ -155,6 +159,21 @@ def test_remember_me_cookie_survives_the_session_and_is_revoked_by_logout(make_c
     assert laptop.get("/account").status_code == 302
 
 
+def test_remember_me_ends_after_its_duration_whatever_the_browser_keeps(app, make_client, make):
+    user = make.user()
+    laptop = make_client()
+    laptop.submit("/login", {"email": user.email, "password": PASSWORD, "remember": "y"})
+    laptop.delete_cookie("tecopio_session")
+    assert laptop.get("/account").status_code == 200
+    duration = app.config["REMEMBER_COOKIE_DURATION"]
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=-1)
+    try:
+        laptop.delete_cookie("tecopio_session")
+        assert laptop.get("/account").status_code == 302
+    finally:
+        app.config["REMEMBER_COOKIE_DURATION"] = duration
+
+
 def test_change_password_keeps_this_session_and_ends_the_others(make_client, make, db_session):
     user = make.user()
     here, elsewhere = make_client(), make_client()
@@ -176,11 +195,13 @@ def test_change_password_keeps_this_session_and_ends_the_others(make_client, mak
         ({"current_password": "wrong one!", "new_password": NEW_PASSWORD}, "not correct"),
         ({"current_password": PASSWORD, "new_password": "short"}, "at least 8"),
         ({"current_password": PASSWORD, "new_password": "12345678"}, "most common"),
+        ({"current_password": PASSWORD, "new_password": "{email}"}, "must not be your email"),
     ],
 )
 def test_change_password_refusals(client, auth, db_session, data, message):
     user = auth.login()
     old_hash = user.password_hash
+    data = {key: value.format(email=user.email) for key, value in data.items()}
     response = client.submit("/account/password", data)
     assert response.status_code == 400
     assert message in response.text
@@ -211,6 +232,25 @@ def test_password_reset_by_email(client, make, mail, db_session):
     assert client.get(link).status_code == 400
     response = client.submit("/login", {"email": user.email, "password": NEW_PASSWORD})
     assert response.status_code == 302
+
+
+def test_reset_links_ignore_the_host_the_request_names(client, make, mail):
+    """A forged Host header must not send the victim a link to someone else's site."""
+    user = make.user()
+    client.submit("/reset", {"email": user.email}, headers={"Host": "evil.example"})
+    assert len(mail) == 1
+    assert "evil.example" not in mail[0].get_content()
+    assert reset_link(mail[0]).startswith("/reset/")
+
+
+def test_reset_refuses_the_email_address_as_new_password(client, make, mail, db_session):
+    user = make.user()
+    client.submit("/reset", {"email": user.email})
+    response = client.submit(reset_link(mail[0]), {"password": user.email})
+    assert response.status_code == 400
+    assert "must not be your email" in response.text
+    db_session.refresh(user)
+    assert verify_password(user.password_hash, PASSWORD)
 
 
 def test_password_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(client, mail):

@@ -6,11 +6,14 @@ from sqlalchemy import select
 from tecopio.accounts.passwords import check_password_policy
 from tecopio.accounts.services import authenticate
 from tecopio.demo import DEMO_PASSWORD, load_demo_data
-from tecopio.groups.models import Group, MembershipPolicy, MembershipStatus
-from tecopio.groups.services import (
-    invitations_for_user,
-    list_memberships,
+from tecopio.groups.models import (
+    Group,
+    Invitation,
+    InvitationStatus,
+    MembershipPolicy,
+    MembershipStatus,
 )
+from tecopio.groups.services import list_memberships
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 
@@ -27,9 +30,12 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     assert len(active) == 4
     pending = list_memberships(db_session, energy, MembershipStatus.PENDING)
     assert [m.user.email for m in pending] == ["lucia@example.com"]
-    assert [
-        i.group.membership_policy for i in invitations_for_user(db_session, people["lucia"])
-    ] == [MembershipPolicy.INVITATION]
+    invitations = db_session.scalars(
+        select(Invitation).where(Invitation.email == people["lucia"].email)
+    ).all()
+    assert [(i.group.membership_policy, i.status) for i in invitations] == [
+        (MembershipPolicy.INVITATION, InvitationStatus.PENDING)
+    ]
 
 
 def test_demo_load_command_refuses_a_database_with_data(app, make):

@@ -393,12 +393,21 @@ def test_audit_log_shows_admin_actions_in_words(client, world):
     assert "Ane approved Lucía as a member." in page
 
 
-def test_dashboard_shows_memberships_and_invitations(client, world, make):
+def test_dashboard_shows_memberships_but_no_invitation_links(client, world, make):
+    """Only the emailed link proves someone owns the invited address, so none is shown here."""
     make.invitation(world.other_group, email=world.member.email)
     login(client, world.member)
     page = client.get("/").text
     assert "Bilbao Energy" in page
-    assert "Invitations for you" in page and "Food Circle" in page
+    assert "Food Circle" not in page and "/invitations/" not in page
+
+
+def test_a_group_named_like_a_page_still_has_its_own_address(client, auth):
+    auth.login()
+    data = {"name": "New", "description": "", "region": "", "membership_policy": "open"}
+    response = client.submit("/groups/new", data)
+    assert response.headers["Location"] == "/groups/new-2"
+    assert "You are an admin of this group." in client.get("/groups/new-2").text
 
 
 def test_group_list_query_count_does_not_grow_with_groups(client, make, count_queries):

@@ -405,15 +405,6 @@ def test_invitation_tokens(db_session, make):
         services.invitation_from_token(db_session, token, "another secret")
 
 
-def test_invitations_for_user_lists_only_pending_unexpired_ones(db_session, make):
-    user = make.user()
-    waiting = make.invitation(make.group(), email=user.email)
-    make.invitation(make.group(), email=user.email, expires_at=utcnow() - timedelta(days=1))
-    make.invitation(make.group(), email=user.email, status=InvitationStatus.REVOKED)
-    make.invitation(make.group(), email="someone.else@example.com")
-    assert services.invitations_for_user(db_session, user) == [waiting]
-
-
 # --- finding groups -----------------------------------------------------------------
 
 

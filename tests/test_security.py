@@ -57,6 +57,7 @@ def test_production_refuses_the_development_secret_key(database_url):
             create_app(
                 {
                     "TECOPIO_ENV": "production",
+                    "PUBLIC_URL": "https://tecopio.example.org",
                     "SECRET_KEY": key,
                     "SQLALCHEMY_DATABASE_URI": database_url,
                 }
@@ -67,6 +68,7 @@ def test_production_marks_cookies_secure_and_finite(database_url):
     app = create_app(
         {
             "TECOPIO_ENV": "production",
+            "PUBLIC_URL": "https://tecopio.example.org",
             "SECRET_KEY": "a real secret",
             "SQLALCHEMY_DATABASE_URI": database_url,
         }
@@ -78,6 +80,31 @@ def test_production_marks_cookies_secure_and_finite(database_url):
     assert app.config["MAIL_BACKEND"] == "smtp"
 
 
+def test_production_refuses_to_start_without_its_public_address(database_url):
+    with pytest.raises(RuntimeError, match="PUBLIC_URL"):
+        create_app(
+            {
+                "TECOPIO_ENV": "production",
+                "SECRET_KEY": "a real secret",
+                "SQLALCHEMY_DATABASE_URI": database_url,
+            }
+        )
+
+
+def test_production_cookies_carry_the_secure_flag(database_url):
+    app = create_app(
+        {
+            "TECOPIO_ENV": "production",
+            "PUBLIC_URL": "https://tecopio.example.org",
+            "SECRET_KEY": "a real secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+        }
+    )
+    cookie = app.test_client().get("/login").headers["Set-Cookie"]
+    assert cookie.startswith("tecopio_session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
 def test_unknown_environment_is_refused(database_url):
     with pytest.raises(RuntimeError, match="TECOPIO_ENV"):
         create_app({"TECOPIO_ENV": "staging", "SQLALCHEMY_DATABASE_URI": database_url})
@@ -85,6 +112,7 @@ def test_unknown_environment_is_refused(database_url):
 
 def test_settings_come_from_the_environment(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "from the environment")
+    monkeypatch.setenv("PUBLIC_URL", "https://tecopio.example.org")
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone@db.internal/tecopio")
     monkeypatch.setenv("MAIL_PORT", "2525")
     monkeypatch.setenv("MAIL_USE_TLS", "true")

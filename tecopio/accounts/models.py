@@ -22,8 +22,12 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # When this log-in began (seconds since the epoch); set by the session code.
+    login_issued_at = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """What session and remember-me cookies carry: id, session version, log-in time."""
+        return f"{self.id}:{self.session_version}:{self.login_issued_at or 0}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

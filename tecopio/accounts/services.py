@@ -1,5 +1,8 @@
 """Account rules: registration, authentication, passwords, sessions and profiles."""
 
+import hashlib
+import hmac
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -113,10 +116,15 @@ def update_profile(user: User, *, display_name: str, locale: str | None) -> None
     user.locale = locale if locale in LANGUAGES else None
 
 
+def _password_fingerprint(user: User) -> str:
+    """Changes whenever the password does, and reveals nothing of the hash."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
 def make_reset_token(user: User, secret_key: str) -> str:
-    # The tail of the current hash makes the link single-use: once the
-    # password changes, the link no longer matches.
-    return tokens.sign(secret_key, RESET_PURPOSE, {"u": user.id, "h": user.password_hash[-12:]})
+    # The fingerprint makes the link single-use: once the password changes,
+    # the link no longer matches.
+    return tokens.sign(secret_key, RESET_PURPOSE, {"u": user.id, "h": _password_fingerprint(user)})
 
 
 def user_from_reset_token(session: Session, token: str, secret_key: str, max_age: int) -> User:
@@ -129,6 +137,6 @@ def user_from_reset_token(session: Session, token: str, secret_key: str, max_age
     if not isinstance(payload, dict):
         raise InvalidResetLink()
     user = session.get(User, payload.get("u"))
-    if user is None or user.password_hash[-12:] != payload.get("h"):
+    if user is None or not hmac.compare_digest(_password_fingerprint(user), str(payload.get("h"))):
         raise InvalidResetLink()
     return user

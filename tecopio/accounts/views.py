@@ -27,10 +27,10 @@ from tecopio.accounts.sessions import start_session
 from tecopio.db import db
 from tecopio.errors import abort_with
 from tecopio.limiter import configured, limiter
-from tecopio.mail import send_mail
+from tecopio.mail import MailError, send_mail
 from tecopio.security import safe_next
 from tecopio.text import InvalidText
-from tecopio.views import render_form
+from tecopio.views import public_url, render_form
 
 bp = Blueprint("accounts", __name__)
 
@@ -122,6 +122,7 @@ def profile():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
@@ -133,6 +134,8 @@ def change_password():
             )
         except services.WrongPassword as exc:
             form.current_password.errors.append(exc.message)
+        except PasswordRejected as exc:
+            form.new_password.errors.append(exc.message)
         else:
             db.session.commit()
             remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
@@ -152,14 +155,18 @@ def request_reset():
         user = services.find_user_by_email(db.session, form.email.data)
         if user is not None:
             token = services.make_reset_token(user, current_app.config["SECRET_KEY"])
-            send_mail(
-                user.email,
-                _("Reset your Tecopio password"),
-                "password_reset",
-                user=user,
-                link=url_for("accounts.reset_password", token=token, _external=True),
-                minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
-            )
+            try:
+                send_mail(
+                    user.email,
+                    _("Reset your Tecopio password"),
+                    "password_reset",
+                    user=user,
+                    link=public_url("accounts.reset_password", token=token),
+                    minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+                )
+            except MailError:
+                # Logged; the page stays the same so it never tells who has an account.
+                current_app.logger.exception("password reset mail not sent")
         # The same answer whether or not the address has an account.
         return render_template("accounts/reset_sent.html", email=form.email.data)
     return render_form("accounts/reset_request.html", form=form)
@@ -179,7 +186,11 @@ def reset_password(token: str):
         abort_with(400, exc.message)
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        services.set_password(user, form.password.data)
+        try:
+            services.set_password(user, form.password.data)
+        except PasswordRejected as exc:
+            form.password.errors.append(exc.message)
+            return render_form("accounts/reset_password.html", form=form)
         db.session.commit()
         logout_user()
         flash(_("Your password is changed. Log in with your new password."), "success")

@@ -104,9 +104,14 @@ def slugify(name: str) -> str:
     return slug[:80] or "group"
 
 
+# Words used by group URLs themselves (/groups/new).
+RESERVED_SLUGS = frozenset({"new"})
+
+
 def _unique_slug(session: Session, name: str) -> str:
     base = slugify(name)
     taken = set(session.scalars(select(Group.slug).where(Group.slug.startswith(base))))
+    taken |= RESERVED_SLUGS
     if base not in taken:
         return base
     n = 2
@@ -427,23 +432,6 @@ def pending_invitations(session: Session, group: Group) -> list[Invitation]:
         session.scalars(
             select(Invitation)
             .where(Invitation.group_id == group.id, Invitation.status == InvitationStatus.PENDING)
-            .order_by(Invitation.created_at.desc())
-        )
-    )
-
-
-def invitations_for_user(session: Session, user: User, *, now=None) -> list[Invitation]:
-    """Pending, unexpired invitations addressed to the user's email."""
-    now = now or utcnow()
-    return list(
-        session.scalars(
-            select(Invitation)
-            .options(joinedload(Invitation.group))
-            .where(
-                Invitation.email == user.email,
-                Invitation.status == InvitationStatus.PENDING,
-                Invitation.expires_at > now,
-            )
             .order_by(Invitation.created_at.desc())
         )
     )

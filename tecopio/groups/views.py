@@ -11,8 +11,8 @@ from tecopio.errors import abort_with
 from tecopio.groups import services
 from tecopio.groups.forms import GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
-from tecopio.mail import send_mail
-from tecopio.views import page_number, render_form
+from tecopio.mail import MailError, send_mail
+from tecopio.views import page_number, public_url, render_form
 
 bp = Blueprint("groups", __name__)
 
@@ -131,6 +131,7 @@ def join(slug: str):
 @login_required
 def leave(slug: str):
     group = _group_or_404(slug)
+    policy.require(policy.can_leave(current_user, group))
     try:
         membership = services.leave_group(db.session, current_user, group)
     except services.GroupError as exc:
@@ -210,8 +211,16 @@ def invitations(slug: str):
             status = 409
         else:
             db.session.commit()
-            _send_invitation(invitation)
-            flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
+            try:
+                _send_invitation(invitation)
+            except MailError:
+                current_app.logger.exception("invitation mail not sent")
+                flash(
+                    _("The invitation is saved, but the email could not be sent. Try again later."),
+                    "error",
+                )
+            else:
+                flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
             return redirect(url_for("groups.invitations", slug=group.slug))
     elif request.method == "POST":
         status = 400
@@ -231,7 +240,7 @@ def _send_invitation(invitation: Invitation) -> None:
         "invitation",
         invitation=invitation,
         inviter=current_user,
-        link=url_for("groups.invitation", token=token, _external=True),
+        link=public_url("groups.invitation", token=token),
     )
 
 
@@ -308,6 +317,3 @@ def answer_invitation(token: str, answer: str):
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["policy"] = policy
-    app.jinja_env.globals["invitation_link"] = lambda invitation: services.invitation_token(
-        invitation, app.config["SECRET_KEY"]
-    )
