@@ -38,7 +38,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Importing every model registers its table before migrations compare them.
     from tecopio.audit import labels as audit_labels
     from tecopio.audit import models as _audit_models  # noqa: F401
+    from tecopio.categories import views as category_views
+    from tecopio.directory import views as directory_views
     from tecopio.groups import views as group_views
+    from tecopio.memberdata import models as _memberdata_models  # noqa: F401
+    from tecopio.memberdata import views as memberdata_views
+    from tecopio.privacy import models as _privacy_models  # noqa: F401
+    from tecopio.privacy import views as privacy_views
 
     security.init_app(app)
     db.init_app(app)
@@ -49,6 +55,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     account_sessions.init_app(app)
     account_views.init_app(app)
     group_views.init_app(app)
+    category_views.init_app(app)
+    directory_views.init_app(app)
+    memberdata_views.init_app(app)
+    privacy_views.init_app(app)
     main.init_app(app)
     audit_labels.init_app(app)
     demo.init_app(app)

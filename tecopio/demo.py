@@ -1,13 +1,19 @@
 """Demo data: ``flask demo load`` fills an empty database with a small, working cooperative."""
 
+from datetime import date, timedelta
+
 import click
 from flask import current_app
 from sqlalchemy import func, select
 
 from tecopio.accounts.models import User
 from tecopio.accounts.services import register_user
+from tecopio.categories.services import load_tree
 from tecopio.db import db
+from tecopio.directory import services as directory
 from tecopio.groups import services as groups
+from tecopio.memberdata import services as memberdata
+from tecopio.privacy import services as privacy
 
 DEMO_PASSWORD = "tecopio-demo-2026"  # noqa: S105
 
@@ -18,6 +24,18 @@ DEMO_PEOPLE = [
     ("maite@example.com", "Maite Ruiz", "member; admin of Donostia Repair and Reuse"),
     ("iker@example.com", "Iker Larrañaga", "member of Bilbao and Vitoria-Gasteiz groups"),
     ("lucia@example.com", "Lucía Fernández", "waiting for approval in Bilbao; invited to Donostia"),
+    ("operator@example.com", "Platform Operator", "platform admin: merges duplicate companies"),
+]
+
+# (name, website, sector slug)
+DEMO_COMPANIES = [
+    ("Ekiluz Energia Kooperatiba", "https://ekiluz.example.org", "energy"),
+    ("Red Eléctrica del Norte", "https://redelectricanorte.example.com", "energy"),
+    ("Red Electrica Norte S.A.", "", "energy"),  # a duplicate for the operator to merge
+    ("Baserri Fresh", "https://baserrifresh.example.org", "food"),
+    ("FibraNet Telecom", "https://fibranet.example.com", "telecom"),
+    ("Txirrinda Bikes", "https://txirrinda.example.org", "mobility"),
+    ("Konpon Repair Shop", "", "housing"),
 ]
 
 
@@ -69,7 +87,95 @@ def load_demo_data(session) -> dict[str, User]:
         "lucia@example.com",
         valid_days=current_app.config["INVITATION_VALID_DAYS"],
     )
+    people["operator"].is_platform_admin = True
+    load_members_data(session, people, energy)
     return people
+
+
+def load_members_data(session, people, energy) -> None:
+    """Preferences, intents, feedback and consent, so that "My data" has something to show."""
+    tree = load_tree(session)
+    cat = tree.by_slug
+    companies = {
+        name: directory.add_company(
+            session, people["iker"], name=name, website=website, sector_id=cat[sector].id
+        )
+        for name, website, sector in DEMO_COMPANIES
+    }
+    today = date.today()
+    for name, importance, values in [
+        ("ane", 5, ["renewable", "local", "cooperative"]),
+        ("jon", 4, ["renewable", "low_price"]),
+        ("maite", 5, ["renewable", "cooperative"]),
+        ("iker", 3, ["low_price"]),
+    ]:
+        memberdata.create_preference(
+            session,
+            people[name],
+            category_id=cat["energy-electricity"].id,
+            importance=importance,
+            values=values,
+            note="",
+            liked=[companies["Ekiluz Energia Kooperatiba"].id] if importance == 5 else [],
+            avoided=[companies["Red Eléctrica del Norte"].id] if "cooperative" in values else [],
+        )
+        memberdata.create_intent(
+            session,
+            people[name],
+            category_id=cat["energy-electricity"].id,
+            description="Switch the household electricity contract to 100% renewable supply.",
+            quantity=3500,
+            unit="kwh",
+            budget_min=45000 + importance * 1000,
+            budget_max=70000 + importance * 2000,
+            currency="EUR",
+            window_start=today + timedelta(days=30),
+            window_end=today + timedelta(days=210),
+        )
+        for root in ("energy", "food"):
+            privacy.set_consent(session, people[name], energy, cat[root], True)
+    memberdata.create_preference(
+        session,
+        people["ane"],
+        category_id=cat["food-produce"].id,
+        importance=4,
+        values=["organic", "local", "plastic_free"],
+        note="Weekly box from a farm near Bilbao.",
+        liked=[companies["Baserri Fresh"].id],
+        avoided=[],
+    )
+    memberdata.create_intent(
+        session,
+        people["ane"],
+        category_id=cat["energy-solar"].id,
+        description="Solar panels for the roof of our building (12 flats).",
+        quantity=1,
+        unit="unit",
+        budget_min=3_000_00,
+        budget_max=6_000_00,
+        currency="EUR",
+        window_start=today + timedelta(days=60),
+        window_end=today + timedelta(days=300),
+    )
+    for name, company, rating, text in [
+        ("ane", "Ekiluz Energia Kooperatiba", 5, "Clear bills and a real person on the phone."),
+        ("jon", "Red Eléctrica del Norte", 2, "Prices went up twice this year **without notice**."),
+        ("maite", "FibraNet Telecom", 4, "Fast fibre; installation took <em>three</em> weeks."),
+        (
+            "iker",
+            "Txirrinda Bikes",
+            5,
+            "Fixed my bike the same day. See https://txirrinda.example.org",
+        ),
+    ]:
+        memberdata.create_feedback(
+            session,
+            people[name],
+            company_id=companies[company].id,
+            rating=rating,
+            body=text,
+            visibility="partners" if rating >= 4 else "group",
+        )
 
 
 def init_app(app) -> None:

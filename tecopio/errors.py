@@ -1,6 +1,6 @@
 """Friendly error pages for every 4xx/5xx a person can meet."""
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -48,6 +48,7 @@ def _handle_csrf_error(error: CSRFError):
 def _handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return _handle_http_exception(error)
+    current_app.logger.exception("unexpected error", exc_info=error)
     return render_error(500)
 
 

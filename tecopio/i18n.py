@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from tecopio.config import LANGUAGES
 from tecopio.db import db
+from tecopio.money import format_money
 from tecopio.security import safe_next
 
 babel = Babel()
@@ -49,3 +50,6 @@ def init_app(app) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=lambda: str(get_locale()))
+    app.jinja_env.filters["money"] = lambda minor, currency: format_money(
+        minor, currency, str(get_locale())
+    )

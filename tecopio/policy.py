@@ -81,3 +81,13 @@ def require(allowed: bool, *, hide: bool = False) -> None:
     """Stop the request unless ``allowed``: 403, or 404 when ``hide`` is set."""
     if not allowed:
         abort(404 if hide else 403)
+
+
+def can_edit_item(user, item) -> bool:
+    """A preference, intent or feedback item: only its owner sees or changes it."""
+    return user is not None and user.is_authenticated and item.user_id == user.id
+
+
+def can_manage_directory(user) -> bool:
+    """Merging duplicate companies is for platform admins."""
+    return user is not None and user.is_authenticated and user.is_platform_admin

@@ -1,12 +1,16 @@
 """Small factories with keyword overrides. Everything goes through the test's session."""
 
 import itertools
-from datetime import timedelta
+from datetime import date, timedelta
 
 from argon2 import PasswordHasher, profiles
+from sqlalchemy import select
 
 from tecopio.accounts.models import User
+from tecopio.categories.models import Category
 from tecopio.db import utcnow
+from tecopio.directory.models import Company
+from tecopio.directory.services import normalise_company_name
 from tecopio.groups.models import (
     Group,
     Invitation,
@@ -16,6 +20,8 @@ from tecopio.groups.models import (
     MembershipStatus,
     Role,
 )
+from tecopio.memberdata.models import Feedback, Intent, IntentStatus, Preference
+from tecopio.privacy.models import Consent
 
 PASSWORD = "correct horse battery staple"
 # Hashed once with the test profile: creating users stays fast.
@@ -88,3 +94,68 @@ class Factories:
         }
         values.update(overrides)
         return self._save(Invitation(**values))
+
+    # --- members' data -------------------------------------------------------
+
+    def category(self, slug: str = "energy-electricity") -> Category:
+        """A category of the taxonomy the migrations seed."""
+        return self.session.scalar(select(Category).where(Category.slug == slug))
+
+    def company(self, **overrides) -> Company:
+        n = next(_sequence)
+        values = {"name": f"Company {n}", "website": ""}
+        values.update(overrides)
+        values.setdefault("normalized_name", normalise_company_name(values["name"]))
+        return self._save(Company(**values))
+
+    def preference(self, user: User | None = None, **overrides) -> Preference:
+        values = {
+            "user": user or self.user(),
+            "category": self.category(),
+            "importance": 3,
+            "values": ["renewable"],
+            "note": "",
+        }
+        values.update(overrides)
+        return self._save(Preference(**values))
+
+    def intent(self, user: User | None = None, **overrides) -> Intent:
+        today = date.today()
+        values = {
+            "user": user or self.user(),
+            "category": self.category(),
+            "description": "Green electricity",
+            "quantity": 1,
+            "unit": "contract",
+            "budget_min": 40_00,
+            "budget_max": 60_00,
+            "currency": "EUR",
+            "window_start": today,
+            "window_end": today + timedelta(days=90),
+            "status": IntentStatus.OPEN,
+        }
+        values.update(overrides)
+        return self._save(Intent(**values))
+
+    def feedback(self, user: User | None = None, **overrides) -> Feedback:
+        values = {
+            "user": user or self.user(),
+            "rating": 4,
+            "body": "Good",
+            "body_html": "<p>Good</p>",
+        }
+        values.update(overrides)
+        if "company" not in values:
+            values["company"] = self.company()
+        return self._save(Feedback(**values))
+
+    def consent(self, user: User, group: Group, slug: str = "energy", granted: bool = True):
+        """Consent in force (the projection only; use the service to test the log)."""
+        return self._save(
+            Consent(
+                user_id=user.id,
+                group_id=group.id,
+                category_id=self.category(slug).id,
+                granted=granted,
+            )
+        )

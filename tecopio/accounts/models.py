@@ -21,6 +21,9 @@ class User(UserMixin, db.Model):
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the person erased their account: the row stays, without personal data,
+    # so that what others rely on (audit logs, later votes and ledger) stays consistent.
+    erased_at: Mapped[datetime | None]
 
     # When this log-in began (seconds since the epoch); set by the session code.
     login_issued_at = None

@@ -1,5 +1,6 @@
 """Audit events in words, in the reader's language."""
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 DESCRIPTIONS = {
@@ -18,20 +19,53 @@ DESCRIPTIONS = {
     "invitation.revoked": _l("%(actor)s withdrew the invitation to %(email)s."),
     "invitation.accepted": _l("%(target)s accepted an invitation and joined."),
     "invitation.declined": _l("%(target)s declined an invitation."),
+    # Members' own data: what the activity timeline of "My data" shows.
+    "preference.created": _l("You added a preference."),
+    "preference.updated": _l("You changed a preference."),
+    "preference.deleted": _l("You deleted a preference."),
+    "intent.created": _l("You added a purchase intent."),
+    "intent.updated": _l("You changed a purchase intent."),
+    "intent.status": _l("You changed the status of a purchase intent."),
+    "intent.deleted": _l("You deleted a purchase intent."),
+    "feedback.created": _l("You gave feedback."),
+    "feedback.updated": _l("You changed your feedback."),
+    "feedback.deleted": _l("You deleted your feedback."),
+    "consent.granted": _l("You let %(group)s count your data in %(category)s."),
+    "consent.withdrawn": _l("You withdrew consent for %(group)s in %(category)s."),
+    "data.imported": _l("You imported %(count)s items from a file."),
+    "data.exported": _l("You downloaded all your data."),
+    "account.erased": _l("The account was erased."),
 }
 SOMEONE = _l("a former user")
 
 
-def describe(event) -> str:
+def person(user) -> str:
+    """A user's name, or "a former user" once the account is gone or erased."""
+    if user is None or user.erased_at is not None:
+        return str(SOMEONE)
+    return user.display_name
+
+
+def describe(event, categories=None) -> str:
+    """The event as a sentence; ``categories`` (a CategoryTree) names categories by label."""
     template = DESCRIPTIONS.get(event.action)
     if template is None:
         return event.action
+    details = dict(event.details or {})
+    category = categories.by_slug.get(details.get("category")) if categories else None
+    if category is not None:
+        details["category"] = category.label(str(get_locale()))
     return str(template) % {
-        "actor": event.actor.display_name if event.actor else str(SOMEONE),
-        "target": event.target_user.display_name if event.target_user else str(SOMEONE),
-        "email": (event.details or {}).get("email", ""),
+        "actor": person(event.actor),
+        "target": person(event.target_user),
+        "email": details.get("email", ""),
+        "group": details.get("group_name", ""),
+        "category": details.get("category", ""),
+        "status": details.get("status", ""),
+        "count": details.get("count", 0),
     }
 
 
 def init_app(app) -> None:
     app.jinja_env.globals["describe_audit_event"] = describe
+    app.jinja_env.globals["person"] = person

@@ -1,10 +1,14 @@
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
 from tecopio.db import db, utcnow
+
+if TYPE_CHECKING:
+    from tecopio.groups.models import Group
 
 
 class AuditEvent(db.Model):
@@ -22,5 +26,6 @@ class AuditEvent(db.Model):
     target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
+    group: Mapped["Group | None"] = relationship()
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])

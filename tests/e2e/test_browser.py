@@ -1,5 +1,10 @@
 """The foundation end to end, as two people would use it in a browser."""
 
+import io
+import json
+import zipfile
+from datetime import date, timedelta
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -61,3 +66,46 @@ def test_the_site_speaks_basque_and_spanish(live_server, new_page):
     page.get_by_role("button", name="Español").click()
     assert page.locator("html").get_attribute("lang") == "es"
     assert page.get_by_role("link", name="Grupos", exact=True).count() == 1
+
+
+def test_record_a_preference_and_an_intent_see_them_on_my_data_and_export(live_server, new_page):
+    base = live_server
+    page = new_page()
+    sign_up(page, base, "maite@example.com", "Maite Ruiz")
+
+    page.goto(f"{base}/my/preferences/new")
+    page.get_by_label("Category").select_option(label="Electricity")
+    page.get_by_label("5").check()
+    page.get_by_label("Renewable").check()
+    page.get_by_label("Local", exact=True).check()
+    page.get_by_label("Note").fill("A cooperative supplier, please.")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{base}/my/preferences")
+
+    start = date.today() + timedelta(days=20)
+    page.goto(f"{base}/my/intents/new")
+    page.get_by_label("Category").select_option(label="Solar self-consumption")
+    page.get_by_label("What do you want to buy?").fill("Panels for our roof")
+    page.get_by_label("Quantity").fill("6")
+    page.get_by_label("Budget from").fill("3000")
+    page.get_by_label("Budget up to").fill("5500.50")
+    page.get_by_label("From", exact=True).fill(start.isoformat())
+    page.get_by_label("Until", exact=True).fill((start + timedelta(days=90)).isoformat())
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{base}/my/intents")
+
+    page.goto(f"{base}/my/data")
+    preferences = page.locator("section#preferences").inner_text()
+    assert "Electricity" in preferences and "A cooperative supplier, please." in preferences
+    intents = page.locator("section#intents").inner_text()
+    assert "Panels for our roof" in intents and "€3,000.00 – €5,500.50" in intents
+    assert "You added a purchase intent." in page.locator("section#activity").inner_text()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download all my data").click()
+    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    data = json.loads(archive.read("data.json"))
+    assert [p["note"] for p in data["preferences"]] == ["A cooperative supplier, please."]
+    assert [(i["description"], i["budget_max_minor_units"]) for i in data["intents"]] == [
+        ("Panels for our roof", 550050)
+    ]

@@ -1,0 +1,1 @@
+"""The category taxonomy members file their data under."""

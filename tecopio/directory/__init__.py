@@ -1,0 +1,1 @@
+"""The shared directory of companies and brands members talk about."""

@@ -1,0 +1,21 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, URLField
+
+from tecopio.directory.services import NAME_MAX
+from tecopio.forms import NOT_A_CHOICE, PlainLine
+
+
+class CompanyForm(FlaskForm):
+    name = StringField(_l("Name of the company or brand"), validators=[PlainLine(NAME_MAX)])
+    website = URLField(_l("Website"), description=_l("Optional, e.g. https://example.com"))
+    sector_id = SelectField(
+        _l("Sector"), coerce=lambda v: int(v) if v else None, invalid_choice_message=NOT_A_CHOICE
+    )
+
+
+class MergeForm(FlaskForm):
+    source_id = SelectField(
+        _l("Duplicate to merge away"), coerce=int, invalid_choice_message=NOT_A_CHOICE
+    )
+    target_id = SelectField(_l("Entry to keep"), coerce=int, invalid_choice_message=NOT_A_CHOICE)

@@ -1,0 +1,143 @@
+"""The company directory: finding, adding and merging entries."""
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from tecopio.accounts.models import User
+from tecopio.audit.services import record
+from tecopio.categories.models import Category
+from tecopio.directory.models import Company
+from tecopio.memberdata.models import Feedback, PreferenceCompany
+from tecopio.text import InvalidText, clean_line
+
+NAME_MAX = 120
+WEBSITE_MAX = 200
+
+
+class CompanyExists(Exception):
+    def __init__(self, existing: Company):
+        super().__init__(existing.name)
+        self.existing = existing
+        self.message = _l("%(name)s is already in the directory.", name=existing.name)
+
+
+class InvalidMerge(ValueError):
+    message = _l("Choose two different companies that are not already merged.")
+
+
+def normalise_company_name(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", ascii_name.casefold())[:NAME_MAX]
+
+
+def clean_website(value: str | None) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if len(value) > WEBSITE_MAX:
+        raise InvalidText(_l("Use at most %(n)d characters.", n=WEBSITE_MAX))
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"[\s<>\"']", value):
+        raise InvalidText(_l("Enter a web address starting with https:// or http://."))
+    return value
+
+
+def add_company(
+    session: Session, user: User, *, name: str, website: str = "", sector_id: int | None = None
+) -> Company:
+    name = clean_line(name, max_length=NAME_MAX)
+    normalized = normalise_company_name(name)
+    if not normalized:
+        raise InvalidText(_l("Enter a name with letters or digits."))
+    existing = session.scalar(select(Company).where(Company.normalized_name == normalized))
+    if existing is not None:
+        raise CompanyExists(resolve(existing))
+    sector = session.get(Category, sector_id) if sector_id else None
+    if sector_id and (sector is None or sector.parent_id is not None):
+        raise InvalidText(_l("Choose a sector from the list."))
+    company = Company(
+        name=name,
+        normalized_name=normalized,
+        website=clean_website(website),
+        sector_id=sector.id if sector else None,
+        created_by_id=user.id,
+    )
+    session.add(company)
+    session.flush()
+    record(session, "company.added", actor=user, company_id=company.id, name=company.name)
+    return company
+
+
+def resolve(company: Company) -> Company:
+    """The entry a (possibly merged) company now lives under."""
+    seen = set()
+    while company.merged_into is not None and company.id not in seen:
+        seen.add(company.id)
+        company = company.merged_into
+    return company
+
+
+def active_companies(session: Session) -> list[Company]:
+    """Every entry that was not merged away, by name."""
+    return list(
+        session.scalars(
+            select(Company)
+            .where(Company.merged_into_id.is_(None))
+            .order_by(func.lower(Company.name), Company.id)
+        )
+    )
+
+
+def search_companies(session: Session, query: str = "", *, page: int = 1, per_page: int = 50):
+    condition = Company.merged_into_id.is_(None)
+    query = (query or "").strip()[:100]
+    if query:
+        condition = condition & Company.name.icontains(query, autoescape=True)
+    total = session.scalar(select(func.count(Company.id)).where(condition))
+    companies = session.scalars(
+        select(Company)
+        .options(joinedload(Company.sector))
+        .where(condition)
+        .order_by(func.lower(Company.name), Company.id)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return companies, total
+
+
+def merge_companies(session: Session, admin: User, source: Company, target: Company) -> None:
+    """Fold a duplicate into the entry kept; everything that named it now names the target."""
+    if source.id == target.id or source.merged_into_id or target.merged_into_id:
+        raise InvalidMerge()
+    # A preference naming both keeps one link, to the target.
+    both = select(PreferenceCompany.preference_id).where(PreferenceCompany.company_id == target.id)
+    session.execute(
+        PreferenceCompany.__table__.delete().where(
+            PreferenceCompany.company_id == source.id, PreferenceCompany.preference_id.in_(both)
+        )
+    )
+    session.execute(
+        update(PreferenceCompany)
+        .where(PreferenceCompany.company_id == source.id)
+        .values(company_id=target.id)
+    )
+    session.execute(
+        update(Feedback).where(Feedback.company_id == source.id).values(company_id=target.id)
+    )
+    source.merged_into_id = target.id
+    record(
+        session,
+        "company.merged",
+        actor=admin,
+        source_id=source.id,
+        source=source.name,
+        target_id=target.id,
+        target=target.name,
+    )
+    session.flush()
+    session.expire_all()

@@ -1,0 +1,101 @@
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from tecopio import policy
+from tecopio.categories.services import load_tree
+from tecopio.db import db
+from tecopio.directory import services
+from tecopio.directory.forms import CompanyForm, MergeForm
+from tecopio.directory.models import Company
+from tecopio.memberdata.forms import company_choices
+from tecopio.text import InvalidText
+from tecopio.views import page_number, render_form
+
+bp = Blueprint("directory", __name__)
+
+
+@bp.get("/companies/")
+def index():
+    query = request.args.get("q", "")
+    page = page_number()
+    companies, total = services.search_companies(db.session, query, page=page)
+    return render_template(
+        "directory/index.html", companies=companies, total=total, query=query, page=page
+    )
+
+
+@bp.get("/companies/<int:company_id>")
+def show(company_id: int):
+    company = db.session.get(Company, company_id)
+    if company is None:
+        abort(404)
+    if company.merged_into_id is not None:
+        return redirect(url_for("directory.show", company_id=services.resolve(company).id), 301)
+    return render_template("directory/show.html", company=company)
+
+
+@bp.route("/companies/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = CompanyForm()
+    locale = str(get_locale())
+    form.sector_id.choices = [SelectChoice("", _("No particular sector"))] + [
+        SelectChoice(str(root.id), root.label(locale)) for root in load_tree(db.session).roots
+    ]
+    if form.validate_on_submit():
+        try:
+            company = services.add_company(
+                db.session,
+                current_user,
+                name=form.name.data,
+                website=form.website.data,
+                sector_id=form.sector_id.data,
+            )
+        except services.CompanyExists as exc:
+            db.session.rollback()
+            form.name.errors.append(exc.message)
+        except InvalidText as exc:
+            db.session.rollback()
+            form.website.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is added to the directory.", name=company.name), "success")
+            return redirect(url_for("directory.show", company_id=company.id))
+    return render_form("directory/form.html", form=form)
+
+
+@bp.route("/admin/companies/merge", methods=["GET", "POST"])
+@login_required
+def merge():
+    policy.require(policy.can_manage_directory(current_user))
+    form = MergeForm()
+    choices = company_choices(services.active_companies(db.session))
+    form.source_id.choices = choices
+    form.target_id.choices = choices
+    status = 200
+    if form.validate_on_submit():
+        source = db.session.get(Company, form.source_id.data)
+        target = db.session.get(Company, form.target_id.data)
+        try:
+            services.merge_companies(db.session, current_user, source, target)
+        except services.InvalidMerge as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            status = 400
+        else:
+            db.session.commit()
+            flash(
+                _("%(source)s is merged into %(target)s.", source=source.name, target=target.name),
+                "success",
+            )
+            return redirect(url_for("directory.merge"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("directory/merge.html", form=form), status
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Members' own data: preferences, purchase intents and feedback."""

@@ -1,0 +1,309 @@
+"""Pages where members record and edit their preferences, intents and feedback."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from tecopio import policy
+from tecopio.categories.services import load_tree
+from tecopio.db import db
+from tecopio.directory.services import active_companies
+from tecopio.memberdata import services
+from tecopio.memberdata.forms import (
+    FeedbackForm,
+    IntentForm,
+    PreferenceForm,
+    category_choices,
+    company_choices,
+)
+from tecopio.memberdata.models import (
+    Feedback,
+    Intent,
+    IntentStatus,
+    InvalidIntentTransition,
+    Preference,
+    Stance,
+)
+from tecopio.memberdata.vocab import UNITS, VALUES
+from tecopio.money import plain_amount
+from tecopio.views import render_form
+
+bp = Blueprint("memberdata", __name__, url_prefix="/my")
+
+
+def _own(model, item_id: int):
+    """The signed-in member's item; someone else's is "not found", not "forbidden"."""
+    item = db.session.get(model, item_id)
+    if item is None:
+        abort(404)
+    policy.require(policy.can_edit_item(current_user, item), hide=True)
+    return item
+
+
+def _attach(form, error: services.InvalidItem) -> None:
+    field = getattr(form, error.field, None)
+    (field.errors if field is not None else form.form_errors).append(error.message)
+
+
+# --- preferences ------------------------------------------------------------
+
+
+def _preference_form(obj=None):
+    form = PreferenceForm(obj=obj)
+    tree = load_tree(db.session)
+    form.category_id.choices = category_choices(tree, str(get_locale()))
+    companies = company_choices(active_companies(db.session))
+    form.liked.choices = companies
+    form.avoided.choices = companies
+    if obj is not None and request.method == "GET":
+        form.liked.data = [c.id for c in obj.companies_with(Stance.LIKE)]
+        form.avoided.data = [c.id for c in obj.companies_with(Stance.AVOID)]
+    return form
+
+
+def _preference_fields(form) -> dict:
+    return {
+        "category_id": form.category_id.data,
+        "importance": form.importance.data,
+        "values": form.values.data,
+        "note": form.note.data,
+        "liked": form.liked.data,
+        "avoided": form.avoided.data,
+    }
+
+
+@bp.get("/preferences")
+@login_required
+def preferences():
+    return render_template(
+        "memberdata/preferences.html",
+        preferences=services.preferences_of(db.session, current_user),
+        value_labels=VALUES,
+    )
+
+
+@bp.route("/preferences/new", methods=["GET", "POST"])
+@login_required
+def new_preference():
+    form = _preference_form()
+    if form.validate_on_submit():
+        try:
+            services.create_preference(db.session, current_user, **_preference_fields(form))
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Your preference is saved."), "success")
+            return redirect(url_for("memberdata.preferences"))
+    return render_form("memberdata/preference_form.html", form=form, item=None)
+
+
+@bp.route("/preferences/<int:item_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_preference(item_id: int):
+    preference = _own(Preference, item_id)
+    form = _preference_form(preference)
+    if form.validate_on_submit():
+        try:
+            services.update_preference(db.session, preference, **_preference_fields(form))
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Your preference is saved."), "success")
+            return redirect(url_for("memberdata.preferences"))
+    return render_form("memberdata/preference_form.html", form=form, item=preference)
+
+
+# --- intents ------------------------------------------------------------------
+
+
+def _intent_form(obj=None):
+    form = IntentForm(obj=obj)
+    form.category_id.choices = category_choices(load_tree(db.session), str(get_locale()))
+    if obj is not None and request.method == "GET":
+        form.budget_min.data = plain_amount(obj.budget_min, obj.currency)
+        form.budget_max.data = plain_amount(obj.budget_max, obj.currency)
+    return form
+
+
+def _intent_fields(form) -> dict:
+    return {
+        "category_id": form.category_id.data,
+        "description": form.description.data,
+        "quantity": form.quantity.data,
+        "unit": form.unit.data,
+        "budget_min": form.budget_min.minor_units,
+        "budget_max": form.budget_max.minor_units,
+        "currency": form.currency.data,
+        "window_start": form.window_start.data,
+        "window_end": form.window_end.data,
+    }
+
+
+@bp.get("/intents")
+@login_required
+def intents():
+    return render_template(
+        "memberdata/intents.html",
+        intents=services.intents_of(db.session, current_user),
+        unit_labels=UNITS,
+    )
+
+
+@bp.route("/intents/new", methods=["GET", "POST"])
+@login_required
+def new_intent():
+    form = _intent_form()
+    if form.validate_on_submit():
+        try:
+            services.create_intent(db.session, current_user, **_intent_fields(form))
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Your purchase intent is saved."), "success")
+            return redirect(url_for("memberdata.intents"))
+    return render_form("memberdata/intent_form.html", form=form, item=None)
+
+
+@bp.route("/intents/<int:item_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_intent(item_id: int):
+    intent = _own(Intent, item_id)
+    form = _intent_form(intent)
+    if form.validate_on_submit():
+        try:
+            services.update_intent(db.session, intent, **_intent_fields(form))
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        except services.IntentLocked as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_("Your purchase intent is saved."), "success")
+            return redirect(url_for("memberdata.intents"))
+    return render_form("memberdata/intent_form.html", form=form, item=intent)
+
+
+@bp.post("/intents/<int:item_id>/status")
+@login_required
+def intent_status(item_id: int):
+    intent = _own(Intent, item_id)
+    try:
+        target = IntentStatus(request.form.get("status", ""))
+        services.change_intent_status(db.session, intent, target)
+    except (ValueError, InvalidIntentTransition):
+        db.session.rollback()
+        flash(_("This change of status is not possible."), "error")
+        return _render_intents(409)
+    except services.IntentLocked as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render_intents(409)
+    db.session.commit()
+    flash(_("The status of your intent is updated."), "success")
+    return redirect(url_for("memberdata.intents"))
+
+
+def _render_intents(status: int):
+    return render_template(
+        "memberdata/intents.html",
+        intents=services.intents_of(db.session, current_user),
+        unit_labels=UNITS,
+    ), status
+
+
+# --- feedback -----------------------------------------------------------------
+
+
+def _feedback_form(obj=None):
+    form = FeedbackForm(obj=obj)
+    form.company_id.choices = company_choices(active_companies(db.session))
+    if request.method == "GET" and obj is None and request.args.get("company", "").isdigit():
+        form.company_id.data = int(request.args["company"])
+    return form
+
+
+def _feedback_fields(form) -> dict:
+    return {
+        "company_id": form.company_id.data,
+        "rating": form.rating.data,
+        "body": form.body.data,
+        "visibility": form.visibility.data,
+    }
+
+
+@bp.get("/feedback")
+@login_required
+def feedback():
+    return render_template(
+        "memberdata/feedback.html", feedback=services.feedback_of(db.session, current_user)
+    )
+
+
+@bp.route("/feedback/new", methods=["GET", "POST"])
+@login_required
+def new_feedback():
+    form = _feedback_form()
+    if form.validate_on_submit():
+        try:
+            services.create_feedback(db.session, current_user, **_feedback_fields(form))
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Thank you: your feedback is saved."), "success")
+            return redirect(url_for("memberdata.feedback"))
+    return render_form("memberdata/feedback_form.html", form=form, item=None)
+
+
+@bp.route("/feedback/<int:item_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_feedback(item_id: int):
+    item = _own(Feedback, item_id)
+    form = _feedback_form(item)
+    if form.validate_on_submit():
+        try:
+            services.update_feedback(db.session, item, **_feedback_fields(form))
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Your feedback is saved."), "success")
+            return redirect(url_for("memberdata.feedback"))
+    return render_form("memberdata/feedback_form.html", form=form, item=item)
+
+
+# --- deleting any of them -------------------------------------------------------
+
+KIND_PAGES = {"preference": "preferences", "intent": "intents", "feedback": "feedback"}
+
+
+@bp.post("/<kind>/<int:item_id>/delete")
+@login_required
+def delete(kind: str, item_id: int):
+    if kind not in services.ITEM_KINDS:
+        abort(404)
+    item = _own(services.ITEM_KINDS[kind], item_id)
+    try:
+        services.delete_item(db.session, item)
+    except services.IntentLocked as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render_intents(409)
+    db.session.commit()
+    flash(_("Deleted."), "info")
+    return redirect(url_for(f"memberdata.{KIND_PAGES[kind]}"))
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Consent, "my data", export and erasure: the member's control over their own data."""

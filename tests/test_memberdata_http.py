@@ -1,0 +1,394 @@
+"""Members' data through the web: forms, ownership, consent, import, export, erasure, directory."""
+
+import io
+import json
+import zipfile
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tecopio.accounts.models import User
+from tecopio.directory.models import Company
+from tecopio.memberdata.models import Feedback, Intent, IntentStatus, Preference
+from tecopio.privacy.models import ConsentEvent
+from tests.factories import PASSWORD
+
+MY_PAGES = [
+    "/my/data",
+    "/my/preferences",
+    "/my/preferences/new",
+    "/my/intents",
+    "/my/intents/new",
+    "/my/feedback",
+    "/my/feedback/new",
+    "/my/consent",
+    "/my/import",
+    "/my/erase",
+]
+
+
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_my_pages_need_a_log_in(client, page):
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("page", MY_PAGES + ["/categories/", "/companies/", "/companies/new"])
+def test_my_pages_open_for_a_member(client, auth, page):
+    auth.login()
+    assert client.get(page).status_code == 200
+
+
+def count(db_session, model):
+    return db_session.scalar(select(func.count(model.id)))
+
+
+# --- forms ----------------------------------------------------------------------------
+
+
+def test_add_a_preference_through_the_form(client, auth, make, db_session):
+    user = auth.login()
+    liked = make.company(name="Ekiluz")
+    response = client.submit(
+        "/my/preferences/new",
+        {
+            "category_id": make.category("energy-electricity").id,
+            "importance": "5",
+            "values": ["renewable", "local"],
+            "liked": [str(liked.id)],
+            "note": "Only cooperatives",
+        },
+    )
+    assert response.status_code == 302
+    preference = db_session.scalar(select(Preference).where(Preference.user_id == user.id))
+    assert (preference.importance, preference.values) == (5, ["renewable", "local"])
+    page = client.get("/my/preferences").text
+    assert "Ekiluz" in page and "Only cooperatives" in page
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"category_id": "999999"}, "Choose one of the options."),
+        ({"importance": "7"}, "Choose one of the options."),
+        ({"values": ["moonbeams"]}, "Choose one of the options."),
+        ({"note": "n" * 1001}, "Use at most 1000 characters."),
+    ],
+)
+def test_preference_form_refusals(client, auth, make, db_session, overrides, message):
+    auth.login()
+    data = {"category_id": make.category().id, "importance": "3", "note": ""}
+    data.update(overrides)
+    response = client.submit("/my/preferences/new", data)
+    assert response.status_code == 400
+    assert message in response.text
+    assert count(db_session, Preference) == 0
+
+
+def intent_form(make, **overrides):
+    start = date.today() + timedelta(days=10)
+    data = {
+        "category_id": make.category("energy-solar").id,
+        "description": "Panels",
+        "quantity": "4",
+        "unit": "unit",
+        "currency": "EUR",
+        "budget_min": "1.500,00".replace(".", ""),
+        "budget_max": "2500.5",
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(days=60)).isoformat(),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_add_an_intent_with_decimal_amounts_stored_in_cents(client, auth, make, db_session):
+    user = auth.login()
+    response = client.submit("/my/intents/new", intent_form(make))
+    assert response.status_code == 302
+    intent = db_session.scalar(select(Intent).where(Intent.user_id == user.id))
+    assert (intent.budget_min, intent.budget_max, intent.quantity) == (150000, 250050, 4)
+    assert "€1,500.00 – €2,500.50" in client.get("/my/intents").text
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"quantity": "0"}, "Enter a quantity of at least 1."),
+        ({"quantity": "many"}, "Not a valid integer value."),
+        ({"budget_min": "abc"}, "Enter an amount such as 120 or 120.50."),
+        ({"budget_min": "-5"}, "The amount cannot be negative."),
+        ({"budget_min": "1.999"}, "Use at most 2 decimal places."),
+        ({"budget_min": "3000"}, "The maximum budget must not be below the minimum."),
+        ({"window_end": "2020-01-01", "window_start": "2019-12-01"}, "must not end in the past"),
+        (
+            {"window_end": (date.today() + timedelta(days=1)).isoformat()},
+            "must not end before it starts",
+        ),
+        ({"window_start": "not a date"}, "Not a valid date value."),
+        ({"unit": "barrels"}, "Choose one of the options."),
+        ({"currency": "BTC"}, "Choose one of the options."),
+    ],
+)
+def test_intent_form_refusals(client, auth, make, db_session, overrides, message):
+    auth.login()
+    response = client.submit("/my/intents/new", intent_form(make, **overrides))
+    assert response.status_code == 400
+    assert message in response.text
+    assert count(db_session, Intent) == 0
+
+
+def test_intent_status_buttons(client, auth, make, db_session):
+    user = auth.login()
+    intent = make.intent(user)
+    url = f"/my/intents/{intent.id}/status"
+    assert client.submit("/", {"status": "fulfilled"}, action=url).status_code == 302
+    assert intent.status == IntentStatus.FULFILLED
+    response = client.submit("/", {"status": "open"}, action=url)
+    assert response.status_code == 409
+    assert intent.status == IntentStatus.FULFILLED
+    assert client.submit("/", {"status": "nonsense"}, action=url).status_code == 409
+
+
+def test_give_feedback_through_the_form(client, auth, make, db_session):
+    user = auth.login()
+    company = make.company(name="FibraNet")
+    response = client.submit(
+        "/my/feedback/new",
+        {"company_id": company.id, "rating": "2", "body": "Slow *install*", "visibility": "group"},
+    )
+    assert response.status_code == 302
+    feedback = db_session.scalar(select(Feedback).where(Feedback.user_id == user.id))
+    assert (feedback.rating, feedback.company_id) == (2, company.id)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"rating": ""}, "Choose a rating."),
+        ({"rating": "9"}, "Choose one of the options."),
+        ({"company_id": "999999"}, "Choose one of the options."),
+        ({"visibility": "world"}, "Choose one of the options."),
+        ({"body": "b" * 5001}, "Use at most 5000 characters."),
+    ],
+)
+def test_feedback_form_refusals(client, auth, make, db_session, overrides, message):
+    auth.login()
+    data = {"company_id": make.company().id, "rating": "4", "body": "", "visibility": "group"}
+    data.update(overrides)
+    response = client.submit("/my/feedback/new", data)
+    assert response.status_code == 400
+    assert message in response.text
+    assert count(db_session, Feedback) == 0
+
+
+# --- nobody touches anyone else's items ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["preference", "intent", "feedback"])
+def test_another_members_items_are_not_found_and_not_changed(client, auth, make, db_session, kind):
+    owner = make.user()
+    item = getattr(make, kind)(owner, **({"note": "private"} if kind == "preference" else {}))
+    auth.login()
+    plural = {"preference": "preferences", "intent": "intents", "feedback": "feedback"}[kind]
+    assert client.get(f"/my/{plural}/{item.id}/edit").status_code == 404
+    assert (
+        client.submit("/", {"note": "hacked"}, action=f"/my/{plural}/{item.id}/edit").status_code
+        == 404
+    )
+    assert client.submit("/", action=f"/my/{kind}/{item.id}/delete").status_code == 404
+    if kind == "intent":
+        response = client.submit(
+            "/", {"status": "withdrawn"}, action=f"/my/intents/{item.id}/status"
+        )
+        assert response.status_code == 404
+        assert item.status == IntentStatus.OPEN
+    assert db_session.get(type(item), item.id) is not None
+    for page in ("/my/data", f"/my/{plural}"):
+        assert f'id="{kind}-{item.id}"' not in client.get(page).text
+
+
+def test_owners_edit_and_delete_their_items(client, auth, make, db_session):
+    user = auth.login()
+    preference = make.preference(user)
+    response = client.submit(
+        f"/my/preferences/{preference.id}/edit",
+        {"category_id": make.category("food-dairy").id, "importance": "2", "note": "changed"},
+    )
+    assert response.status_code == 302
+    assert (preference.importance, preference.note) == (2, "changed")
+    assert client.submit("/", action=f"/my/preference/{preference.id}/delete").status_code == 302
+    assert count(db_session, Preference) == 0
+    assert client.submit("/", action=f"/my/gadget/{preference.id}/delete").status_code == 404
+
+
+# --- consent, export, import, erasure -------------------------------------------------
+
+
+def test_consent_page_appends_to_the_log(client, auth, make, db_session):
+    user = auth.login()
+    group = make.group(name="Bilbao Energy")
+    make.membership(group, user)
+    energy, food = make.category("energy"), make.category("food")
+    shown = {f"shown-{group.id}-{c.id}": "1" for c in (energy, food)}
+    client.submit("/my/consent", {**shown, f"consent-{group.id}-{energy.id}": "1"})
+    client.submit("/my/consent", {**shown, f"consent-{group.id}-{food.id}": "1"})
+    events = db_session.scalars(
+        select(ConsentEvent).where(ConsentEvent.user_id == user.id).order_by(ConsentEvent.id)
+    ).all()
+    assert [(e.category_id, e.granted) for e in events] == [
+        (energy.id, True),
+        (energy.id, False),
+        (food.id, True),
+    ]
+    page = client.get("/my/consent").text
+    assert f'name="consent-{group.id}-{food.id}" value="1" checked' in page
+    assert "may not count" in client.get("/my/data").text
+
+
+def test_consent_for_a_group_one_is_not_in_is_ignored(client, auth, make, db_session):
+    auth.login()
+    group = make.group()
+    energy = make.category("energy")
+    client.submit(
+        "/my/consent",
+        {f"shown-{group.id}-{energy.id}": "1", f"consent-{group.id}-{energy.id}": "1"},
+    )
+    assert count(db_session, ConsentEvent) == 0
+
+
+def test_export_downloads_a_zip_of_my_data(client, auth, make):
+    user = auth.login()
+    make.preference(user, note="exported note")
+    response = client.get("/my/export")
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    data = json.loads(archive.read("data.json"))
+    assert data["preferences"][0]["note"] == "exported note"
+    assert "You downloaded all your data." in client.get("/my/data").text
+
+
+def test_import_through_the_web(client, auth, make, db_session):
+    auth.login()
+    template = client.get("/my/import/template-preferences.csv")
+    assert template.status_code == 200 and template.mimetype == "text/csv"
+    response = client.submit(
+        "/my/import",
+        {"kind": "preferences", "file": (io.BytesIO(template.data), "prefs.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert count(db_session, Preference) == 2
+
+
+def test_a_bad_import_shows_the_lines_and_stores_nothing(client, auth, db_session):
+    auth.login()
+    content = b"category,importance,values,liked,avoided,note\nenergy,3,,,,\nnowhere,3,,,,\n"
+    response = client.submit(
+        "/my/import",
+        {"kind": "preferences", "file": (io.BytesIO(content), "prefs.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "Nothing was imported: 1 problem." in response.text
+    assert "<td>3</td>" in response.text
+    assert count(db_session, Preference) == 0
+    assert client.get("/my/import/template-secrets.csv").status_code == 404
+
+
+def test_import_without_a_file_is_refused(client, auth):
+    auth.login()
+    response = client.submit(
+        "/my/import", {"kind": "preferences"}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 400
+    assert "Choose a CSV file." in response.text
+
+
+def test_erase_my_account(client, auth, make, db_session):
+    user = auth.login()
+    make.preference(user)
+    response = client.submit("/my/erase", {"password": "wrong password", "confirm": "y"})
+    assert response.status_code == 400
+    assert db_session.get(User, user.id).erased_at is None
+    response = client.submit("/my/erase", {"password": PASSWORD})
+    assert response.status_code == 400
+    assert "Tick the box to confirm." in response.text
+    response = client.submit("/my/erase", {"password": PASSWORD, "confirm": "y"})
+    assert response.status_code == 302
+    assert db_session.get(User, user.id).erased_at is not None
+    assert count(db_session, Preference) == 0
+    assert client.get("/my/data").status_code == 302
+
+
+def test_the_last_admin_is_told_to_hand_over_first(client, auth, make, db_session):
+    user = auth.login()
+    group = make.group(admin=user, name="Held Group")
+    make.member(group)
+    assert "last admin of Held Group" in client.get("/my/erase").text
+    response = client.submit("/my/erase", {"password": PASSWORD, "confirm": "y"})
+    assert response.status_code == 409
+    assert db_session.get(User, user.id).erased_at is None
+
+
+def test_my_data_page_query_count_does_not_grow_with_items(client, auth, make, count_queries):
+    user = auth.login()
+    group = make.group()
+    make.membership(group, user)
+    counts = []
+    for size in (2, 20):
+        for _ in range(size):
+            make.preference(user, companies=[])
+            make.intent(user)
+            make.feedback(user)
+        with count_queries() as counter:
+            assert client.get("/my/data").status_code == 200
+        counts.append(counter["n"])
+    assert counts[0] == counts[1]
+
+
+# --- the directory --------------------------------------------------------------------
+
+
+def test_add_a_company_and_refuse_its_duplicate(client, auth, make, db_session):
+    auth.login()
+    data = {"name": "Txirrinda Bikes", "website": "https://txirrinda.example.org", "sector_id": ""}
+    response = client.submit("/companies/new", data)
+    assert response.status_code == 302
+    company = db_session.scalar(select(Company))
+    assert client.get(f"/companies/{company.id}").status_code == 200
+    response = client.submit("/companies/new", {**data, "name": "TXIRRINDA bikes"})
+    assert response.status_code == 400
+    assert "already in the directory" in response.text
+    response = client.submit(
+        "/companies/new", {**data, "name": "Other", "website": "javascript:alert(1)"}
+    )
+    assert response.status_code == 400
+    assert count(db_session, Company) == 1
+
+
+def test_only_platform_admins_merge_companies(make_client, make, db_session):
+    kept, duplicate = make.company(name="Kept"), make.company(name="Duplicate")
+    member, operator = make_client(), make_client()
+    member.submit("/login", {"email": make.user().email, "password": PASSWORD})
+    operator.submit(
+        "/login", {"email": make.user(is_platform_admin=True).email, "password": PASSWORD}
+    )
+    data = {"source_id": duplicate.id, "target_id": kept.id}
+    assert member.get("/admin/companies/merge").status_code == 403
+    assert member.submit("/", data, action="/admin/companies/merge").status_code == 403
+    assert duplicate.merged_into_id is None
+    assert operator.submit("/admin/companies/merge", data).status_code == 302
+    assert duplicate.merged_into_id == kept.id
+    response = operator.get(f"/companies/{duplicate.id}")
+    assert (response.status_code, response.headers["Location"]) == (301, f"/companies/{kept.id}")
+    assert (
+        operator.submit(
+            "/admin/companies/merge", {"source_id": kept.id, "target_id": kept.id}
+        ).status_code
+        == 400
+    )

@@ -1,0 +1,382 @@
+"""Consent, import, export and erasure at the service level."""
+
+import io
+import json
+import zipfile
+from datetime import date
+
+import pytest
+from sqlalchemy import String, Text, func, inspect, select, text, update
+from sqlalchemy.exc import DatabaseError
+
+from tecopio.accounts.models import User
+from tecopio.accounts.services import authenticate, register_user
+from tecopio.audit.models import AuditEvent
+from tecopio.db import db
+from tecopio.groups.models import Membership, MembershipStatus, Role
+from tecopio.groups.services import invite
+from tecopio.memberdata.imports import MAX_ROWS, ImportFailed, import_csv, template_csv
+from tecopio.memberdata.models import Feedback, Intent, Preference
+from tecopio.privacy import records, services
+from tecopio.privacy.models import Consent, ConsentEvent
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+# --- consent ----------------------------------------------------------------------
+
+
+def shared_ids(session, model, group):
+    return sorted(item.id for item in session.scalars(services.shared_with_group(model, group.id)))
+
+
+def test_nothing_is_shared_until_the_member_consents(db_session, make):
+    group = make.group()
+    member = make.member(group)
+    preference = make.preference(member, category=make.category("energy-electricity"))
+    assert shared_ids(db_session, Preference, group) == []
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    assert shared_ids(db_session, Preference, group) == [preference.id]
+
+
+def test_consent_covers_only_its_group_and_top_category(db_session, make):
+    group, other_group = make.group(), make.group()
+    member = make.member(group)
+    make.membership(other_group, member)
+    energy = make.preference(member, category=make.category("energy-solar"))
+    food = make.intent(member, category=make.category("food-produce"))
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    assert shared_ids(db_session, Preference, group) == [energy.id]
+    assert shared_ids(db_session, Intent, group) == []
+    assert shared_ids(db_session, Preference, other_group) == []
+    assert food.id not in shared_ids(db_session, Intent, group)
+
+
+def test_withdrawing_consent_takes_effect_at_once(db_session, make):
+    group = make.group()
+    member = make.member(group)
+    feedback = make.feedback(member, category=make.category("telecom-mobile"))
+    telecom = make.category("telecom")
+    services.set_consent(db_session, member, group, telecom, True)
+    assert shared_ids(db_session, Feedback, group) == [feedback.id]
+    services.set_consent(db_session, member, group, telecom, False)
+    assert shared_ids(db_session, Feedback, group) == []
+
+
+def test_members_who_left_are_not_counted(db_session, make):
+    group = make.group()
+    member = make.member(group)
+    make.preference(member)
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    services_membership = db_session.scalar(
+        select(Membership).where(Membership.user_id == member.id)
+    )
+    services_membership.status = MembershipStatus.LEFT
+    assert shared_ids(db_session, Preference, group) == []
+
+
+@pytest.mark.parametrize("status", [MembershipStatus.PENDING, MembershipStatus.LEFT, None])
+def test_only_active_members_can_consent(db_session, make, status):
+    group, user = make.group(), make.user()
+    if status:
+        make.membership(group, user, status=status)
+    with pytest.raises(services.ConsentError):
+        services.set_consent(db_session, user, group, make.category("energy"), True)
+    assert db_session.scalar(select(func.count(ConsentEvent.id))) == 0
+
+
+def test_consent_is_for_top_level_categories(db_session, make):
+    group = make.group()
+    with pytest.raises(ValueError):
+        services.set_consent(
+            db_session, make.member(group), group, make.category("energy-gas"), True
+        )
+
+
+def test_the_log_grows_and_the_state_follows_its_latest_event(db_session, make):
+    group = make.group()
+    member = make.member(group)
+    energy = make.category("energy")
+    for granted in (True, True, False, True, False):
+        services.set_consent(db_session, member, group, energy, granted)
+    history = services.consent_history(db_session, member)
+    assert [e.granted for e in history] == [
+        False,
+        True,
+        False,
+        True,
+    ]  # newest first; repeats skipped
+    assert services.current_consents(db_session, member) == {(group.id, energy.id): False}
+
+
+def test_consent_events_cannot_be_changed_or_deleted_through_the_orm(db_session, make):
+    group = make.group()
+    member = make.member(group)
+    event = services.set_consent(db_session, member, group, make.category("energy"), True)
+    db_session.commit()
+    event.granted = False
+    with pytest.raises(services.AppendOnlyViolation):
+        db_session.flush()
+    db_session.rollback()
+    db_session.delete(db_session.get(ConsentEvent, event.id))
+    with pytest.raises(services.AppendOnlyViolation):
+        db_session.flush()
+
+
+def test_the_database_refuses_updates_to_the_consent_log(db_session, make):
+    group = make.group()
+    member = make.member(group)
+    event = services.set_consent(db_session, member, group, make.category("energy"), True)
+    db_session.commit()
+    with pytest.raises(DatabaseError, match="append-only"), db_session.begin_nested():
+        db_session.execute(
+            update(ConsentEvent).where(ConsentEvent.id == event.id).values(granted=False)
+        )
+    assert db_session.scalar(select(ConsentEvent.granted).where(ConsentEvent.id == event.id))
+
+
+# --- import ---------------------------------------------------------------------------
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+PREFERENCE_HEADER = "category,importance,values,liked,avoided,note"
+INTENT_HEADER = (
+    "category,description,quantity,unit,budget_min,budget_max,currency,window_start,window_end"
+)
+
+
+def test_the_templates_import_cleanly(db_session, make):
+    user = make.user()
+    assert import_csv(db_session, user, "preferences", template_csv("preferences").encode()) == 2
+    count = import_csv(
+        db_session, user, "intents", template_csv("intents").encode(), today=date(2026, 12, 1)
+    )
+    assert count == 2
+    assert db_session.scalar(select(func.count(Intent.id)).where(Intent.user_id == user.id)) == 2
+
+
+def test_import_names_companies_from_the_directory(db_session, make):
+    company = make.company(name="Ekiluz Energia")
+    user = make.user()
+    import_csv(
+        db_session,
+        user,
+        "preferences",
+        csv_bytes(PREFERENCE_HEADER, "energy-electricity,5,renewable,EKILUZ energia,,"),
+    )
+    preference = db_session.scalar(select(Preference).where(Preference.user_id == user.id))
+    assert [c.id for c in preference.companies_with("like")] == [company.id]
+
+
+def test_a_bad_row_stores_nothing_and_every_problem_has_its_line(db_session, make):
+    user = make.user()
+    content = csv_bytes(
+        PREFERENCE_HEADER,
+        "energy-electricity,5,renewable,,,fine",
+        "no-such-category,3,,,,",
+        "food-produce,9,organic,,,",
+        "food-produce,3,organic,Nobody Inc,,",
+        'food-produce,3,"organic;moonbeams",,,',
+        "energy-gas,2,,,,,extra cell",
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(db_session, user, "preferences", content)
+    db_session.rollback()
+    lines = [(e.line, e.message.split(":")[0]) for e in failed.value.errors]
+    assert lines == [
+        (3, "category"),
+        (4, "importance"),
+        (5, "liked"),
+        (6, "values"),
+        (7, "This row has more cells than the header."),
+    ]
+    assert db_session.scalar(select(func.count(Preference.id))) == 0
+
+
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ("energy-solar,Panels,0,unit,100,200,EUR,2027-01-01,2027-02-01", "quantity"),
+        ("energy-solar,Panels,x,unit,100,200,EUR,2027-01-01,2027-02-01", "quantity"),
+        ("energy-solar,Panels,1,unit,300,200,EUR,2027-01-01,2027-02-01", "budget_max"),
+        ("energy-solar,Panels,1,unit,1.234,200,EUR,2027-01-01,2027-02-01", "budget"),
+        ("energy-solar,Panels,1,unit,100,200,XYZ,2027-01-01,2027-02-01", "budget"),
+        ("energy-solar,Panels,1,unit,100,200,EUR,2027-02-01,2027-01-01", "window_end"),
+        ("energy-solar,Panels,1,unit,100,200,EUR,01/02/2027,2027-03-01", "window_start"),
+        ("energy-solar,Panels,1,barrels,100,200,EUR,2027-01-01,2027-02-01", "unit"),
+    ],
+)
+def test_bad_intent_rows(db_session, make, row, field):
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(
+            db_session,
+            make.user(),
+            "intents",
+            csv_bytes(INTENT_HEADER, row),
+            today=date(2026, 12, 1),
+        )
+    assert [(e.line, e.message.split(":")[0]) for e in failed.value.errors] == [(2, field)]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"category,importance\nenergy,3\n", "Missing columns"),
+        ("category,importance,values,liked,avoided,note\n".encode("utf-16"), "UTF-8"),
+        (csv_bytes(PREFERENCE_HEADER), "no rows"),
+        (b"", "Missing columns"),
+    ],
+)
+def test_unusable_files_are_refused(db_session, make, content, message):
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(db_session, make.user(), "preferences", content)
+    assert message in failed.value.errors[0].message
+
+
+def test_files_have_a_row_limit(db_session, make):
+    rows = ["energy-electricity,3,,,,"] * (MAX_ROWS + 1)
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(db_session, make.user(), "preferences", csv_bytes(PREFERENCE_HEADER, *rows))
+    assert "at most" in failed.value.errors[-1].message
+
+
+# --- export ----------------------------------------------------------------------------
+
+
+def owned_world(make):
+    group = make.group(name="Bilbao Energy")
+    member = make.member(group, display_name="Exported Person", email="exported@example.com")
+    other = make.member(group, display_name="Someone Else", email="else@example.com")
+    for user, note in ((member, "my own note"), (other, "SECRET OF SOMEONE ELSE")):
+        make.preference(user, note=note)
+        make.intent(user, description=f"intent of {user.display_name}")
+        make.feedback(user, body=f"feedback of {user.display_name}")
+    return group, member, other
+
+
+def test_export_holds_every_item_of_the_member_and_nothing_of_anyone_else(db_session, make):
+    group, member, other = owned_world(make)
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    data = records.export_data(db_session, member)
+    for key, model in (("preferences", Preference), ("intents", Intent), ("feedback", Feedback)):
+        owned = db_session.scalars(select(model.id).where(model.user_id == member.id)).all()
+        assert sorted(item["id"] for item in data[key]) == sorted(owned)
+    assert data["account"]["email"] == "exported@example.com"
+    assert [m["group"] for m in data["memberships"]] == ["Bilbao Energy"]
+    assert len(data["consent_history"]) == 1
+    dumped = json.dumps(data)
+    for foreign in ("SECRET OF SOMEONE ELSE", "Someone Else", "else@example.com"):
+        assert foreign not in dumped
+
+
+def test_export_zip_has_json_and_one_csv_per_list(db_session, make):
+    _group, member, _other = owned_world(make)
+    archive = zipfile.ZipFile(
+        io.BytesIO(records.export_zip(records.export_data(db_session, member)))
+    )
+    names = set(archive.namelist())
+    assert {"data.json", "account.csv", "preferences.csv", "intents.csv", "feedback.csv"} <= names
+    assert json.loads(archive.read("data.json"))["account"]["display_name"] == "Exported Person"
+    assert "my own note" in archive.read("preferences.csv").decode()
+
+
+# --- erasure ----------------------------------------------------------------------------
+
+
+def text_values_containing(session, needles):
+    """Every (table, column) whose text contains one of ``needles``, across the whole database."""
+    found = []
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, String | Text) or column.type.__class__.__name__ == "JSON":
+                for needle in needles:
+                    hit = session.execute(
+                        select(func.count())
+                        .select_from(table)
+                        .where(func.lower(column.cast(Text)).contains(needle.lower()))
+                    ).scalar()
+                    if hit:
+                        found.append((table.name, column.name, needle))
+    return found
+
+
+def test_erasure_leaves_no_personal_field_and_other_totals_unchanged(db_session, make):
+    group, member, other = owned_world(make)
+    admin = make.admin_of(group)
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    invite(db_session, admin, make.group(admin=admin), "exported@example.com", valid_days=3)
+    make.company(name="Added By Them", created_by_id=member.id)
+    assert text_values_containing(db_session, ["exported@example.com", "Exported Person"])
+
+    def others_totals():
+        return [
+            db_session.scalar(select(func.count(model.id)).where(model.user_id != member.id))
+            for model in (Preference, Intent, Feedback, Consent, Membership)
+        ]
+
+    before = others_totals()
+    records.erase_account(db_session, member)
+    db_session.commit()
+    assert text_values_containing(db_session, ["exported@example.com", "Exported Person"]) == []
+    assert others_totals() == before
+    for model in (Preference, Intent, Feedback, Consent, ConsentEvent):
+        assert (
+            db_session.scalar(select(func.count(model.id)).where(model.user_id == member.id)) == 0
+        )
+    membership = db_session.scalar(select(Membership).where(Membership.user_id == member.id))
+    assert membership.status == MembershipStatus.LEFT
+    assert authenticate(db_session, "exported@example.com", PASSWORD) is None
+    # The address is free again.
+    register_user(
+        db_session, email="exported@example.com", password="kelp forest walk", display_name="New"
+    )
+
+
+def test_the_last_admin_with_members_cannot_erase_until_handing_over(db_session, make):
+    admin = make.user()
+    group = make.group(admin=admin, name="Held Group")
+    make.member(group)
+    with pytest.raises(records.ErasureBlocked) as blocked:
+        records.erase_account(db_session, admin)
+    assert "Held Group" in str(blocked.value.message)
+    assert db_session.get(User, admin.id).erased_at is None
+    make.membership(group, role=Role.ADMIN)
+    records.erase_account(db_session, admin)
+    assert db_session.get(User, admin.id).erased_at is not None
+
+
+def test_erased_people_appear_as_a_former_user_in_group_logs(db_session, make):
+    from tecopio.audit.labels import describe
+
+    admin = make.user(display_name="Gone Admin")
+    group = make.group(admin=admin)
+    make.membership(group, role=Role.ADMIN)
+    event = AuditEvent(
+        action="member.promoted",
+        actor_id=admin.id,
+        group_id=group.id,
+        target_user_id=admin.id,
+        details={},
+    )
+    db_session.add(event)
+    records.erase_account(db_session, admin)
+    db_session.commit()
+    assert (
+        describe(db_session.get(AuditEvent, event.id))
+        == "a former user made a former user an admin."
+    )
+
+
+def test_consent_log_rows_only_leave_with_erasure(db_session, make):
+    """The trigger blocks UPDATE only, so erasure can delete a person's consent history."""
+    group = make.group()
+    member = make.member(group)
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    db_session.commit()
+    records.erase_account(db_session, member)
+    assert db_session.execute(text("SELECT count(*) FROM consent_events")).scalar() == 0
+    assert inspect(db_session.get_bind()).has_table("consent_events")
