@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.add_extension("jinja2.ext.do")
 
     from tecopio import db, demo, errors, i18n, limiter, main, security
+    from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
 
@@ -54,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     account_sessions.init_app(app)
     account_views.init_app(app)
+    account_cli.init_app(app)
     group_views.init_app(app)
     category_views.init_app(app)
     directory_views.init_app(app)

@@ -12,6 +12,7 @@ from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import services as directory
 from tecopio.groups import services as groups
+from tecopio.groups.models import Invitation, InvitationStatus
 from tecopio.memberdata import services as memberdata
 from tecopio.privacy import services as privacy
 
@@ -205,4 +206,14 @@ def print_logins() -> None:
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for email, name, role in DEMO_PEOPLE:
         click.echo(f"  {email:<20} {name:<17} {role}")
+    invitation = db.session.scalar(
+        select(Invitation).where(
+            Invitation.email == "lucia@example.com",
+            Invitation.status == InvitationStatus.PENDING,
+        )
+    )
+    if invitation is not None:
+        token = groups.invitation_token(invitation, current_app.config["SECRET_KEY"])
+        base = current_app.config["PUBLIC_URL"].rstrip("/")
+        click.echo(f"\nLucía's invitation (as emailed to her): {base}/invitations/{token}")
     click.echo("")

@@ -46,3 +46,4 @@ def test_demo_load_command_refuses_a_database_with_data(app, make):
     result = app.test_cli_runner().invoke(args=["demo", "load", "--if-empty"])
     assert result.exit_code == 0
     assert "ane@example.com" in result.output
+    assert "Lucía's invitation" not in result.output  # this database has no demo invitation

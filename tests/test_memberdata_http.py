@@ -392,3 +392,15 @@ def test_only_platform_admins_merge_companies(make_client, make, db_session):
         ).status_code
         == 400
     )
+
+
+def test_operators_grant_and_revoke_platform_admin_from_the_command_line(app, make):
+    user = make.user(email="operator@example.com")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "grant-admin", "OPERATOR@example.com"])
+    assert result.exit_code == 0, result.output
+    assert user.is_platform_admin
+    assert runner.invoke(args=["users", "revoke-admin", "operator@example.com"]).exit_code == 0
+    assert not user.is_platform_admin
+    result = runner.invoke(args=["users", "grant-admin", "nobody@example.com"])
+    assert result.exit_code != 0 and "No account" in result.output

@@ -46,6 +46,24 @@ def _attach(form, error: services.InvalidItem) -> None:
     (field.errors if field is not None else form.form_errors).append(error.message)
 
 
+def _save(form, save, message, list_endpoint: str, template: str, item=None):
+    """The one shape of every add/edit page: validate, call the service, commit or explain."""
+    if form.validate_on_submit():
+        try:
+            save()
+        except services.InvalidItem as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        except services.IntentLocked as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for(list_endpoint))
+    return render_form(template, form=form, item=item)
+
+
 # --- preferences ------------------------------------------------------------
 
 
@@ -87,17 +105,13 @@ def preferences():
 @login_required
 def new_preference():
     form = _preference_form()
-    if form.validate_on_submit():
-        try:
-            services.create_preference(db.session, current_user, **_preference_fields(form))
-        except services.InvalidItem as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Your preference is saved."), "success")
-            return redirect(url_for("memberdata.preferences"))
-    return render_form("memberdata/preference_form.html", form=form, item=None)
+    return _save(
+        form,
+        lambda: services.create_preference(db.session, current_user, **_preference_fields(form)),
+        _("Your preference is saved."),
+        "memberdata.preferences",
+        "memberdata/preference_form.html",
+    )
 
 
 @bp.route("/preferences/<int:item_id>/edit", methods=["GET", "POST"])
@@ -105,17 +119,14 @@ def new_preference():
 def edit_preference(item_id: int):
     preference = _own(Preference, item_id)
     form = _preference_form(preference)
-    if form.validate_on_submit():
-        try:
-            services.update_preference(db.session, preference, **_preference_fields(form))
-        except services.InvalidItem as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Your preference is saved."), "success")
-            return redirect(url_for("memberdata.preferences"))
-    return render_form("memberdata/preference_form.html", form=form, item=preference)
+    return _save(
+        form,
+        lambda: services.update_preference(db.session, preference, **_preference_fields(form)),
+        _("Your preference is saved."),
+        "memberdata.preferences",
+        "memberdata/preference_form.html",
+        item=preference,
+    )
 
 
 # --- intents ------------------------------------------------------------------
@@ -158,17 +169,13 @@ def intents():
 @login_required
 def new_intent():
     form = _intent_form()
-    if form.validate_on_submit():
-        try:
-            services.create_intent(db.session, current_user, **_intent_fields(form))
-        except services.InvalidItem as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Your purchase intent is saved."), "success")
-            return redirect(url_for("memberdata.intents"))
-    return render_form("memberdata/intent_form.html", form=form, item=None)
+    return _save(
+        form,
+        lambda: services.create_intent(db.session, current_user, **_intent_fields(form)),
+        _("Your purchase intent is saved."),
+        "memberdata.intents",
+        "memberdata/intent_form.html",
+    )
 
 
 @bp.route("/intents/<int:item_id>/edit", methods=["GET", "POST"])
@@ -176,20 +183,14 @@ def new_intent():
 def edit_intent(item_id: int):
     intent = _own(Intent, item_id)
     form = _intent_form(intent)
-    if form.validate_on_submit():
-        try:
-            services.update_intent(db.session, intent, **_intent_fields(form))
-        except services.InvalidItem as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        except services.IntentLocked as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-        else:
-            db.session.commit()
-            flash(_("Your purchase intent is saved."), "success")
-            return redirect(url_for("memberdata.intents"))
-    return render_form("memberdata/intent_form.html", form=form, item=intent)
+    return _save(
+        form,
+        lambda: services.update_intent(db.session, intent, **_intent_fields(form)),
+        _("Your purchase intent is saved."),
+        "memberdata.intents",
+        "memberdata/intent_form.html",
+        item=intent,
+    )
 
 
 @bp.post("/intents/<int:item_id>/status")
@@ -252,17 +253,13 @@ def feedback():
 @login_required
 def new_feedback():
     form = _feedback_form()
-    if form.validate_on_submit():
-        try:
-            services.create_feedback(db.session, current_user, **_feedback_fields(form))
-        except services.InvalidItem as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Thank you: your feedback is saved."), "success")
-            return redirect(url_for("memberdata.feedback"))
-    return render_form("memberdata/feedback_form.html", form=form, item=None)
+    return _save(
+        form,
+        lambda: services.create_feedback(db.session, current_user, **_feedback_fields(form)),
+        _("Thank you: your feedback is saved."),
+        "memberdata.feedback",
+        "memberdata/feedback_form.html",
+    )
 
 
 @bp.route("/feedback/<int:item_id>/edit", methods=["GET", "POST"])
@@ -270,17 +267,14 @@ def new_feedback():
 def edit_feedback(item_id: int):
     item = _own(Feedback, item_id)
     form = _feedback_form(item)
-    if form.validate_on_submit():
-        try:
-            services.update_feedback(db.session, item, **_feedback_fields(form))
-        except services.InvalidItem as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Your feedback is saved."), "success")
-            return redirect(url_for("memberdata.feedback"))
-    return render_form("memberdata/feedback_form.html", form=form, item=item)
+    return _save(
+        form,
+        lambda: services.update_feedback(db.session, item, **_feedback_fields(form)),
+        _("Your feedback is saved."),
+        "memberdata.feedback",
+        "memberdata/feedback_form.html",
+        item=item,
+    )
 
 
 # --- deleting any of them -------------------------------------------------------

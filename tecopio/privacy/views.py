@@ -10,6 +10,7 @@ from tecopio.audit.services import record
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.groups.models import MembershipStatus
+from tecopio.groups.services import memberships_of_user
 from tecopio.memberdata.imports import COLUMNS, ImportFailed, import_csv, template_csv
 from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.privacy import records, services
@@ -36,7 +37,7 @@ def my_data():
 def _active_groups():
     return [
         m.group
-        for m in records.member_record(db.session, current_user, activity_limit=1).memberships
+        for m in memberships_of_user(db.session, current_user)
         if m.status == MembershipStatus.ACTIVE
     ]
 
@@ -138,9 +139,9 @@ def erase():
             logout_user()
             flash(_("Your account and your personal data are erased."), "info")
             return redirect(url_for("main.home"))
-    status = 409 if blocking and request.method == "POST" else None
-    response = render_form("privacy/erase.html", form=form, blocking=blocking)
-    return (response[0], status) if status else response
+    if blocking and request.method == "POST":
+        return render_template("privacy/erase.html", form=form, blocking=blocking), 409
+    return render_form("privacy/erase.html", form=form, blocking=blocking)
 
 
 def init_app(app) -> None:

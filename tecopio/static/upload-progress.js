@@ -12,13 +12,14 @@
       if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
     });
     request.addEventListener("load", function () {
-      if (request.status < 400 && request.responseURL) {
-        window.location.assign(request.responseURL);
-      } else {
-        document.open();
-        document.write(request.responseText);
-        document.close();
+      // Show the page the server answered with (the result, or the form with its errors),
+      // at the address it came from, as a normal form post would.
+      if (request.responseURL && window.history.replaceState) {
+        window.history.replaceState(null, "", request.responseURL);
       }
+      document.open();
+      document.write(request.responseText);
+      document.close();
     });
     request.addEventListener("error", function () { form.submit(); });
     request.send(new FormData(form));

@@ -1,6 +1,5 @@
 """The foundation end to end, as two people would use it in a browser."""
 
-import io
 import json
 import zipfile
 from datetime import date, timedelta
@@ -103,9 +102,41 @@ def test_record_a_preference_and_an_intent_see_them_on_my_data_and_export(live_s
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download all my data").click()
-    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    archive = zipfile.ZipFile(download_info.value.path())
     data = json.loads(archive.read("data.json"))
     assert [p["note"] for p in data["preferences"]] == ["A cooperative supplier, please."]
     assert [(i["description"], i["budget_max_minor_units"]) for i in data["intents"]] == [
         ("Panels for our roof", 550050)
     ]
+
+
+def test_import_with_progress_and_line_numbered_errors(live_server, new_page, tmp_path):
+    base = live_server
+    page = new_page()
+    sign_up(page, base, "iker@example.com", "Iker Larrañaga")
+    header = "category,importance,values,liked,avoided,note\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "energy-electricity,3,renewable,,,\nnowhere,3,,,,\n", encoding="utf-8")
+    good = tmp_path / "good.csv"
+    good.write_text(header + "energy-electricity,4,renewable,,,\n" * 2000, encoding="utf-8")
+
+    page.goto(f"{base}/my/import")
+    page.get_by_label("CSV file").set_input_files(str(bad))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_selector("#import-errors")
+    assert "Nothing was imported: 1 problem." in page.content()
+    assert page.locator("#import-errors tbody tr td").first.inner_text() == "3"
+
+    page.get_by_label("CSV file").set_input_files(str(good))
+    page.evaluate(
+        """() => {
+            const bar = document.getElementById('import-progress');
+            new MutationObserver(() => { if (!bar.hidden) window.progressShown = true; })
+                .observe(bar, {attributes: true});
+        }"""
+    )
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url(f"{base}/my/preferences")
+    assert page.evaluate("window.progressShown") is True
+    assert "2000 items imported." in page.locator(".flashes").inner_text()
+    assert page.locator("#preferences li.item").count() == 2000
