@@ -35,6 +35,8 @@ DESCRIPTIONS = {
     "data.imported": _l("You imported %(count)s items from a file."),
     "data.exported": _l("You downloaded all your data."),
     "account.erased": _l("The account was erased."),
+    "platform.admin_granted": _l("You became a platform admin."),
+    "platform.admin_revoked": _l("You are no longer a platform admin."),
 }
 SOMEONE = _l("a former user")
 

@@ -1,7 +1,7 @@
 """My data: the member's complete picture, consent, export, import and erasure."""
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -101,7 +101,7 @@ def import_data():
         else:
             db.session.commit()
             flash(
-                _("%(count)d items imported.", count=count),
+                ngettext("%(num)d item imported.", "%(num)d items imported.", count),
                 "success",
             )
             page = (
