@@ -118,9 +118,11 @@ def test_add_an_intent_with_decimal_amounts_stored_in_cents(client, auth, make, 
     [
         ({"quantity": "0"}, "Enter a quantity of at least 1."),
         ({"quantity": "many"}, "Not a valid integer value."),
-        ({"budget_min": "abc"}, "Enter an amount such as 120 or 120.50."),
+        ({"budget_min": "abc"}, "Enter an amount such as 120 or 120.50"),
+        ({"budget_min": "1,000"}, "without thousands separators"),
+        ({"budget_min": "1e999999999"}, "without thousands separators"),
         ({"budget_min": "-5"}, "The amount cannot be negative."),
-        ({"budget_min": "1.999"}, "Use at most 2 decimal places."),
+        ({"budget_min": "1.9999"}, "Use at most 2 decimal places."),
         ({"budget_min": "3000"}, "The maximum budget must not be below the minimum."),
         ({"window_end": "2020-01-01", "window_start": "2019-12-01"}, "must not end in the past"),
         (
@@ -152,9 +154,22 @@ def test_intent_status_buttons(client, auth, make, db_session):
     assert client.submit("/", {"status": "nonsense"}, action=url).status_code == 409
 
 
+def test_feedback_about_a_company_without_sector_needs_a_category(client, auth, make, db_session):
+    user = auth.login()
+    company = make.company(name="No Sector Ltd")
+    data = {"company_id": company.id, "rating": "3", "body": "", "visibility": "group"}
+    response = client.submit("/my/feedback/new", data)
+    assert response.status_code == 400
+    assert "choose a category" in response.text
+    telecom = make.category("telecom-mobile")
+    assert client.submit("/my/feedback/new", {**data, "category_id": telecom.id}).status_code == 302
+    feedback = db_session.scalar(select(Feedback).where(Feedback.user_id == user.id))
+    assert feedback.category_id == telecom.id
+
+
 def test_give_feedback_through_the_form(client, auth, make, db_session):
     user = auth.login()
-    company = make.company(name="FibraNet")
+    company = make.company(name="FibraNet", sector_id=make.category("telecom").id)
     response = client.submit(
         "/my/feedback/new",
         {"company_id": company.id, "rating": "2", "body": "Slow *install*", "visibility": "group"},
@@ -176,7 +191,8 @@ def test_give_feedback_through_the_form(client, auth, make, db_session):
 )
 def test_feedback_form_refusals(client, auth, make, db_session, overrides, message):
     auth.login()
-    data = {"company_id": make.company().id, "rating": "4", "body": "", "visibility": "group"}
+    company = make.company(sector_id=make.category("telecom").id)
+    data = {"company_id": company.id, "rating": "4", "body": "", "visibility": "group"}
     data.update(overrides)
     response = client.submit("/my/feedback/new", data)
     assert response.status_code == 400
@@ -262,7 +278,8 @@ def test_consent_for_a_group_one_is_not_in_is_ignored(client, auth, make, db_ses
 def test_export_downloads_a_zip_of_my_data(client, auth, make):
     user = auth.login()
     make.preference(user, note="exported note")
-    response = client.get("/my/export")
+    assert client.get("/my/export").status_code == 405
+    response = client.submit("/", action="/my/export")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -307,6 +324,15 @@ def test_import_without_a_file_is_refused(client, auth):
     )
     assert response.status_code == 400
     assert "Choose a CSV file." in response.text
+
+
+def test_erasure_attempts_are_rate_limited(client, auth):
+    auth.login()
+    statuses = [
+        client.submit("/my/erase", {"password": "wrong guess", "confirm": "y"}).status_code
+        for _ in range(11)
+    ]
+    assert statuses == [400] * 10 + [429]
 
 
 def test_erase_my_account(client, auth, make, db_session):

@@ -34,6 +34,7 @@ TODAY = date(2027, 1, 15)
         ("0", "USD", 0),
         ("0.01", "GBP", 1),
         ("10000000000", "EUR", 10**12),
+        ("0010", "EUR", 1000),
     ],
 )
 def test_amounts_become_integer_minor_units(text, currency, minor):
@@ -51,6 +52,14 @@ def test_amounts_become_integer_minor_units(text, currency, minor):
         ("NaN", "EUR"),
         ("Infinity", "EUR"),
         ("1e3", "XXX"),
+        ("1e3", "EUR"),
+        ("1e999999999", "EUR"),
+        ("1_000", "EUR"),
+        ("1,000", "EUR"),
+        ("1.234,56", "EUR"),
+        ("12.", "EUR"),
+        ("١٢", "EUR"),
+        ("99999999999999", "EUR"),
         ("10000000000.01", "EUR"),
     ],
 )
@@ -253,7 +262,7 @@ def test_a_committed_intent_is_locked_for_its_owner(db_session, make):
 
 
 def test_feedback_is_stored_as_typed_and_shown_sanitised(db_session, make):
-    company = make.company()
+    company = make.company(sector_id=make.category("telecom").id)
     feedback = services.create_feedback(
         db_session,
         make.user(),
@@ -276,10 +285,12 @@ def test_feedback_is_stored_as_typed_and_shown_sanitised(db_session, make):
         ({"company_id": 999_999}, "company_id"),
         ({"visibility": "everyone"}, "visibility"),
         ({"body": "b" * 5001}, "body"),
+        ({"category_id": 999_999}, "category_id"),
     ],
 )
 def test_feedback_refusals(db_session, make, overrides, field):
-    values = {"company_id": make.company().id, "rating": 4, "body": "", "visibility": "group"}
+    company = make.company(sector_id=make.category("telecom").id)
+    values = {"company_id": company.id, "rating": 4, "body": "", "visibility": "group"}
     values.update(overrides)
     with pytest.raises(services.InvalidItem) as refused:
         services.create_feedback(db_session, make.user(), **values)
@@ -334,6 +345,26 @@ def test_company_websites_must_be_web_addresses(db_session, make, website):
 def test_company_names_are_checked(db_session, make, name):
     with pytest.raises(InvalidText):
         directory.add_company(db_session, make.user(), name=name)
+
+
+def test_a_merge_that_drops_a_conflicting_stance_tells_the_member(db_session, make):
+    admin, user = make.user(is_platform_admin=True), make.user()
+    kept, duplicate = make.company(name="Acme"), make.company(name="ACME Inc")
+    preference = services.create_preference(
+        db_session, user, **preference_fields(make, liked=[kept.id], avoided=[duplicate.id])
+    )
+    directory.merge_companies(db_session, admin, duplicate, kept)
+    db_session.commit()
+    assert [c.id for c in preference.companies_with(Stance.LIKE)] == [kept.id]
+    assert preference.companies_with(Stance.AVOID) == []
+    told = db_session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "preference.merge_conflict", AuditEvent.target_user_id == user.id
+        )
+    )
+    assert told.details["dropped"] == "avoid" and told.details["kept"] == "like"
+    merged = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "company.merged"))
+    assert merged.details["conflicts"] == 1
 
 
 def test_merge_moves_everything_to_the_entry_kept(db_session, make):

@@ -1,12 +1,13 @@
 """Consent, import, export and erasure at the service level."""
 
+import csv
 import io
 import json
 import zipfile
 from datetime import date
 
 import pytest
-from sqlalchemy import String, Text, func, inspect, select, text, update
+from sqlalchemy import String, Text, func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from tecopio.accounts.models import User
@@ -16,7 +17,7 @@ from tecopio.db import db
 from tecopio.groups.models import Membership, MembershipStatus, Role
 from tecopio.groups.services import invite
 from tecopio.memberdata.imports import MAX_ROWS, ImportFailed, import_csv, template_csv
-from tecopio.memberdata.models import Feedback, Intent, Preference
+from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy import records, services
 from tecopio.privacy.models import Consent, ConsentEvent
 from tests.factories import PASSWORD
@@ -62,6 +63,28 @@ def test_withdrawing_consent_takes_effect_at_once(db_session, make):
     assert shared_ids(db_session, Feedback, group) == [feedback.id]
     services.set_consent(db_session, member, group, telecom, False)
     assert shared_ids(db_session, Feedback, group) == []
+
+
+@pytest.mark.parametrize("how", ["leave", "removed"])
+def test_leaving_or_being_removed_ends_consent_for_good(db_session, make, how):
+    from tecopio.groups.services import join_group, leave_group, remove_member
+
+    group = make.group()
+    member = make.member(group)
+    preference = make.preference(member)
+    services.set_consent(db_session, member, group, make.category("energy"), True)
+    membership = db_session.scalar(select(Membership).where(Membership.user_id == member.id))
+    if how == "leave":
+        leave_group(db_session, member, group)
+    else:
+        remove_member(db_session, make.admin_of(group), membership)
+    assert services.current_consents(db_session, member) == {
+        (group.id, make.category("energy").id): False
+    }
+    assert [e.granted for e in services.consent_history(db_session, member)] == [False, True]
+    if how == "leave":
+        join_group(db_session, member, group)
+        assert preference.id not in shared_ids(db_session, Preference, group)
 
 
 def test_members_who_left_are_not_counted(db_session, make):
@@ -237,6 +260,14 @@ def test_unusable_files_are_refused(db_session, make, content, message):
     assert message in failed.value.errors[0].message
 
 
+def test_a_cell_too_large_for_csv_is_a_reported_problem(db_session, make):
+    content = csv_bytes(PREFERENCE_HEADER, "energy-electricity,3,,,," + "x" * 200_000)
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(db_session, make.user(), "preferences", content)
+    assert [e.line for e in failed.value.errors] == [2]
+    assert "cannot be read as CSV" in failed.value.errors[0].message
+
+
 def test_files_have_a_row_limit(db_session, make):
     rows = ["energy-electricity,3,,,,"] * (MAX_ROWS + 1)
     with pytest.raises(ImportFailed) as failed:
@@ -249,7 +280,7 @@ def test_files_have_a_row_limit(db_session, make):
 
 def owned_world(make):
     group = make.group(name="Bilbao Energy")
-    member = make.member(group, display_name="Exported Person", email="exported@example.com")
+    member = make.member(group, display_name="Exported Person", email="josé.exported@example.com")
     other = make.member(group, display_name="Someone Else", email="else@example.com")
     for user, note in ((member, "my own note"), (other, "SECRET OF SOMEONE ELSE")):
         make.preference(user, note=note)
@@ -265,12 +296,44 @@ def test_export_holds_every_item_of_the_member_and_nothing_of_anyone_else(db_ses
     for key, model in (("preferences", Preference), ("intents", Intent), ("feedback", Feedback)):
         owned = db_session.scalars(select(model.id).where(model.user_id == member.id)).all()
         assert sorted(item["id"] for item in data[key]) == sorted(owned)
-    assert data["account"]["email"] == "exported@example.com"
+    assert data["account"]["email"] == "josé.exported@example.com"
     assert [m["group"] for m in data["memberships"]] == ["Bilbao Energy"]
     assert len(data["consent_history"]) == 1
     dumped = json.dumps(data)
     for foreign in ("SECRET OF SOMEONE ELSE", "Someone Else", "else@example.com"):
         assert foreign not in dumped
+
+
+def test_exported_spreadsheets_do_not_run_formulas(db_session, make):
+    user = make.user()
+    evil = make.company(name='=HYPERLINK("https://evil.example","x")')
+    preference = make.preference(user, note="+cmd|' /C calc'!A0")
+    preference.companies.append(PreferenceCompany(company=evil, stance="like"))
+    db_session.commit()
+    archive = zipfile.ZipFile(io.BytesIO(records.export_zip(records.export_data(db_session, user))))
+    rows = list(csv.DictReader(io.StringIO(archive.read("preferences.csv").decode())))
+    assert rows[0]["liked"].startswith("'=")
+    assert rows[0]["note"].startswith("'+")
+    assert json.loads(archive.read("data.json"))["preferences"][0]["note"].startswith("+")
+
+
+def test_export_names_consents_and_lists_invitations(db_session, make):
+    group = make.group(name="Donostia Repair")
+    member = make.member(group, email="lucia@example.com")
+    services.set_consent(db_session, member, group, make.category("food"), True)
+    make.invitation(make.group(name="Invited Group"), email="lucia@example.com")
+    data = records.export_data(db_session, member)
+    assert data["consents"] == [
+        {
+            "group": "Donostia Repair",
+            "category": "food",
+            "granted": True,
+            "updated_at": data["consents"][0]["updated_at"],
+        }
+    ]
+    assert [(i["group"], i["status"]) for i in data["invitations"]] == [
+        ("Invited Group", "pending")
+    ]
 
 
 def test_export_zip_has_json_and_one_csv_per_list(db_session, make):
@@ -288,8 +351,12 @@ def test_export_zip_has_json_and_one_csv_per_list(db_session, make):
 
 
 def text_values_containing(session, needles):
-    """Every (table, column) whose text contains one of ``needles``, across the whole database."""
+    """Every (table, column) whose text contains one of ``needles``, across the whole database.
+
+    JSON columns may hold text escaped (é as \\u00e9), so the escaped spelling is searched too.
+    """
     found = []
+    needles = {spelling for needle in needles for spelling in (needle, json.dumps(needle)[1:-1])}
     for table in db.metadata.sorted_tables:
         for column in table.columns:
             if isinstance(column.type, String | Text) or column.type.__class__.__name__ == "JSON":
@@ -308,9 +375,10 @@ def test_erasure_leaves_no_personal_field_and_other_totals_unchanged(db_session,
     group, member, other = owned_world(make)
     admin = make.admin_of(group)
     services.set_consent(db_session, member, group, make.category("energy"), True)
-    invite(db_session, admin, make.group(admin=admin), "exported@example.com", valid_days=3)
+    invite(db_session, admin, make.group(admin=admin), "josé.exported@example.com", valid_days=3)
     make.company(name="Added By Them", created_by_id=member.id)
-    assert text_values_containing(db_session, ["exported@example.com", "Exported Person"])
+    assert text_values_containing(db_session, ["josé.exported@example.com", "Exported Person"])
+    assert text_values_containing(db_session, ["Bilbao Energy"])  # consent activity names it
 
     def others_totals():
         return [
@@ -321,7 +389,11 @@ def test_erasure_leaves_no_personal_field_and_other_totals_unchanged(db_session,
     before = others_totals()
     records.erase_account(db_session, member)
     db_session.commit()
-    assert text_values_containing(db_session, ["exported@example.com", "Exported Person"]) == []
+    assert (
+        text_values_containing(db_session, ["josé.exported@example.com", "Exported Person"]) == []
+    )
+    remaining = select(AuditEvent.action).where(AuditEvent.target_user_id == member.id)
+    assert set(db_session.scalars(remaining)) <= {"account.erased", "member.joined"}
     assert others_totals() == before
     for model in (Preference, Intent, Feedback, Consent, ConsentEvent):
         assert (
@@ -329,11 +401,22 @@ def test_erasure_leaves_no_personal_field_and_other_totals_unchanged(db_session,
         )
     membership = db_session.scalar(select(Membership).where(Membership.user_id == member.id))
     assert membership.status == MembershipStatus.LEFT
-    assert authenticate(db_session, "exported@example.com", PASSWORD) is None
+    assert authenticate(db_session, "josé.exported@example.com", PASSWORD) is None
     # The address is free again.
     register_user(
-        db_session, email="exported@example.com", password="kelp forest walk", display_name="New"
+        db_session,
+        email="josé.exported@example.com",
+        password="kelp forest walk",
+        display_name="New",
     )
+
+
+def test_waiting_applicants_also_keep_the_last_admin(db_session, make):
+    admin = make.user()
+    group = make.group(admin=admin)
+    make.membership(group, status=MembershipStatus.PENDING)
+    with pytest.raises(records.ErasureBlocked):
+        records.erase_account(db_session, admin)
 
 
 def test_the_last_admin_with_members_cannot_erase_until_handing_over(db_session, make):
@@ -372,11 +455,13 @@ def test_erased_people_appear_as_a_former_user_in_group_logs(db_session, make):
 
 
 def test_consent_log_rows_only_leave_with_erasure(db_session, make):
-    """The trigger blocks UPDATE only, so erasure can delete a person's consent history."""
+    """The database refuses to delete consent history, except an erased account's."""
     group = make.group()
     member = make.member(group)
     services.set_consent(db_session, member, group, make.category("energy"), True)
     db_session.commit()
+    with pytest.raises(DatabaseError, match="append-only"), db_session.begin_nested():
+        db_session.execute(text("DELETE FROM consent_events"))
+    assert db_session.execute(text("SELECT count(*) FROM consent_events")).scalar() == 1
     records.erase_account(db_session, member)
     assert db_session.execute(text("SELECT count(*) FROM consent_events")).scalar() == 0
-    assert inspect(db_session.get_bind()).has_table("consent_events")

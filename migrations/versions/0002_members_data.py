@@ -67,17 +67,31 @@ TAXONOMY = [
     ]),
 ]
 
-CONSENT_TRIGGER_SQLITE = """
+# The consent log is append-only: no row is ever changed, and rows leave only
+# with the erasure of their owner's account.
+CONSENT_TRIGGERS_SQLITE = [
+    """
 CREATE TRIGGER consent_events_append_only BEFORE UPDATE ON consent_events
 BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END
-"""
+""",
+    """
+CREATE TRIGGER consent_events_erasure_only BEFORE DELETE ON consent_events
+WHEN (SELECT erased_at FROM users WHERE id = OLD.user_id) IS NULL
+BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END
+""",
+]
 CONSENT_FUNCTION_POSTGRESQL = """
 CREATE FUNCTION consent_events_append_only() RETURNS trigger AS $$
-BEGIN RAISE EXCEPTION 'consent_events is append-only'; END;
+BEGIN
+    IF TG_OP = 'DELETE' AND (SELECT erased_at FROM users WHERE id = OLD.user_id) IS NOT NULL THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'consent_events is append-only';
+END;
 $$ LANGUAGE plpgsql
 """
 CONSENT_TRIGGER_POSTGRESQL = """
-CREATE TRIGGER consent_events_append_only BEFORE UPDATE ON consent_events
+CREATE TRIGGER consent_events_append_only BEFORE UPDATE OR DELETE ON consent_events
 FOR EACH ROW EXECUTE FUNCTION consent_events_append_only()
 """
 
@@ -268,15 +282,17 @@ def upgrade():
         op.execute(CONSENT_FUNCTION_POSTGRESQL)
         op.execute(CONSENT_TRIGGER_POSTGRESQL)
     else:
-        op.execute(CONSENT_TRIGGER_SQLITE)
+        for trigger in CONSENT_TRIGGERS_SQLITE:
+            op.execute(trigger)
 
 
 def downgrade():
-    op.execute("DROP TRIGGER IF EXISTS consent_events_append_only" + (
-        " ON consent_events" if op.get_bind().dialect.name == "postgresql" else ""
-    ))
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS consent_events_append_only ON consent_events")
         op.execute("DROP FUNCTION IF EXISTS consent_events_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS consent_events_append_only")
+        op.execute("DROP TRIGGER IF EXISTS consent_events_erasure_only")
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('erased_at')
 

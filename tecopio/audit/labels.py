@@ -32,6 +32,10 @@ DESCRIPTIONS = {
     "feedback.deleted": _l("You deleted your feedback."),
     "consent.granted": _l("You let %(group)s count your data in %(category)s."),
     "consent.withdrawn": _l("You withdrew consent for %(group)s in %(category)s."),
+    "consent.ended": _l("Your consents for %(group)s ended when you left the group."),
+    "preference.merge_conflict": _l(
+        "Two companies you named were merged into one; your preference keeps one mention of it."
+    ),
     "data.imported": _l("You imported %(count)s items from a file."),
     "data.exported": _l("You downloaded all your data."),
     "account.erased": _l("The account was erased."),

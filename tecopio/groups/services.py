@@ -30,6 +30,7 @@ from tecopio.groups.models import (
     Role,
     next_membership_status,
 )
+from tecopio.privacy.services import withdraw_group_consents
 from tecopio.text import clean_line, clean_paragraphs, normalise_email
 
 NAME_MAX = 100
@@ -337,6 +338,7 @@ def leave_group(session: Session, user: User, group: Group) -> Membership:
             raise LastAdmin()
         _apply(membership, MembershipEvent.LEAVE)
         membership.role = Role.MEMBER
+        withdraw_group_consents(session, user, group)
         record(session, "member.left", actor=user, group=group, target_user=user)
     session.flush()
     return membership
@@ -390,6 +392,7 @@ def remove_member(session: Session, actor: User, membership: Membership) -> None
             raise LastAdmin()
     _apply(membership, MembershipEvent.REMOVE)
     membership.role = Role.MEMBER
+    withdraw_group_consents(session, membership.user, membership.group)
     record(
         session, "member.removed", actor=actor, group=membership.group, target_user=membership.user
     )

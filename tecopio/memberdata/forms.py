@@ -122,6 +122,12 @@ class IntentForm(FlaskForm):
 
 class FeedbackForm(FlaskForm):
     company_id = SelectField(_l("Company"), coerce=int, invalid_choice_message=NOT_A_CHOICE)
+    category_id = SelectField(
+        _l("Category"),
+        description=_l("Which of your groups' categories this feedback counts under."),
+        coerce=lambda value: int(value) if value else None,
+        invalid_choice_message=NOT_A_CHOICE,
+    )
     rating = RadioField(
         _l("Rating"),
         choices=IMPORTANCE,

@@ -119,6 +119,21 @@ def _reader(content: bytes, kind: str):
     return reader
 
 
+def _rows(reader, errors: list[RowError]):
+    """The reader's rows; a line the csv module cannot read ends the file with an error."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # The reader has not counted the line it failed on.
+            errors.append(
+                RowError(reader.line_num + 1, str(_l("This line cannot be read as CSV.")))
+            )
+            return
+
+
 def import_csv(session: Session, user: User, kind: str, content: bytes, *, today=None) -> int:
     """Store every row of the file, or raise ``ImportFailed`` and store nothing.
 
@@ -129,7 +144,7 @@ def import_csv(session: Session, user: User, kind: str, content: bytes, *, today
     companies = {normalise_company_name(c.name): c.id for c in active_companies(session)}
     errors: list[RowError] = []
     stored = 0
-    for row in reader:
+    for row in _rows(reader, errors):
         line = reader.line_num
         if stored + len(errors) >= MAX_ROWS:
             errors.append(

@@ -287,9 +287,14 @@ def _feedback_fields(session, *, company_id, rating, body, visibility, category_
     except ValueError as exc:
         raise InvalidItem("visibility", _l("Choose who may see this feedback.")) from exc
     body = _text("body", body, FEEDBACK_MAX)
+    category = _category(session, category_id) if category_id else company.sector
+    if category is None:
+        raise InvalidItem(
+            "category_id", _l("This company has no sector in the directory: choose a category.")
+        )
     return {
         "company": company,
-        "category": _category(session, category_id) if category_id else company.sector,
+        "category": category,
         "rating": _range("rating", rating, 1, 5, _l("Choose a rating from 1 to 5.")),
         "body": body,
         "body_html": clean_html(body),

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
 from tecopio.categories.services import load_tree
@@ -227,6 +228,9 @@ def _render_intents(status: int):
 def _feedback_form(obj=None):
     form = FeedbackForm(obj=obj)
     form.company_id.choices = company_choices(active_companies(db.session))
+    form.category_id.choices = [SelectChoice("", _("The company's sector"))] + category_choices(
+        load_tree(db.session), str(get_locale())
+    )
     if request.method == "GET" and obj is None and request.args.get("company", "").isdigit():
         form.company_id.data = int(request.args["company"])
     return form
@@ -235,6 +239,7 @@ def _feedback_form(obj=None):
 def _feedback_fields(form) -> dict:
     return {
         "company_id": form.company_id.data,
+        "category_id": form.category_id.data,
         "rating": form.rating.data,
         "body": form.body.data,
         "visibility": form.visibility.data,

@@ -41,3 +41,6 @@ class Consent(db.Model):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     granted: Mapped[bool]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    group: Mapped[Group] = relationship()
+    category: Mapped[Category] = relationship()

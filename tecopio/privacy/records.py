@@ -8,7 +8,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, delete, func, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
@@ -16,7 +16,7 @@ from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
-from tecopio.groups.models import Invitation, Membership, MembershipStatus, Role
+from tecopio.groups.models import Group, Invitation, Membership, MembershipStatus, Role
 from tecopio.memberdata.models import Feedback, Intent, Preference, Stance
 from tecopio.memberdata.services import feedback_of, intents_of, preferences_of
 from tecopio.privacy.models import Consent, ConsentEvent
@@ -31,6 +31,7 @@ class MemberRecord:
     intents: list
     feedback: list
     consents: list
+    invitations: list
     consent_history: list
     companies_added: list
     activity: list = field(default_factory=list)
@@ -48,11 +49,20 @@ def member_record(
         )
     )
     consents = list(
-        session.execute(
+        session.scalars(
             select(Consent)
+            .options(joinedload(Consent.group), joinedload(Consent.category))
             .where(Consent.user_id == user.id)
             .order_by(Consent.group_id, Consent.category_id)
-        ).scalars()
+        )
+    )
+    invitations = list(
+        session.scalars(
+            select(Invitation)
+            .options(joinedload(Invitation.group))
+            .where(Invitation.email == user.email)
+            .order_by(Invitation.created_at)
+        )
     )
     activity = (
         select(AuditEvent)
@@ -69,6 +79,7 @@ def member_record(
         intents=intents_of(session, user),
         feedback=feedback_of(session, user),
         consents=consents,
+        invitations=invitations,
         consent_history=consent_history(session, user),
         companies_added=list(
             session.scalars(
@@ -159,12 +170,21 @@ def export_data(session: Session, user: User) -> dict:
         ],
         "consents": [
             {
-                "group_id": c.group_id,
-                "category_id": c.category_id,
+                "group": c.group.name,
+                "category": slug(c.category),
                 "granted": c.granted,
                 "updated_at": _iso(c.updated_at),
             }
             for c in data.consents
+        ],
+        "invitations": [
+            {
+                "group": i.group.name,
+                "status": i.status.value,
+                "sent_at": _iso(i.created_at),
+                "expires_at": _iso(i.expires_at),
+            }
+            for i in data.invitations
         ],
         "consent_history": [
             {
@@ -188,6 +208,13 @@ def export_data(session: Session, user: User) -> dict:
     }
 
 
+def _spreadsheet_safe(value):
+    """Text a spreadsheet would run as a formula is prefixed with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
     if rows:
@@ -196,11 +223,13 @@ def _csv(rows: list[dict]) -> str:
         for row in rows:
             writer.writerow(
                 {
-                    key: ";".join(map(str, value))
-                    if isinstance(value, list)
-                    else json.dumps(value, ensure_ascii=False)
-                    if isinstance(value, dict)
-                    else value
+                    key: _spreadsheet_safe(
+                        ";".join(map(str, value))
+                        if isinstance(value, list)
+                        else json.dumps(value, ensure_ascii=False)
+                        if isinstance(value, dict)
+                        else value
+                    )
                     for key, value in row.items()
                 }
             )
@@ -222,35 +251,56 @@ def export_zip(data: dict) -> bytes:
 # --- erasure ---------------------------------------------------------------------
 
 
+# Audit actions that describe the member's own data rather than a group's history.
+OWN_ACTIVITY = ("preference.", "intent.", "feedback.", "consent.", "data.", "platform.")
+
+
 class ErasureBlocked(Exception):
     def __init__(self, groups):
         super().__init__(", ".join(g.name for g in groups))
         self.groups = groups
         self.message = _l(
-            "You are the last admin of %(groups)s. Make another member admin first.",
+            "You are the last admin of %(groups)s. "
+            "Make another member admin first, or answer the requests to join.",
             groups=", ".join(g.name for g in groups),
         )
 
 
-def groups_blocking_erasure(session: Session, user: User) -> list:
-    """Groups the user is the last admin of while others are still members."""
+def groups_blocking_erasure(session: Session, user: User, *, lock: bool = False) -> list:
+    """Groups the user is the last admin of while others are members or waiting to join.
+
+    With ``lock`` the groups' rows are locked first (PostgreSQL), as every
+    other change to a group's admins does.
+    """
     blocking = []
-    for membership in session.scalars(
-        select(Membership)
-        .options(joinedload(Membership.group))
-        .where(
-            Membership.user_id == user.id,
-            Membership.status == MembershipStatus.ACTIVE,
-            Membership.role == Role.ADMIN,
+    administered = list(
+        session.scalars(
+            select(Membership)
+            .options(joinedload(Membership.group))
+            .where(
+                Membership.user_id == user.id,
+                Membership.status == MembershipStatus.ACTIVE,
+                Membership.role == Role.ADMIN,
+            )
         )
-    ):
+    )
+    if lock and administered:
+        session.execute(
+            select(Group.id)
+            .where(Group.id.in_([m.group_id for m in administered]))
+            .order_by(Group.id)
+            .with_for_update()
+        )
+    for membership in administered:
         counts = session.execute(
             select(
-                func.count().filter(Membership.role == Role.ADMIN),
+                func.count().filter(
+                    Membership.role == Role.ADMIN, Membership.status == MembershipStatus.ACTIVE
+                ),
                 func.count(),
             ).where(
                 Membership.group_id == membership.group_id,
-                Membership.status == MembershipStatus.ACTIVE,
+                Membership.status.in_([MembershipStatus.ACTIVE, MembershipStatus.PENDING]),
                 Membership.user_id != user.id,
             )
         ).one()
@@ -269,10 +319,13 @@ def erase_account(session: Session, user: User) -> None:
     votes and the ledger, stay consistent), memberships marked as left, and the
     directory entries they added.
     """
-    blocking = groups_blocking_erasure(session, user)
+    blocking = groups_blocking_erasure(session, user, lock=True)
     if blocking:
         raise ErasureBlocked(blocking)
     email = user.email
+    # Marked first: the database lets consent history go only for erased accounts.
+    user.erased_at = utcnow()
+    session.flush()
     session.execute(delete(Preference).where(Preference.user_id == user.id))
     session.execute(delete(Intent).where(Intent.user_id == user.id))
     session.execute(delete(Feedback).where(Feedback.user_id == user.id))
@@ -287,9 +340,19 @@ def erase_account(session: Session, user: User) -> None:
         )
         .values(status=MembershipStatus.LEFT, role=Role.MEMBER, updated_at=utcnow())
     )
-    # Admins' invitations named the address in the group's audit log.
+    # The member's own activity (what they recorded, shared, imported) goes with it.
+    session.execute(
+        delete(AuditEvent).where(
+            AuditEvent.target_user_id == user.id,
+            or_(*(AuditEvent.action.startswith(prefix) for prefix in OWN_ACTIVITY)),
+        )
+    )
+    # Admins' invitations named the address in the group's audit log. JSON may
+    # store it escaped (non-ASCII addresses), so both spellings are searched.
+    escaped = json.dumps(email)[1:-1]
+    text = cast(AuditEvent.details, String)
     for event in session.scalars(
-        select(AuditEvent).where(cast(AuditEvent.details, String).contains(email))
+        select(AuditEvent).where(or_(text.contains(email), text.contains(escaped)))
     ):
         event.details = {
             key: ("erased" if value == email else value) for key, value in event.details.items()
@@ -300,7 +363,6 @@ def erase_account(session: Session, user: User) -> None:
     user.locale = None
     user.is_platform_admin = False
     user.session_version += 1
-    user.erased_at = utcnow()
     record(session, "account.erased", target_user=user)
     session.flush()
     session.expire_all()

@@ -87,6 +87,34 @@ def set_consent(
     return consent_event
 
 
+def withdraw_group_consents(session: Session, user: User, group: Group) -> int:
+    """End every consent a person gave a group (they left or were removed); logged as usual."""
+    granted = session.scalars(
+        select(Consent).where(
+            Consent.user_id == user.id, Consent.group_id == group.id, Consent.granted.is_(True)
+        )
+    ).all()
+    for consent in granted:
+        consent.granted = False
+        consent.updated_at = utcnow()
+        session.add(
+            ConsentEvent(
+                user_id=user.id, group_id=group.id, category_id=consent.category_id, granted=False
+            )
+        )
+    if granted:
+        session.flush()
+        record(
+            session,
+            "consent.ended",
+            actor=user,
+            target_user=user,
+            group_name=group.name,
+            count=len(granted),
+        )
+    return len(granted)
+
+
 def consent_history(session: Session, user: User) -> list[ConsentEvent]:
     return list(
         session.scalars(

@@ -11,6 +11,7 @@ from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.groups.models import MembershipStatus
 from tecopio.groups.services import memberships_of_user
+from tecopio.limiter import configured, limiter
 from tecopio.memberdata.imports import COLUMNS, ImportFailed, import_csv, template_csv
 from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.privacy import records, services
@@ -73,7 +74,7 @@ def consent():
     )
 
 
-@bp.get("/export")
+@bp.post("/export")
 @login_required
 def export():
     data = records.export_data(db.session, current_user)
@@ -127,6 +128,7 @@ def import_template(kind: str):
 
 @bp.route("/erase", methods=["GET", "POST"])
 @login_required
+@limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
 def erase():
     form = EraseForm()
     blocking = records.groups_blocking_erasure(db.session, current_user)

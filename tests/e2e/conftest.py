@@ -5,9 +5,11 @@ import shutil
 import threading
 
 import pytest
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from tecopio.db import db
+from tecopio.accounts.models import User
+from tecopio.db import db, utcnow
 
 CHROMIUM = os.environ.get("TECOPIO_CHROMIUM", "/usr/bin/chromium")
 # Reference data the migrations insert; the live server's clean-up keeps it.
@@ -37,6 +39,8 @@ def live_server(app):
         with app.app_context():
             db.session.remove()
             with db.engine.begin() as connection:
+                # Rows of the append-only consent log leave only with erased accounts.
+                connection.execute(update(User).values(erased_at=utcnow()))
                 for table in reversed(db.metadata.sorted_tables):
                     if table.name not in SEEDED_BY_MIGRATIONS:
                         connection.execute(table.delete())

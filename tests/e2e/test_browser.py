@@ -101,7 +101,7 @@ def test_record_a_preference_and_an_intent_see_them_on_my_data_and_export(live_s
     assert "You added a purchase intent." in page.locator("section#activity").inner_text()
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download all my data").click()
+        page.get_by_role("button", name="Download all my data").click()
     archive = zipfile.ZipFile(download_info.value.path())
     data = json.loads(archive.read("data.json"))
     assert [p["note"] for p in data["preferences"]] == ["A cooperative supplier, please."]
