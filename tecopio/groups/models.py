@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
@@ -34,8 +34,18 @@ class InvitationStatus(StrEnum):
     REVOKED = "revoked"
 
 
+# The fewest members any released figure may rest on, and the floor for it.
+DEFAULT_K = 5
+MIN_K = 3
+DEFAULT_COMPANY_K = 10
+
+
 class Group(db.Model):
     __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint(f"k_anonymity >= {MIN_K}", name="k_minimum"),
+        CheckConstraint("company_k >= k_anonymity", name="company_k_minimum"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
@@ -47,6 +57,12 @@ class Group(db.Model):
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Privacy: figures shown to members rest on at least k_anonymity members;
+    # figures released to companies on at least company_k.
+    k_anonymity: Mapped[int] = mapped_column(default=DEFAULT_K, server_default=str(DEFAULT_K))
+    company_k: Mapped[int] = mapped_column(
+        default=DEFAULT_COMPANY_K, server_default=str(DEFAULT_COMPANY_K)
+    )
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="group")
 

@@ -126,16 +126,22 @@ def consent_history(session: Session, user: User) -> list[ConsentEvent]:
     )
 
 
-def shared_with_group(model, group_id: int):
+def shared_with_group(model, group_id: int, *columns, root_id: int | None = None):
     """A SELECT of ``model`` rows (preferences, intents, feedback) a group may count.
 
     The owner must be an active member who consents, for this group, to the
     item's top-level category. Analytics builds on this; nothing else decides
-    what a group may see.
+    what a group may see. With ``columns`` the SELECT returns just those
+    (``root_category_id`` names the item's top-level category); ``root_id``
+    keeps one top-level category and its sub-categories.
     """
-    category = aliased(Category)
-    return (
-        select(model)
+    category = aliased(Category, name="item_category")
+    root = func.coalesce(category.parent_id, category.id)
+    selected = [column(model, category) if callable(column) else column for column in columns] or [
+        model
+    ]
+    statement = (
+        select(*selected)
         .join(category, category.id == model.category_id)
         .join(
             Membership,
@@ -150,8 +156,14 @@ def shared_with_group(model, group_id: int):
             and_(
                 Consent.user_id == model.user_id,
                 Consent.group_id == group_id,
-                Consent.category_id == func.coalesce(category.parent_id, category.id),
+                Consent.category_id == root,
                 Consent.granted.is_(True),
             ),
         )
     )
+    return statement if root_id is None else statement.where(root == root_id)
+
+
+def root_category_id(model, category):
+    """For ``shared_with_group`` columns: the item's top-level category id."""
+    return func.coalesce(category.parent_id, category.id).label("root_id")

@@ -1,0 +1,36 @@
+"""group privacy settings
+
+Revision ID: 0003_group_privacy
+Revises: 0002_members_data
+Create Date: 2026-11-22 06:36:03.413556
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0003_group_privacy'
+down_revision = '0002_members_data'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+
+    with op.batch_alter_table('groups', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('k_anonymity', sa.Integer(), server_default='5', nullable=False))
+        batch_op.add_column(sa.Column('company_k', sa.Integer(), server_default='10', nullable=False))
+        batch_op.create_check_constraint('k_minimum', 'k_anonymity >= 3')
+        batch_op.create_check_constraint('company_k_minimum', 'company_k >= k_anonymity')
+
+
+def downgrade():
+
+    with op.batch_alter_table('groups', schema=None) as batch_op:
+        batch_op.drop_constraint('company_k_minimum', type_='check')
+        batch_op.drop_constraint('k_minimum', type_='check')
+        batch_op.drop_column('company_k')
+        batch_op.drop_column('k_anonymity')
+
+

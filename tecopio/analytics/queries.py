@@ -1,0 +1,447 @@
+"""The aggregate SQL behind each figure, starting from what members consented to share.
+
+Each ``*_table`` function returns an unreleased ``Table`` built from a fixed
+number of statements, whatever the size of the group; ``group_figures`` runs
+them all and releases every table with the group's k (``release.py``).
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Integer, case, cast, distinct, extract, func, select, true
+from sqlalchemy.orm import Session
+
+from tecopio.analytics.release import Row, Table, release
+from tecopio.categories.services import CategoryTree
+from tecopio.directory.models import Company
+from tecopio.memberdata.models import (
+    Feedback,
+    Intent,
+    IntentStatus,
+    Preference,
+    PreferenceCompany,
+)
+from tecopio.memberdata.vocab import VALUES
+from tecopio.privacy.services import root_category_id, shared_with_group
+
+# Budget bands are given in one currency; intents in others count everywhere else.
+BUDGET_CURRENCY = "EUR"
+LIVE_INTENTS = (IntentStatus.OPEN, IntentStatus.COMMITTED)
+QUARTILES = (0.25, 0.5, 0.75)
+
+
+@dataclass(frozen=True)
+class Filters:
+    root_category_id: int | None = None
+    start: date | None = None  # items recorded on or after this day
+    end: date | None = None  # items recorded on or before this day
+
+
+@dataclass
+class Figures:
+    k: int
+    demand: Table
+    windows: Table
+    preference_roots: Table
+    preference_values: Table
+    brands: Table
+    ratings: Table
+    trends: dict[str, Table] = field(default_factory=dict)
+
+
+def _consented(model, group_id: int, filters: Filters, *columns):
+    statement = shared_with_group(model, group_id, *columns, root_id=filters.root_category_id)
+    if filters.start is not None:
+        statement = statement.where(model.created_at >= _midnight(filters.start))
+    if filters.end is not None:
+        statement = statement.where(model.created_at < _midnight(filters.end + timedelta(days=1)))
+    return statement
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _month(session: Session, column):
+    if _dialect(session) == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+# --- demand -----------------------------------------------------------------------
+
+
+def _demand_measures(s):
+    return (
+        func.count(distinct(s.c.user_id)).label("members"),
+        func.count().label("intents"),
+        func.sum(s.c.quantity).label("quantity"),
+        func.min(s.c.unit).label("unit_min"),
+        func.max(s.c.unit).label("unit_max"),
+    )
+
+
+def _quartiles(session: Session, s, key):
+    """Nearest-rank quartiles of the budget midpoint per ``key`` (None: over everything).
+
+    PostgreSQL's percentile_disc and the window-function form used on SQLite
+    both pick the value at rank ceil(p·n), so both give the same numbers.
+    """
+    mid = ((s.c.budget_min + s.c.budget_max) // 2).label("mid")
+    source = (
+        select(*([key.label("key")] if key is not None else []), mid)
+        .where(s.c.currency == BUDGET_CURRENCY)
+        .subquery()
+    )
+    keys = [source.c.key] if key is not None else []
+    if _dialect(session) == "postgresql":
+        rows = session.execute(
+            select(
+                *keys,
+                *(func.percentile_disc(p).within_group(source.c.mid) for p in QUARTILES),
+            ).group_by(*keys)
+        ).all()
+        return {(row[0] if key is not None else None): tuple(row[-3:]) for row in rows}
+    rank = func.row_number().over(partition_by=keys, order_by=source.c.mid).label("rank")
+    count = func.count().over(partition_by=keys).label("n")
+    ranked = select(*keys, source.c.mid, rank, count).subquery()
+    n = ranked.c.n
+    wanted = (ranked.c.rank == (n + 3) // 4) | (ranked.c.rank == (n + 1) // 2)
+    wanted |= ranked.c.rank == (3 * n + 3) // 4
+    ranked_keys = [ranked.c.key] if key is not None else []
+    found: dict = {}
+    for row in session.execute(select(*ranked_keys, ranked.c.mid, ranked.c.rank, n).where(wanted)):
+        group_key = row[0] if key is not None else None
+        value, rank_value, size = row[-3], row[-2], row[-1]
+        slots = found.setdefault(group_key, [None, None, None])
+        for i, target in enumerate(((size + 3) // 4, (size + 1) // 2, (3 * size + 3) // 4)):
+            if rank_value == target:
+                slots[i] = value
+    return {group_key: tuple(values) for group_key, values in found.items()}
+
+
+def _demand_values(row, quartiles) -> dict:
+    single_unit = row.unit_min if row.unit_min == row.unit_max else None
+    p25, p50, p75 = quartiles or (None, None, None)
+    return {
+        "members": row.members,
+        "intents": row.intents,
+        "quantity": row.quantity if single_unit else None,
+        "unit": single_unit,
+        "budget_p25": p25,
+        "budget_median": p50,
+        "budget_p75": p75,
+    }
+
+
+def demand_table(
+    session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str
+) -> Table:
+    s = (
+        _consented(
+            Intent,
+            group_id,
+            filters,
+            Intent.user_id,
+            Intent.category_id,
+            root_category_id,
+            Intent.quantity,
+            Intent.unit,
+            Intent.budget_min,
+            Intent.budget_max,
+            Intent.currency,
+        )
+        .where(Intent.status.in_(LIVE_INTENTS))
+        .subquery()
+    )
+    leaves = session.execute(
+        select(s.c.category_id, *_demand_measures(s)).group_by(s.c.category_id)
+    ).all()
+    roots = session.execute(select(s.c.root_id, *_demand_measures(s)).group_by(s.c.root_id)).all()
+    total = session.execute(select(*_demand_measures(s))).one()
+    leaf_q = _quartiles(session, s, s.c.category_id)
+    root_q = _quartiles(session, s, s.c.root_id)
+    total_q = _quartiles(session, s, None)
+
+    children: dict[int, list[Row]] = {}
+    for leaf in leaves:
+        category = tree.by_id[leaf.category_id]
+        general = category.parent_id is None
+        children.setdefault(category.root_id, []).append(
+            Row(
+                key=f"{category.slug}-general" if general else category.slug,
+                label=category.label(locale),
+                members=leaf.members,
+                values=_demand_values(leaf, leaf_q.get(leaf.category_id)),
+            )
+        )
+    rows = []
+    for root in sorted(roots, key=lambda r: tree.by_id[r.root_id].position):
+        category = tree.by_id[root.root_id]
+        rows.append(
+            Row(
+                key=category.slug,
+                label=category.label(locale),
+                members=root.members,
+                values=_demand_values(root, root_q.get(root.root_id)),
+                children=sorted(children.get(root.root_id, []), key=lambda r: r.label),
+            )
+        )
+    total_row = Row(
+        key="total",
+        label="total",
+        members=total.members,
+        values=_demand_values(total, total_q.get(None)),
+    )
+    return Table("demand", rows, total=total_row if total.intents else None)
+
+
+def windows_table(session: Session, group_id: int, filters: Filters) -> Table:
+    """When members intend to buy: intents by the quarter their window starts in."""
+    s = (
+        _consented(Intent, group_id, filters, Intent.user_id, Intent.window_start)
+        .where(Intent.status.in_(LIVE_INTENTS))
+        .subquery()
+    )
+    year = cast(extract("year", s.c.window_start), Integer).label("year")
+    quarter = ((cast(extract("month", s.c.window_start), Integer) - 1) // 3 + 1).label("quarter")
+    rows = session.execute(
+        select(year, quarter, func.count(distinct(s.c.user_id)), func.count())
+        .group_by(year, quarter)
+        .order_by(year, quarter)
+    ).all()
+    return Table(
+        "windows",
+        [
+            Row(key=f"{y}-Q{q}", label=f"{y} Q{q}", members=m, values={"members": m, "intents": n})
+            for y, q, m, n in rows
+        ],
+        sums_released_elsewhere=True,
+    )
+
+
+# --- preferences --------------------------------------------------------------------
+
+
+def _json_values(session: Session, column):
+    if _dialect(session) == "postgresql":
+        return func.json_array_elements_text(column).table_valued("value")
+    return func.json_each(column).table_valued("value")
+
+
+def preference_tables(
+    session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str
+) -> tuple[Table, Table, Table]:
+    """Which values and brands matter, by top category, weighted by importance."""
+    s = _consented(
+        Preference,
+        group_id,
+        filters,
+        Preference.id,
+        Preference.user_id,
+        root_category_id,
+        Preference.importance,
+        Preference.values,
+    ).subquery()
+    roots = session.execute(
+        select(
+            s.c.root_id, func.count(distinct(s.c.user_id)), func.count(), func.sum(s.c.importance)
+        ).group_by(s.c.root_id)
+    ).all()
+    weight = {root_id: total for root_id, _m, _n, total in roots}
+    values = _json_values(session, s.c["values"])
+    value_rows = session.execute(
+        select(
+            s.c.root_id, values.c.value, func.count(distinct(s.c.user_id)), func.sum(s.c.importance)
+        )
+        .select_from(s)
+        .join(values, true())
+        .group_by(s.c.root_id, values.c.value)
+    ).all()
+    links = (
+        select(
+            s.c.root_id,
+            PreferenceCompany.stance,
+            Company.name,
+            func.count(distinct(s.c.user_id)),
+            func.sum(s.c.importance),
+        )
+        .select_from(s)
+        .join(PreferenceCompany, PreferenceCompany.preference_id == s.c.id)
+        .join(Company, Company.id == PreferenceCompany.company_id)
+        .group_by(s.c.root_id, PreferenceCompany.stance, Company.name)
+    )
+    brand_rows = session.execute(links).all()
+
+    def label(root_id):
+        return tree.by_id[root_id].label(locale)
+
+    root_table = Table(
+        "preference_roots",
+        [
+            Row(
+                key=tree.by_id[r].slug,
+                label=label(r),
+                members=m,
+                values={"members": m, "preferences": n, "weight": w},
+            )
+            for r, m, n, w in sorted(roots, key=lambda row: tree.by_id[row[0]].position)
+        ],
+    )
+    value_table = Table(
+        "preference_values",
+        [
+            Row(
+                key=f"{tree.by_id[r].slug}:{v}",
+                label=f"{label(r)} · {VALUES.get(v, v)}",
+                members=m,
+                values={
+                    "members": m,
+                    "weight": w,
+                    "share": round(100 * w / weight[r]) if weight[r] else 0,
+                },
+            )
+            for r, v, m, w in sorted(
+                value_rows, key=lambda row: (tree.by_id[row[0]].position, -row[3], row[1])
+            )
+        ],
+    )
+    brand_table = Table(
+        "brands",
+        [
+            Row(
+                key=f"{tree.by_id[r].slug}:{stance}:{name}",
+                label=f"{label(r)} · {name}",
+                members=m,
+                values={"members": m, "weight": w, "stance": str(stance)},
+            )
+            for r, stance, name, m, w in sorted(
+                brand_rows, key=lambda row: (tree.by_id[row[0]].position, -row[4], row[2])
+            )
+        ],
+    )
+    return root_table, value_table, brand_table
+
+
+# --- ratings ------------------------------------------------------------------------
+
+
+def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
+    s = _consented(
+        Feedback,
+        group_id,
+        filters,
+        Feedback.user_id,
+        Feedback.company_id,
+        Feedback.rating,
+        Feedback.body,
+    ).subquery()
+    companies = session.execute(
+        select(
+            s.c.company_id,
+            Company.name,
+            func.count(distinct(s.c.user_id)),
+            func.count(),
+            func.sum(s.c.rating),
+            func.sum(case((s.c.rating == 5, 1), else_=0)),
+            func.sum(case((s.c.rating <= 3, 1), else_=0)),
+            func.sum(case((func.length(s.c.body) > 0, 1), else_=0)),
+        )
+        .join(Company, Company.id == s.c.company_id)
+        .group_by(s.c.company_id, Company.name)
+    ).all()
+    buckets = session.execute(
+        select(
+            s.c.company_id, s.c.rating, func.count(distinct(s.c.user_id)), func.count()
+        ).group_by(s.c.company_id, s.c.rating)
+    ).all()
+    by_company: dict[int, list[Row]] = {}
+    for company_id, rating, members, count in buckets:
+        by_company.setdefault(company_id, []).append(
+            Row(
+                key=f"{company_id}:{rating}",
+                label=str(rating),
+                members=members,
+                values={"count": count, "rating": rating},
+            )
+        )
+    rows = []
+    for company_id, name, members, count, total, promoters, detractors, comments in companies:
+        rows.append(
+            Row(
+                key=str(company_id),
+                label=name,
+                members=members,
+                values={
+                    "members": members,
+                    "count": count,
+                    "average": round(total / count, 2),
+                    "nps": round(100 * (promoters - detractors) / count),
+                    "comments": comments,
+                },
+                children=sorted(by_company.get(company_id, []), key=lambda r: r.values["rating"]),
+            )
+        )
+    rows.sort(key=lambda r: (-r.members, r.label))
+    return Table("ratings", rows, sums_released_elsewhere=True)
+
+
+def _withhold_derived_ratings(table: Table) -> None:
+    """Average and score would let hidden rating buckets be solved for: withheld with them."""
+    for row in table.rows:
+        if any(not bucket.released for bucket in row.children):
+            row.values["average"] = None
+            row.values["nps"] = None
+
+
+# --- trends -------------------------------------------------------------------------
+
+
+def trend_table(session: Session, group_id: int, filters: Filters, model, name: str) -> Table:
+    s = _consented(model, group_id, filters, model.user_id, model.created_at).subquery()
+    month = _month(session, s.c.created_at).label("month")
+    rows = session.execute(
+        select(month, func.count(distinct(s.c.user_id)), func.count())
+        .group_by(month)
+        .order_by(month)
+    ).all()
+    return Table(
+        name,
+        [
+            Row(key=m, label=m, members=members, values={"members": members, "count": n})
+            for m, members, n in rows
+        ],
+        sums_released_elsewhere=True,
+    )
+
+
+TREND_KINDS = {"intents": Intent, "preferences": Preference, "feedback": Feedback}
+
+
+def group_figures(
+    session: Session, group, filters: Filters, tree: CategoryTree, locale: str
+) -> Figures:
+    """Every figure of the analytics page, released with the group's k."""
+    k = group.k_anonymity
+    preference_roots, preference_values, brands = preference_tables(
+        session, group.id, filters, tree, locale
+    )
+    figures = Figures(
+        k=k,
+        demand=release(demand_table(session, group.id, filters, tree, locale), k),
+        windows=release(windows_table(session, group.id, filters), k),
+        preference_roots=release(preference_roots, k),
+        preference_values=release(preference_values, k),
+        brands=release(brands, k),
+        ratings=release(ratings_table(session, group.id, filters), k),
+        trends={
+            name: release(trend_table(session, group.id, filters, model, name), k)
+            for name, model in TREND_KINDS.items()
+        },
+    )
+    _withhold_derived_ratings(figures.ratings)
+    return figures

@@ -1,0 +1,167 @@
+"""Analytics figures: the numbers match a plain-Python count of what members consented to share."""
+
+import math
+from datetime import date, timedelta
+
+import pytest
+
+from tecopio.analytics.queries import Filters, group_figures
+from tecopio.analytics.release import Suppressed
+from tecopio.categories.services import load_tree
+from tecopio.groups.models import MembershipStatus
+from tecopio.privacy.services import set_consent
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+def nearest_rank(values, p):
+    ordered = sorted(values)
+    return ordered[math.ceil(p * len(ordered)) - 1]
+
+
+@pytest.fixture
+def community(db_session, make):
+    """A group of 8 consenting members with intents, preferences and feedback, and outsiders."""
+    group = make.group(name="Bilbao Energy", k_anonymity=3, company_k=10)
+    ekiluz = make.company(name="Ekiluz")
+    members = []
+    for n in range(8):
+        user = make.member(group, display_name=f"Member {n}")
+        members.append(user)
+        for root in ("energy", "food"):
+            set_consent(db_session, user, group, make.category(root), True)
+        make.intent(
+            user,
+            category=make.category("energy-electricity"),
+            quantity=100 * (n + 1),
+            unit="kwh",
+            budget_min=1000 * n,
+            budget_max=1000 * n + 2000,
+            window_start=date(2027, 1 + (n % 2) * 3, 1),
+            window_end=date(2027, 6, 30),
+        )
+        make.preference(
+            user,
+            category=make.category("energy-electricity"),
+            importance=1 + n % 5,
+            values=["renewable"] + (["local"] if n < 4 else []),
+        )
+        make.feedback(
+            user,
+            company=ekiluz,
+            category=make.category("energy-electricity"),
+            rating=5 if n < 5 else 2,
+            body="" if n % 2 else "text",
+        )
+    # Two members in solar only: a sub-category resting on fewer than k members.
+    for user in members[:2]:
+        make.intent(
+            user,
+            category=make.category("energy-solar"),
+            unit="unit",
+            quantity=1,
+            budget_min=500000,
+            budget_max=600000,
+        )
+    # Not counted: an active member without consent, a pending applicant, and another group's data.
+    silent = make.member(group)
+    make.intent(silent, category=make.category("energy-electricity"))
+    pending = make.user()
+    make.membership(group, pending, status=MembershipStatus.PENDING)
+    make.intent(pending)
+    return group, members
+
+
+def figures(db_session, group, **filters):
+    return group_figures(db_session, group, Filters(**filters), load_tree(db_session), "en")
+
+
+def test_demand_counts_only_consented_members(db_session, community):
+    group, members = community
+    demand = figures(db_session, group).demand
+    assert demand.total.values["members"] == 8
+    assert demand.total.values["intents"] == 10
+    energy = next(r for r in demand.rows if r.key == "energy")
+    electricity = next(r for r in energy.children if r.key == "energy-electricity")
+    assert electricity.values["quantity"] == sum(100 * (n + 1) for n in range(8))
+    assert electricity.values["unit"] == "kwh"
+    mids = [(1000 * n + 1000 * n + 2000) // 2 for n in range(8)]
+    values = electricity.values  # the numbers before release (it is a complement here)
+    assert (
+        values["budget_p25"],
+        values["budget_median"],
+        values["budget_p75"],
+    ) == (
+        nearest_rank(mids, 0.25),
+        nearest_rank(mids, 0.5),
+        nearest_rank(mids, 0.75),
+    )
+    assert energy.values["unit"] is None  # kWh and units mixed: no total quantity
+
+
+def test_a_small_sub_category_is_suppressed_with_its_complement(db_session, community):
+    group, _members = community
+    energy = next(r for r in figures(db_session, group).demand.rows if r.key == "energy")
+    solar = next(r for r in energy.children if r.key == "energy-solar")
+    electricity = next(r for r in energy.children if r.key == "energy-electricity")
+    assert solar.suppressed == Suppressed.TOO_FEW
+    assert electricity.suppressed == Suppressed.COMPLEMENT
+    assert electricity.value("intents") is None and energy.value("intents") == 10
+
+
+def test_k_boundary_on_the_page_data(db_session, community):
+    group, _members = community
+    group.k_anonymity = 9
+    assert figures(db_session, group).demand.total.suppressed == Suppressed.TOO_FEW
+    group.k_anonymity = 8
+    assert figures(db_session, group).demand.total.released
+
+
+def test_withdrawn_consent_drops_out_at_once(db_session, make, community):
+    group, members = community
+    set_consent(db_session, members[0], group, make.category("energy"), False)
+    demand = figures(db_session, group).demand
+    assert demand.total.values["members"] == 7
+    ratings = figures(db_session, group).ratings
+    assert ratings.rows[0].values["members"] == 7
+
+
+def test_windows_trends_and_ratings(db_session, make, community):
+    group, members = community
+    result = figures(db_session, group)
+    now = date.today()
+    this_quarter = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+    windows = {r.key: r.values["intents"] for r in result.windows.rows}
+    assert windows == {this_quarter: 2, "2027-Q1": 4, "2027-Q2": 4}
+    ekiluz = result.ratings.rows[0]
+    assert (ekiluz.label, ekiluz.values["count"], ekiluz.values["comments"]) == ("Ekiluz", 8, 4)
+    assert ekiluz.value("average") == round((5 * 5 + 3 * 2) / 8, 2)
+    assert ekiluz.value("nps") == round(100 * (5 - 3) / 8)
+    assert [(b.label, b.values["count"]) for b in ekiluz.children] == [("2", 3), ("5", 5)]
+    this_month = date.today().strftime("%Y-%m")
+    assert [(r.key, r.values["count"]) for r in result.trends["intents"].rows] == [(this_month, 10)]
+    assert [(r.key, r.values["count"]) for r in result.trends["preferences"].rows] == [
+        (this_month, 8)
+    ]
+
+
+def test_preference_shares_are_weighted_by_importance(db_session, community):
+    group, _members = community
+    result = figures(db_session, group)
+    weights = [1 + n % 5 for n in range(8)]
+    energy = next(r for r in result.preference_roots.rows if r.key == "energy")
+    assert energy.values["weight"] == sum(weights)
+    local = next(r for r in result.preference_values.rows if r.key == "energy:local")
+    assert local.values["share"] == round(100 * sum(weights[:4]) / sum(weights))
+    renewable = next(r for r in result.preference_values.rows if r.key == "energy:renewable")
+    assert renewable.values["share"] == 100
+
+
+def test_filters_narrow_every_figure(db_session, make, community):
+    group, _members = community
+    food_only = figures(db_session, group, root_category_id=make.category("food").id)
+    assert food_only.demand.rows == [] and food_only.demand.total is None
+    later = figures(db_session, group, start=date.today() + timedelta(days=1))
+    assert later.trends["intents"].rows == []
+    today = figures(db_session, group, start=date.today(), end=date.today())
+    assert today.demand.total.values["intents"] == 10
