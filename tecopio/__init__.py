@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
+    from tecopio.analytics import views as analytics_views
 
     # Importing every model registers its table before migrations compare them.
     from tecopio.audit import labels as audit_labels
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     directory_views.init_app(app)
     memberdata_views.init_app(app)
     privacy_views.init_app(app)
+    analytics_views.init_app(app)
     main.init_app(app)
     audit_labels.init_app(app)
     demo.init_app(app)

@@ -73,6 +73,15 @@ def can_view_audit_log(user, group: Group) -> bool:
     return is_group_admin(user, group)
 
 
+def can_view_analytics(user, group: Group) -> bool:
+    """Members see their group's aggregates (never a single member's data)."""
+    return is_active_member(user, group)
+
+
+def can_export_analytics(user, group: Group) -> bool:
+    return is_group_admin(user, group)
+
+
 def can_revoke_invitation(user, invitation: Invitation) -> bool:
     return is_group_admin(user, invitation.group)
 

@@ -137,7 +137,7 @@ def test_windows_trends_and_ratings(db_session, make, community):
     assert (ekiluz.label, ekiluz.values["count"], ekiluz.values["comments"]) == ("Ekiluz", 8, 4)
     assert ekiluz.value("average") == round((5 * 5 + 3 * 2) / 8, 2)
     assert ekiluz.value("nps") == round(100 * (5 - 3) / 8)
-    assert [(b.label, b.values["count"]) for b in ekiluz.children] == [("2", 3), ("5", 5)]
+    assert [(b.label, b.values["count"]) for b in ekiluz.children] == [("2 ★", 3), ("5 ★", 5)]
     this_month = date.today().strftime("%Y-%m")
     assert [(r.key, r.values["count"]) for r in result.trends["intents"].rows] == [(this_month, 10)]
     assert [(r.key, r.values["count"]) for r in result.trends["preferences"].rows] == [

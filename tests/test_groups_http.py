@@ -237,10 +237,34 @@ def test_admin_edits_the_group(client, world, db_session):
             "description": "New text",
             "region": "Bizkaia",
             "membership_policy": "open",
+            "k_anonymity": "7",
+            "company_k": "12",
         },
     )
     assert response.status_code == 302
     assert (world.group.region, world.group.membership_policy) == ("Bizkaia", MembershipPolicy.OPEN)
+    assert (world.group.k_anonymity, world.group.company_k) == (7, 12)
+
+
+@pytest.mark.parametrize(
+    "k, company_k, message",
+    [
+        ("2", "10", "Enter a number from 3 to 1000."),
+        ("5", "4", "must not be below the number for members"),
+        ("", "10", "Enter a number."),
+        ("five", "10", "Not a valid integer value."),
+    ],
+)
+def test_privacy_thresholds_have_floors(client, world, db_session, k, company_k, message):
+    login(client, world.admin)
+    data = {"name": "Bilbao Energy", "description": "", "region": "", "membership_policy": "open"}
+    response = client.submit(
+        f"/groups/{world.group.slug}/edit", {**data, "k_anonymity": k, "company_k": company_k}
+    )
+    assert response.status_code == 400
+    assert message in response.text
+    db_session.refresh(world.group)
+    assert (world.group.k_anonymity, world.group.company_k) == (5, 10)
 
 
 def test_members_cannot_edit_the_group(client, world, db_session):

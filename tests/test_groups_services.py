@@ -437,3 +437,21 @@ def test_search_pages(db_session, make):
     rows, total = services.search_groups(db_session, "", page=2, per_page=2)
     assert total == 5
     assert [group.name for group, _ in rows] == ["Group 2", "Group 3"]
+
+
+@pytest.mark.parametrize("k, company_k", [(2, 10), (5, 4), (1001, 1001), (0, 0)])
+def test_privacy_thresholds_are_refused_out_of_range(db_session, make, k, company_k):
+    group = make.group()
+    with pytest.raises(services.InvalidPrivacySettings):
+        services.update_group(
+            db_session,
+            make.admin_of(group),
+            group,
+            name=group.name,
+            description="",
+            region="",
+            policy="open",
+            k_anonymity=k,
+            company_k=company_k,
+        )
+    assert (group.k_anonymity, group.company_k) == (5, 10)

@@ -364,7 +364,7 @@ def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
         by_company.setdefault(company_id, []).append(
             Row(
                 key=f"{company_id}:{rating}",
-                label=str(rating),
+                label=f"{rating} ★",
                 members=members,
                 values={"count": count, "rating": rating},
             )

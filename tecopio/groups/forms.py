@@ -1,11 +1,18 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, StringField, TextAreaField
+from wtforms import EmailField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    ValidationError,
+)
 
 from tecopio.forms import NOT_A_CHOICE, TOO_LONG, PlainLine, PlainParagraphs
-from tecopio.groups.models import MembershipPolicy
+from tecopio.groups.models import DEFAULT_COMPANY_K, DEFAULT_K, MAX_K, MIN_K, MembershipPolicy
 from tecopio.groups.services import DESCRIPTION_MAX, NAME_MAX, REGION_MAX
 
 POLICY_CHOICES = [
@@ -20,6 +27,8 @@ POLICY_CHOICES = [
 
 
 class GroupForm(FlaskForm):
+    """Name, description, region and joining rule (creating a group)."""
+
     name = StringField(_l("Name"), validators=[PlainLine(NAME_MAX)])
     description = TextAreaField(
         _l("Description"),
@@ -40,6 +49,31 @@ class GroupForm(FlaskForm):
     )
 
 
+class PrivacySettingsMixin:
+    k_anonymity = IntegerField(
+        _l("Fewest members behind a figure"),
+        description=_l("Analytics hide any number resting on fewer members (at least 3)."),
+        default=DEFAULT_K,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(MIN_K, MAX_K, _l("Enter a number from %(min)d to %(max)d.")),
+        ],
+    )
+    company_k = IntegerField(
+        _l("Fewest members behind a figure shown to companies"),
+        description=_l("Never below the number above."),
+        default=DEFAULT_COMPANY_K,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(MIN_K, MAX_K, _l("Enter a number from %(min)d to %(max)d.")),
+        ],
+    )
+
+    def validate_company_k(self, field):
+        if self.k_anonymity.data and field.data is not None and field.data < self.k_anonymity.data:
+            raise ValidationError(_l("This must not be below the number for members."))
+
+
 class InviteForm(FlaskForm):
     email = EmailField(
         _l("Email address to invite"),
@@ -50,3 +84,7 @@ class InviteForm(FlaskForm):
         ],
         filters=[lambda value: value.strip().lower() if value else value],
     )
+
+
+class GroupSettingsForm(GroupForm, PrivacySettingsMixin):
+    """Everything an admin may change, privacy thresholds included."""

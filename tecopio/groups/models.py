@@ -37,6 +37,7 @@ class InvitationStatus(StrEnum):
 # The fewest members any released figure may rest on, and the floor for it.
 DEFAULT_K = 5
 MIN_K = 3
+MAX_K = 1000
 DEFAULT_COMPANY_K = 10
 
 

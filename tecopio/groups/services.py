@@ -19,6 +19,8 @@ from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
 from tecopio.groups.models import (
+    MAX_K,
+    MIN_K,
     Group,
     InvalidMembershipTransition,
     Invitation,
@@ -146,6 +148,10 @@ def create_group(
     return group
 
 
+class InvalidPrivacySettings(GroupError):
+    message = _l("Figures need at least 3 members, and those for companies at least as many.")
+
+
 def update_group(
     session: Session,
     actor: User,
@@ -155,8 +161,15 @@ def update_group(
     description: str,
     region: str,
     policy: str,
+    k_anonymity: int | None = None,
+    company_k: int | None = None,
 ) -> None:
     fields = _clean_group_fields(name, description, region, policy)
+    k = group.k_anonymity if k_anonymity is None else k_anonymity
+    company = group.company_k if company_k is None else company_k
+    if not (MIN_K <= k <= MAX_K and k <= company <= MAX_K):
+        raise InvalidPrivacySettings()
+    fields.update(k_anonymity=k, company_k=company)
     changed = {k: str(v) for k, v in fields.items() if getattr(group, k) != v}
     for key, value in fields.items():
         setattr(group, key, value)

@@ -9,7 +9,7 @@ from tecopio.audit.services import group_events
 from tecopio.db import db, utcnow
 from tecopio.errors import abort_with
 from tecopio.groups import services
-from tecopio.groups.forms import GroupForm, InviteForm
+from tecopio.groups.forms import GroupForm, GroupSettingsForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
 from tecopio.mail import MailError, send_mail
 from tecopio.views import page_number, public_url, render_form
@@ -84,7 +84,7 @@ def show(slug: str):
 def edit(slug: str):
     group = _group_or_404(slug)
     policy.require(policy.can_edit_group(current_user, group))
-    form = GroupForm(obj=group)
+    form = GroupSettingsForm(obj=group)
     if request.method == "GET":
         form.membership_policy.data = group.membership_policy.value
     if form.validate_on_submit():
@@ -96,6 +96,8 @@ def edit(slug: str):
             description=form.description.data,
             region=form.region.data,
             policy=form.membership_policy.data,
+            k_anonymity=form.k_anonymity.data,
+            company_k=form.company_k.data,
         )
         db.session.commit()
         flash(_("The group's details are saved."), "success")

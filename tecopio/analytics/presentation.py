@@ -1,0 +1,226 @@
+"""Released figures as the rows and cells a person reads: the page and its CSV share them."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+
+from tecopio.analytics.queries import BUDGET_CURRENCY, Figures
+from tecopio.analytics.release import Row, Suppressed, Table
+from tecopio.memberdata.vocab import UNITS
+from tecopio.money import format_money
+
+SUPPRESSED_LABELS = {
+    Suppressed.TOO_FEW: _l("hidden: fewer than k members"),
+    Suppressed.COMPLEMENT: _l("hidden: would reveal another hidden figure"),
+}
+
+
+@dataclass
+class DisplayRow:
+    label: str
+    depth: int
+    cells: list[str]
+    bar: int | None  # the number the chart draws; None when hidden
+    hidden: str | None = None  # why the row is hidden
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[DisplayRow] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def bar_max(self) -> int:
+        return max([row.bar for row in self.rows if row.bar] or [1])
+
+
+def _number(value, locale) -> str:
+    return "" if value is None else format_decimal(value, locale=locale)
+
+
+def _display(table: Table, locale: str, cells, bar_of, depth_limit: int = 1) -> list[DisplayRow]:
+    rows = []
+
+    def add(row: Row, depth: int):
+        hidden = str(SUPPRESSED_LABELS[row.suppressed]) if row.suppressed else None
+        rows.append(
+            DisplayRow(
+                label=row.label,
+                depth=depth,
+                cells=[""] * len(cells(row)) if hidden else cells(row),
+                bar=None if hidden else bar_of(row),
+                hidden=hidden,
+            )
+        )
+        if depth < depth_limit:
+            for child in row.children:
+                add(child, depth + 1)
+
+    for row in table.rows:
+        add(row, 0)
+    if table.total is not None:
+        total = table.total
+        total.label = str(_l("All categories"))
+        add(total, 0)
+    return rows
+
+
+def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]:
+    def money(value):
+        return "" if value is None else format_money(value, BUDGET_CURRENCY, locale)
+
+    def demand_cells(row: Row):
+        v = row.values
+        quantity = (
+            f"{_number(v['quantity'], locale)} {UNITS.get(v['unit'], v['unit'])}"
+            if v["unit"]
+            else "—"
+        )
+        return [
+            _number(v["members"], locale),
+            _number(v["intents"], locale),
+            quantity,
+            money(v["budget_p25"]),
+            money(v["budget_median"]),
+            money(v["budget_p75"]),
+        ]
+
+    def count_cells(row: Row, key="count"):
+        return [_number(row.values["members"], locale), _number(row.values[key], locale)]
+
+    def rating_cells(row: Row):
+        v = row.values
+        cells = [
+            _number(v["members"], locale),
+            _number(v["count"], locale),
+            "" if v["average"] is None else _number(v["average"], locale),
+            "" if v["nps"] is None else _number(v["nps"], locale),
+        ]
+        return cells + [_number(v["comments"], locale)] if admin else cells
+
+    def bucket_cells(row: Row):
+        return ["", _number(row.values["count"], locale), "", ""] + ([""] if admin else [])
+
+    result = [
+        Figure(
+            "demand",
+            str(_l("Demand by category")),
+            [
+                str(c)
+                for c in (
+                    _l("Category"),
+                    _l("Members"),
+                    _l("Intents"),
+                    _l("Total quantity"),
+                    _l("Budget, 25th percentile"),
+                    _l("Budget, median"),
+                    _l("Budget, 75th percentile"),
+                )
+            ],
+            _display(figures.demand, locale, demand_cells, lambda r: r.values["members"]),
+            note=str(_l("Budgets are the middle of each member's range, in euros.")),
+        ),
+        Figure(
+            "windows",
+            str(_l("When members intend to buy")),
+            [str(_l("Quarter")), str(_l("Members")), str(_l("Intents"))],
+            _display(
+                figures.windows,
+                locale,
+                lambda r: count_cells(r, "intents"),
+                lambda r: r.values["intents"],
+            ),
+        ),
+        Figure(
+            "values",
+            str(_l("What matters, by category")),
+            [str(_l("Category and value")), str(_l("Members")), str(_l("Share of importance (%)"))],
+            _display(
+                figures.preference_values,
+                locale,
+                lambda r: [
+                    _number(r.values["members"], locale),
+                    _number(r.values["share"], locale),
+                ],
+                lambda r: r.values["share"],
+            ),
+            note=str(_l("Each preference counts with its importance (1 to 5).")),
+        ),
+        Figure(
+            "brands",
+            str(_l("Companies members like or avoid")),
+            [
+                str(_l("Category and company")),
+                str(_l("Members")),
+                str(_l("Stance")),
+                str(_l("Weight")),
+            ],
+            _display(
+                figures.brands,
+                locale,
+                lambda r: [
+                    _number(r.values["members"], locale),
+                    str(_l("like") if r.values["stance"] == "like" else _l("avoid")),
+                    _number(r.values["weight"], locale),
+                ],
+                lambda r: r.values["weight"],
+            ),
+        ),
+        Figure(
+            "ratings",
+            str(_l("Ratings per company")),
+            [
+                str(c)
+                for c in (
+                    _l("Company or rating"),
+                    _l("Members"),
+                    _l("Ratings"),
+                    _l("Average"),
+                    _l("Net score"),
+                )
+            ]
+            + ([str(_l("With written comments"))] if admin else []),
+            _display(
+                figures.ratings,
+                locale,
+                lambda r: rating_cells(r) if "average" in r.values else bucket_cells(r),
+                lambda r: r.values["count"],
+            ),
+            note=str(
+                _l(
+                    "Net score: share of 5-star ratings minus share of ratings of 3 or less. "
+                    "Average and score are withheld when a rating is hidden."
+                )
+            ),
+        ),
+    ]
+    for name, title in (
+        ("intents", _l("Intents per month")),
+        ("preferences", _l("Preferences per month")),
+        ("feedback", _l("Feedback per month")),
+    ):
+        result.append(
+            Figure(
+                f"trend-{name}",
+                str(title),
+                [str(_l("Month")), str(_l("Members")), str(_l("Items"))],
+                _display(figures.trends[name], locale, count_cells, lambda r: r.values["count"]),
+            )
+        )
+    return result
+
+
+def figure_csv(figure: Figure) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*figure.columns, str(_l("Note"))])
+    for row in figure.rows:
+        label = ("  " * row.depth) + row.label
+        writer.writerow([label, *row.cells, row.hidden or ""])
+    return out.getvalue()

@@ -1,0 +1,69 @@
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from tecopio import policy
+from tecopio.analytics.forms import FilterForm
+from tecopio.analytics.presentation import build_figures, figure_csv
+from tecopio.analytics.queries import Filters, group_figures
+from tecopio.categories.services import load_tree
+from tecopio.db import db
+from tecopio.groups.services import get_group
+
+bp = Blueprint("analytics", __name__)
+
+
+def _load(slug: str):
+    """The group, its figures for the filters in the query string, and the filter form."""
+    group = get_group(db.session, slug)
+    if group is None:
+        abort(404)
+    policy.require(policy.can_view_analytics(current_user, group))
+    locale = str(get_locale())
+    tree = load_tree(db.session)
+    form = FilterForm(request.args)
+    form.category.choices = [SelectChoice("", _("All categories"))] + [
+        SelectChoice(str(root.id), root.label(locale)) for root in tree.roots
+    ]
+    if request.args and not form.validate():
+        return group, None, form, 400
+    filters = Filters(root_category_id=form.category.data, start=form.start.data, end=form.end.data)
+    figures = group_figures(db.session, group, filters, tree, locale)
+    admin = policy.can_export_analytics(current_user, group)
+    return group, build_figures(figures, locale, admin=admin), form, 200
+
+
+@bp.get("/groups/<slug>/analytics")
+@login_required
+def index(slug: str):
+    group, figures, form, status = _load(slug)
+    return render_template(
+        "analytics/index.html",
+        group=group,
+        figures=figures or [],
+        form=form,
+        can_export=policy.can_export_analytics(current_user, group),
+    ), status
+
+
+@bp.get("/groups/<slug>/analytics/<name>.csv")
+@login_required
+def export(slug: str, name: str):
+    group, figures, _form, status = _load(slug)
+    policy.require(policy.can_export_analytics(current_user, group))
+    if status != 200:
+        abort(400)
+    figure = next((f for f in figures if f.name == name), None)
+    if figure is None:
+        abort(404)
+    return Response(
+        figure_csv(figure),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{group.slug}-{name}.csv"'},
+    )
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
