@@ -4,7 +4,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from flask_babel import format_decimal
+from babel.numbers import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from tecopio.analytics.queries import BUDGET_CURRENCY, Figures

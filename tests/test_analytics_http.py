@@ -1,0 +1,227 @@
+"""The analytics page and its CSV: who may see them, what they show, and what they never show."""
+
+import csv
+import io
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import select
+
+from tecopio.groups.models import MembershipStatus
+from tecopio.memberdata.models import PreferenceCompany, Stance
+from tecopio.privacy.models import Consent
+from tests.factories import PASSWORD
+
+
+def build_group(make, size: int, *, name="Bilbao Energy"):
+    """A group whose ``size`` members all share energy data: an intent, a preference, feedback."""
+    group = make.group(name=name, k_anonymity=3)
+    admin = make.admin_of(group)
+    company = make.company(name=f"Ekiluz {name}", sector_id=make.category("energy").id)
+    members = []
+    for n in range(size):
+        user = make.member(
+            group, display_name=f"Secret Name {n}", email=f"secret{n}.{group.slug}@example.com"
+        )
+        make.consent(user, group, "energy")
+        make.intent(
+            user,
+            category=make.category("energy-electricity"),
+            budget_min=100 * n,
+            budget_max=100 * n + 50,
+        )
+        make.preference(
+            user,
+            companies=[PreferenceCompany(company=company, stance=Stance.LIKE)],
+            category=make.category("energy-solar"),
+            values=["renewable", "local"],
+            importance=4,
+        )
+        make.feedback(
+            user,
+            company=company,
+            category=make.category("energy"),
+            rating=1 + n % 5,
+            body=f"private words {n}",
+        )
+        members.append(user)
+    return group, admin, members
+
+
+def login(client, user):
+    assert client.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
+
+
+class TableReader(HTMLParser):
+    """The text of each row of one table on the page."""
+
+    def __init__(self, table_id):
+        super().__init__()
+        self.table_id, self.inside, self.rows, self.cell = table_id, False, [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == self.table_id:
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self.cell = []
+            self.colspan = int(attrs.get("colspan", 1))
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+        elif self.inside and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def page_table(html, name):
+    reader = TableReader(f"table-{name}")
+    reader.feed(html)
+    return reader.rows
+
+
+@pytest.mark.parametrize(
+    "role, page, csv_status",
+    [
+        ("anonymous", 302, 302),
+        ("outsider", 403, 403),
+        ("applicant", 403, 403),
+        ("member", 200, 403),
+        ("admin", 200, 200),
+        ("other_admin", 403, 403),
+    ],
+)
+def test_who_may_see_analytics_and_download_csv(client, make, role, page, csv_status):
+    group, admin, members = build_group(make, 4)
+    applicant = make.user()
+    make.membership(group, applicant, status=MembershipStatus.PENDING)
+    people = {
+        "outsider": make.user(),
+        "applicant": applicant,
+        "member": members[0],
+        "admin": admin,
+        "other_admin": make.admin_of(make.group()),
+    }
+    if role != "anonymous":
+        login(client, people[role])
+    assert client.get(f"/groups/{group.slug}/analytics").status_code == page
+    assert client.get(f"/groups/{group.slug}/analytics/demand.csv").status_code == csv_status
+
+
+def test_unknown_groups_and_figures_are_not_found(client, make):
+    group, admin, _members = build_group(make, 3)
+    login(client, admin)
+    assert client.get("/groups/nowhere/analytics").status_code == 404
+    assert client.get(f"/groups/{group.slug}/analytics/secrets.csv").status_code == 404
+
+
+def test_the_page_shows_figures_and_never_a_member(client, make):
+    group, admin, members = build_group(make, 6)
+    login(client, members[0])
+    html = client.get(f"/groups/{group.slug}/analytics").text
+    assert "Demand by category" in html and "<svg" in html
+    demand = page_table(html, "demand")
+    assert demand[1][:3] == ["Energy", "6", "6"]
+    for secret in ("Secret Name", "secret0.", "@example.com", "private words"):
+        assert secret not in html
+    assert "With written comments" not in html  # comment counts are for admins
+
+
+def test_admins_see_how_many_ratings_have_comments_never_the_words(client, make):
+    group, admin, _members = build_group(make, 6)
+    login(client, admin)
+    html = client.get(f"/groups/{group.slug}/analytics").text
+    assert "With written comments" in html
+    assert "private words" not in html
+
+
+def test_small_figures_are_hidden_and_labelled(client, make, db_session):
+    group, admin, members = build_group(make, 3)
+    group.k_anonymity = 4
+    db_session.commit()
+    login(client, admin)
+    html = client.get(f"/groups/{group.slug}/analytics").text
+    demand = page_table(html, "demand")
+    assert demand[1] == ["Energy", "hidden: fewer than k members"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "demand",
+        "windows",
+        "values",
+        "brands",
+        "ratings",
+        "trend-intents",
+        "trend-preferences",
+        "trend-feedback",
+    ],
+)
+def test_csv_export_matches_the_page(client, make, name):
+    group, admin, _members = build_group(make, 7)
+    login(client, admin)
+    html = client.get(f"/groups/{group.slug}/analytics").text
+    shown = page_table(html, name)
+    response = client.get(f"/groups/{group.slug}/analytics/{name}.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:-1] == shown[0]
+    for csv_row, page_row in zip(rows[1:], shown[1:], strict=True):
+        label, *cells, note = csv_row
+        if note:
+            assert page_row == [label.strip(), note]
+        else:
+            assert page_row == [label.strip(), *cells]
+
+
+def test_filters_and_their_refusals(client, make):
+    group, admin, _members = build_group(make, 5)
+    login(client, admin)
+    food = make.category("food")
+    html = client.get(f"/groups/{group.slug}/analytics", query_string={"category": food.id}).text
+    assert page_table(html, "demand") == []
+    for query in (
+        {"category": "999999"},
+        {"start": "2026-13-01"},
+        {"start": "2026-05-01", "end": "2026-04-01"},
+    ):
+        response = client.get(f"/groups/{group.slug}/analytics", query_string=query)
+        assert response.status_code == 400
+        assert (
+            client.get(f"/groups/{group.slug}/analytics/demand.csv", query_string=query).status_code
+            == 400
+        )
+
+
+def test_withdrawn_consent_leaves_the_page_at_once(client, make, db_session):
+    group, admin, members = build_group(make, 4)
+    login(client, admin)
+    before = page_table(client.get(f"/groups/{group.slug}/analytics").text, "demand")
+    assert before[1][:2] == ["Energy", "4"]
+    consent = db_session.scalar(select(Consent).where(Consent.user_id == members[0].id))
+    consent.granted = False
+    db_session.commit()
+    after = page_table(client.get(f"/groups/{group.slug}/analytics").text, "demand")
+    assert after[1][:2] == ["Energy", "3"]
+
+
+def test_the_page_runs_as_many_statements_for_a_group_ten_times_larger(
+    make_client, make, count_queries
+):
+    counts = []
+    for size, name in ((4, "Small"), (40, "Large")):
+        group, admin, _members = build_group(make, size, name=name)
+        browser = make_client()
+        login(browser, admin)
+        with count_queries() as counter:
+            assert browser.get(f"/groups/{group.slug}/analytics").status_code == 200
+        counts.append(counter["n"])
+    assert counts[0] == counts[1]
