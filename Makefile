@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := TECOPIO_ENV=development $(BIN)/flask --app app
-SCALE ?= 10000
+SCALE ?= 100000
 
 .PHONY: run test install translations migrate demo lint bench clean-venv
 
@@ -40,6 +40,10 @@ lint: install
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tecopio/translations/messages.pot --no-location --no-wrap --sort-output --project Tecopio .
 	$(BIN)/pybabel update -i tecopio/translations/messages.pot -d tecopio/translations --ignore-obsolete --no-fuzzy-matching --no-wrap
+
+# Analytics at scale: make bench (100,000 members), or make bench SCALE=10000 for a quick run.
+bench: translations
+	$(BIN)/python bench/analytics.py --scale $(SCALE) --backend both
 
 clean-venv:
 	rm -rf $(VENV)

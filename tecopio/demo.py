@@ -7,12 +7,14 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from tecopio.accounts.models import User
+from tecopio.accounts.passwords import hash_password
 from tecopio.accounts.services import register_user
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import services as directory
+from tecopio.directory.models import Company
 from tecopio.groups import services as groups
-from tecopio.groups.models import Invitation, InvitationStatus
+from tecopio.groups.models import Invitation, InvitationStatus, Membership
 from tecopio.memberdata import services as memberdata
 from tecopio.privacy import services as privacy
 
@@ -90,7 +92,88 @@ def load_demo_data(session) -> dict[str, User]:
     )
     people["operator"].is_platform_admin = True
     load_members_data(session, people, energy)
+    load_neighbours(session, energy)
     return people
+
+
+# More households in the Bilbao group, so that its analytics have figures to show.
+NEIGHBOURS = [
+    ("Amaia", "electricity", 4, ["renewable", "local"], 5),
+    ("Borja", "electricity", 3, ["low_price"], 2),
+    ("Carmen", "electricity", 5, ["renewable", "cooperative"], 5),
+    ("Dani", "solar", 4, ["renewable"], 4),
+    ("Edurne", "electricity", 5, ["renewable", "local", "cooperative"], 4),
+    ("Fermín", "heating", 3, ["low_price", "quality"], 3),
+    ("Garazi", "electricity", 4, ["renewable"], 5),
+    ("Héctor", "solar", 5, ["renewable", "quality"], 1),
+    ("Itziar", "electricity", 2, ["low_price"], 3),
+    ("Joseba", "heating", 4, ["renewable", "local"], 4),
+    ("Karmele", "electricity", 5, ["cooperative", "local"], 5),
+    ("Lorea", "solar", 3, ["renewable"], 2),
+]
+
+
+def load_neighbours(session, energy) -> None:
+    cat = load_tree(session).by_slug
+    password_hash = hash_password(DEMO_PASSWORD)
+    cooperative = session.scalar(
+        select(Company).where(Company.name == "Ekiluz Energia Kooperatiba")
+    )
+    incumbent = session.scalar(select(Company).where(Company.name == "Red Eléctrica del Norte"))
+    today = date.today()
+    for n, (name, sub, importance, values, rating) in enumerate(NEIGHBOURS):
+        user = User(
+            email=f"{name.lower().replace('í', 'i').replace('é', 'e')}@example.com",
+            display_name=f"{name} (demo)",
+            password_hash=password_hash,
+        )
+        session.add(user)
+        session.flush()
+        groups.join_group(session, user, energy)
+        groups.approve_member(
+            session, energy_admin(session, energy), groups.membership_of(session, user, energy)
+        )
+        category = cat[f"energy-{sub}"]
+        memberdata.create_preference(
+            session,
+            user,
+            category_id=category.id,
+            importance=importance,
+            values=values,
+            note="",
+            liked=[cooperative.id] if "cooperative" in values else [],
+            avoided=[incumbent.id] if "renewable" in values else [],
+        )
+        memberdata.create_intent(
+            session,
+            user,
+            category_id=category.id,
+            description="",
+            quantity=1 if sub == "solar" else 2500 + 250 * n,
+            unit="unit" if sub == "solar" else "kwh",
+            budget_min=(300_000 if sub == "solar" else 40_000) + 5_000 * n,
+            budget_max=(650_000 if sub == "solar" else 65_000) + 7_500 * n,
+            currency="EUR",
+            window_start=today + timedelta(days=20 + 30 * (n % 4)),
+            window_end=today + timedelta(days=200 + 30 * (n % 4)),
+        )
+        memberdata.create_feedback(
+            session,
+            user,
+            company_id=(cooperative if n % 3 else incumbent).id,
+            rating=rating,
+            body="",
+            visibility="partners",
+        )
+        privacy.set_consent(session, user, energy, cat["energy"], True)
+
+
+def energy_admin(session, group):
+    return session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.group_id == group.id, Membership.role == "admin")
+    )
 
 
 def load_members_data(session, people, energy) -> None:

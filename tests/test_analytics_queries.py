@@ -165,3 +165,35 @@ def test_filters_narrow_every_figure(db_session, make, community):
     assert later.trends["intents"].rows == []
     today = figures(db_session, group, start=date.today(), end=date.today())
     assert today.demand.total.values["intents"] == 10
+
+
+def test_segments_are_deterministic_and_rest_on_k_members(db_session, make, community):
+    group, members = community
+    # A second kind of member: food lovers who care about organic produce.
+    for _ in range(6):
+        user = make.member(group)
+        set_consent(db_session, user, group, make.category("food"), True)
+        make.preference(
+            user, category=make.category("food-produce"), importance=5, values=["organic"]
+        )
+    first = figures(db_session, group).segments
+    second = figures(db_session, group).segments
+    assert [(r.members, r.values["categories"], r.values["values"]) for r in first.rows] == [
+        (r.members, r.values["categories"], r.values["values"]) for r in second.rows
+    ]
+    assert sum(r.members for r in first.rows) == 14
+    assert 2 <= len(first.rows) <= min(4, 14 // 3)
+    descriptions = [
+        (r.values["categories"][0], r.values["values"][0]) for r in first.rows if r.released
+    ]
+    assert ("Food", "Organic") in descriptions
+    assert all(r.members >= 3 or not r.released for r in first.rows)
+
+
+def test_no_segments_below_k_members(db_session, make):
+    group = make.group(k_anonymity=5)
+    for _ in range(4):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.preference(user)
+    assert figures(db_session, group).segments.rows == []

@@ -200,6 +200,39 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
             ),
         ),
     ]
+    result.append(
+        Figure(
+            "segments",
+            str(_l("Segments: members with similar preferences")),
+            [
+                str(c)
+                for c in (
+                    _l("Segment"),
+                    _l("Members"),
+                    _l("Share of members (%)"),
+                    _l("Main categories"),
+                    _l("Main values"),
+                )
+            ],
+            _display(
+                figures.segments,
+                locale,
+                lambda r: [
+                    _number(r.values["members"], locale),
+                    _number(r.values["share"], locale),
+                    ", ".join(r.values["categories"]),
+                    ", ".join(r.values["values"]),
+                ],
+                lambda r: r.values["members"],
+            ),
+            note=str(
+                _l(
+                    "Found by k-means clustering of members' preference profiles; "
+                    "the same data always gives the same segments."
+                )
+            ),
+        )
+    )
     for name, title in (
         ("intents", _l("Intents per month")),
         ("preferences", _l("Preferences per month")),

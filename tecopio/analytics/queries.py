@@ -6,12 +6,13 @@ them all and releases every table with the group's k (``release.py``).
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Integer, case, cast, distinct, extract, func, select, true
 from sqlalchemy.orm import Session
 
 from tecopio.analytics.release import Row, Table, release
+from tecopio.analytics.segments import segments_table
+from tecopio.analytics.source import Filters, consented, dialect, month_of
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
 from tecopio.memberdata.models import (
@@ -22,19 +23,12 @@ from tecopio.memberdata.models import (
     PreferenceCompany,
 )
 from tecopio.memberdata.vocab import VALUES
-from tecopio.privacy.services import root_category_id, shared_with_group
+from tecopio.privacy.services import root_category_id
 
 # Budget bands are given in one currency; intents in others count everywhere else.
 BUDGET_CURRENCY = "EUR"
 LIVE_INTENTS = (IntentStatus.OPEN, IntentStatus.COMMITTED)
 QUARTILES = (0.25, 0.5, 0.75)
-
-
-@dataclass(frozen=True)
-class Filters:
-    root_category_id: int | None = None
-    start: date | None = None  # items recorded on or after this day
-    end: date | None = None  # items recorded on or before this day
 
 
 @dataclass
@@ -46,30 +40,8 @@ class Figures:
     preference_values: Table
     brands: Table
     ratings: Table
+    segments: Table
     trends: dict[str, Table] = field(default_factory=dict)
-
-
-def _consented(model, group_id: int, filters: Filters, *columns):
-    statement = shared_with_group(model, group_id, *columns, root_id=filters.root_category_id)
-    if filters.start is not None:
-        statement = statement.where(model.created_at >= _midnight(filters.start))
-    if filters.end is not None:
-        statement = statement.where(model.created_at < _midnight(filters.end + timedelta(days=1)))
-    return statement
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _month(session: Session, column):
-    if _dialect(session) == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column)
 
 
 # --- demand -----------------------------------------------------------------------
@@ -98,7 +70,7 @@ def _quartiles(session: Session, s, key):
         .subquery()
     )
     keys = [source.c.key] if key is not None else []
-    if _dialect(session) == "postgresql":
+    if dialect(session) == "postgresql":
         rows = session.execute(
             select(
                 *keys,
@@ -142,7 +114,7 @@ def demand_table(
     session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str
 ) -> Table:
     s = (
-        _consented(
+        consented(
             Intent,
             group_id,
             filters,
@@ -203,7 +175,7 @@ def demand_table(
 def windows_table(session: Session, group_id: int, filters: Filters) -> Table:
     """When members intend to buy: intents by the quarter their window starts in."""
     s = (
-        _consented(Intent, group_id, filters, Intent.user_id, Intent.window_start)
+        consented(Intent, group_id, filters, Intent.user_id, Intent.window_start)
         .where(Intent.status.in_(LIVE_INTENTS))
         .subquery()
     )
@@ -228,7 +200,7 @@ def windows_table(session: Session, group_id: int, filters: Filters) -> Table:
 
 
 def _json_values(session: Session, column):
-    if _dialect(session) == "postgresql":
+    if dialect(session) == "postgresql":
         return func.json_array_elements_text(column).table_valued("value")
     return func.json_each(column).table_valued("value")
 
@@ -237,7 +209,7 @@ def preference_tables(
     session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str
 ) -> tuple[Table, Table, Table]:
     """Which values and brands matter, by top category, weighted by importance."""
-    s = _consented(
+    s = consented(
         Preference,
         group_id,
         filters,
@@ -331,7 +303,7 @@ def preference_tables(
 
 
 def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
-    s = _consented(
+    s = consented(
         Feedback,
         group_id,
         filters,
@@ -402,8 +374,8 @@ def _withhold_derived_ratings(table: Table) -> None:
 
 
 def trend_table(session: Session, group_id: int, filters: Filters, model, name: str) -> Table:
-    s = _consented(model, group_id, filters, model.user_id, model.created_at).subquery()
-    month = _month(session, s.c.created_at).label("month")
+    s = consented(model, group_id, filters, model.user_id, model.created_at).subquery()
+    month = month_of(session, s.c.created_at).label("month")
     rows = session.execute(
         select(month, func.count(distinct(s.c.user_id)), func.count())
         .group_by(month)
@@ -438,6 +410,7 @@ def group_figures(
         preference_values=release(preference_values, k),
         brands=release(brands, k),
         ratings=release(ratings_table(session, group.id, filters), k),
+        segments=release(segments_table(session, group.id, filters, tree, k, locale), k),
         trends={
             name: release(trend_table(session, group.id, filters, model, name), k)
             for name, model in TREND_KINDS.items()

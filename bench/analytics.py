@@ -1,0 +1,375 @@
+"""The analytics page's data at scale: ``make bench`` (``make bench SCALE=10000`` for a quick run).
+
+Builds a synthetic group (SCALE members, about ten preference/intent/feedback
+rows each) in a throw-away database, then times, per figure and for the whole
+page, the data the page computes against the floor: the same SQL statements
+executed bare on the driver, with no Python around them. Prints medians,
+ratios and peak memory, and writes them to bench/results.json.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import flask_migrate  # noqa: E402
+from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from tecopio import create_app  # noqa: E402
+from tecopio.accounts.models import User  # noqa: E402
+from tecopio.analytics import queries  # noqa: E402
+from tecopio.analytics.presentation import build_figures  # noqa: E402
+from tecopio.analytics.release import release  # noqa: E402
+from tecopio.analytics.segments import segments_table  # noqa: E402
+from tecopio.categories.models import Category  # noqa: E402
+from tecopio.categories.services import load_tree  # noqa: E402
+from tecopio.db import db  # noqa: E402
+from tecopio.directory.models import Company  # noqa: E402
+from tecopio.groups.models import Group, Membership  # noqa: E402
+from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany  # noqa: E402
+from tecopio.privacy.models import Consent  # noqa: E402
+
+POSTGRES_URL = os.environ.get(
+    "TECOPIO_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+VALUES = ["local", "organic", "renewable", "fair_trade", "repairable", "cooperative", "low_price"]
+UNITS = ["unit", "kwh", "kg", "month"]
+RUNS = 7
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    bar = "#" * filled + "." * (width - filled)
+    sys.stderr.write(f"\r  {label:<12} [{bar}] {done:>9,}/{total:,}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def database(backend: str, workdir: Path):
+    if backend == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:6]}.sqlite"
+        yield f"sqlite:///{path}"
+        path.unlink(missing_ok=True)
+        return
+    server = make_url(POSTGRES_URL)
+    name = f"tecopio_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bulk(session, table, rows, label, batch=20_000):
+    total = len(rows)
+    for start in range(0, total, batch):
+        session.execute(insert(table), rows[start : start + batch])
+        progress(label, min(start + batch, total), total)
+
+
+def load(session, members: int, seed: int = 7) -> int:
+    """A group of ``members`` members with preferences, intents and feedback: ~10 rows each."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    categories = session.execute(select(Category.id, Category.parent_id)).all()
+    leaves = [cid for cid, parent in categories if parent is not None]
+    roots = [cid for cid, parent in categories if parent is None]
+    session.execute(
+        insert(Group),
+        [
+            {
+                "slug": "bench",
+                "name": "Bench",
+                "description": "",
+                "region": "",
+                "membership_policy": "open",
+            }
+        ],
+    )
+    group_id = session.scalar(select(Group.id).where(Group.slug == "bench"))
+    companies = [
+        {
+            "name": f"Company {n}",
+            "normalized_name": f"company{n}",
+            "website": "",
+            "sector_id": rng.choice(roots),
+        }
+        for n in range(400)
+    ]
+    bulk(session, Company.__table__, companies, "companies")
+    company_ids = session.scalars(select(Company.id)).all()
+    user_ids = list(range(1, members + 1))
+    bulk(
+        session,
+        User.__table__,
+        [
+            {
+                "id": uid,
+                "email": f"m{uid}@bench.example",
+                "display_name": f"M{uid}",
+                "password_hash": "!",
+                "session_version": 1,
+                "is_platform_admin": False,
+                "created_at": now,
+                "password_changed_at": now,
+            }
+            for uid in user_ids
+        ],
+        "members",
+    )
+    bulk(
+        session,
+        Membership.__table__,
+        [
+            {
+                "group_id": group_id,
+                "user_id": uid,
+                "role": "member",
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for uid in user_ids
+        ],
+        "memberships",
+    )
+    consents = [
+        {
+            "user_id": uid,
+            "group_id": group_id,
+            "category_id": root,
+            "granted": rng.random() < 0.9,
+            "updated_at": now,
+        }
+        for uid in user_ids
+        for root in rng.sample(roots, 4)
+    ]
+    bulk(session, Consent.__table__, consents, "consents")
+    preferences, intents, feedback, links = [], [], [], []
+    for uid in user_ids:
+        for _ in range(3):
+            created = now - timedelta(days=rng.randint(0, 720))
+            preferences.append(
+                {
+                    "id": len(preferences) + 1,
+                    "user_id": uid,
+                    "category_id": rng.choice(leaves),
+                    "importance": rng.randint(1, 5),
+                    "values": rng.sample(VALUES, rng.randint(1, 3)),
+                    "note": "",
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+            if rng.random() < 0.3:
+                links.append(
+                    {
+                        "preference_id": len(preferences),
+                        "company_id": rng.choice(company_ids),
+                        "stance": rng.choice(["like", "avoid"]),
+                    }
+                )
+        for _ in range(3):
+            created = now - timedelta(days=rng.randint(0, 720))
+            start = date.today() + timedelta(days=rng.randint(0, 400))
+            low = rng.randint(10, 2000) * 100
+            intents.append(
+                {
+                    "user_id": uid,
+                    "category_id": rng.choice(leaves),
+                    "description": "",
+                    "quantity": rng.randint(1, 500),
+                    "unit": rng.choice(UNITS),
+                    "budget_min": low,
+                    "budget_max": low + rng.randint(0, 1000) * 100,
+                    "currency": "EUR",
+                    "window_start": start,
+                    "window_end": start + timedelta(days=90),
+                    "status": "open",
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+        for _ in range(3):
+            created = now - timedelta(days=rng.randint(0, 720))
+            feedback.append(
+                {
+                    "user_id": uid,
+                    "company_id": rng.choice(company_ids),
+                    "category_id": rng.choice(leaves),
+                    "rating": rng.randint(1, 5),
+                    "body": "",
+                    "body_html": "",
+                    "visibility": "group",
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+    bulk(session, Preference.__table__, preferences, "preferences")
+    bulk(session, PreferenceCompany.__table__, links, "links")
+    bulk(session, Intent.__table__, intents, "intents")
+    bulk(session, Feedback.__table__, feedback, "feedback")
+    session.commit()
+    if session.get_bind().dialect.name == "postgresql":
+        for table in ("users", "preferences"):  # fixed names, not input
+            sequence = f"pg_get_serial_sequence('{table}', 'id')"
+            session.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {table}))"))  # noqa: S608
+        session.commit()
+    session.execute(text("ANALYZE"))
+    session.commit()
+    rows = len(preferences) + len(intents) + len(feedback) + len(consents) + len(links)
+    print(f"  {members:,} members, {rows:,} rows of their data", file=sys.stderr)
+    return group_id
+
+
+class Recorder:
+    """Captures the SQL an action runs, to replay it bare as the floor."""
+
+    def __init__(self, engine):
+        self.engine, self.statements = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self.capture)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self.capture)
+
+    def capture(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append((statement, parameters))
+
+
+def median_ms(action, runs=RUNS):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
+    results = []
+    with database(backend, workdir) as url:
+        app = create_app(
+            {
+                "TECOPIO_ENV": "testing",
+                "SECRET_KEY": "bench",
+                "SQLALCHEMY_DATABASE_URI": url,
+                "TESTING": True,
+            }
+        )
+        with app.app_context(), app.test_request_context():
+            flask_migrate.upgrade()
+            print(f"\n{backend}: building a group of {scale:,} members", file=sys.stderr)
+            group_id = load(db.session, scale)
+            group = db.session.get(Group, group_id)
+            tree = load_tree(db.session)
+            filters = queries.Filters()
+            k = group.k_anonymity
+            session = db.session
+            figures = {
+                "demand": lambda: release(
+                    queries.demand_table(session, group_id, filters, tree, "en"), k
+                ),
+                "windows": lambda: release(queries.windows_table(session, group_id, filters), k),
+                "preferences": lambda: [
+                    release(t, k)
+                    for t in queries.preference_tables(session, group_id, filters, tree, "en")
+                ],
+                "ratings": lambda: release(queries.ratings_table(session, group_id, filters), k),
+                "segments": lambda: release(
+                    segments_table(session, group_id, filters, tree, k, "en"), k
+                ),
+                "trends": lambda: [
+                    release(queries.trend_table(session, group_id, filters, model, name), k)
+                    for name, model in queries.TREND_KINDS.items()
+                ],
+                "whole page data": lambda: build_figures(
+                    queries.group_figures(session, group, filters, tree, "en"), "en", admin=True
+                ),
+            }
+            raw = db.engine.raw_connection()
+            for name, action in figures.items():
+                with Recorder(db.engine) as recorder:
+                    action()
+
+                def floor(statements=tuple(recorder.statements)):
+                    cursor = raw.cursor()
+                    for statement, parameters in statements:
+                        cursor.execute(statement, parameters)
+                        cursor.fetchall()
+                    cursor.close()
+
+                floor()
+                measured, floor_ms = median_ms(action), median_ms(floor)
+                tracemalloc.start()
+                action()
+                peak = tracemalloc.get_traced_memory()[1] / 2**20
+                tracemalloc.stop()
+                results.append(
+                    {
+                        "name": name,
+                        "backend": backend,
+                        "scale": scale,
+                        "statements": len(recorder.statements),
+                        "median_ms": round(measured, 1),
+                        "floor_ms": round(floor_ms, 1),
+                        "ratio": round(measured / floor_ms, 2) if floor_ms else None,
+                        "peak_mb": round(peak, 2),
+                    }
+                )
+            raw.close()
+            db.session.remove()
+        with app.app_context():
+            db.engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=int, default=100_000, help="members in the synthetic group")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    workdir = ROOT / "instance"
+    workdir.mkdir(exist_ok=True)
+    results = []
+    for backend in backends:
+        results += bench_backend(backend, args.scale, workdir)
+    print(f"\nAnalytics data for a group of {args.scale:,} members (median of {RUNS} runs)\n")
+    header = (
+        f"{'figure':<16} {'backend':<11} {'SQL':>4} {'median ms':>10} "
+        f"{'floor ms':>9} {'ratio':>6} {'peak MB':>8}"
+    )
+    print(header)
+    for r in results:
+        print(
+            f"{r['name']:<16} {r['backend']:<11} {r['statements']:>4} {r['median_ms']:>10} "
+            f"{r['floor_ms']:>9} {r['ratio']:>6} {r['peak_mb']:>8}"
+        )
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\nwritten to bench/results.json")
+
+
+if __name__ == "__main__":
+    main()

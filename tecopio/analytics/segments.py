@@ -1,0 +1,118 @@
+"""Segments: members grouped by similar preference profiles, with k-means.
+
+A member's profile is the share of their preference weight (importance) in
+each top-level category and on each value. Profiles are clustered with
+k-means (k-means++ start from a fixed seed, members in id order), so the same
+data always gives the same segments. Each segment is described by its
+dominant categories and values, and is released like any other figure: only
+if it rests on at least k members.
+"""
+
+import numpy as np
+from sqlalchemy import String, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from tecopio.analytics.release import Row, Table
+from tecopio.analytics.source import consented
+from tecopio.categories.services import CategoryTree
+from tecopio.memberdata.models import Preference
+from tecopio.memberdata.vocab import VALUES
+from tecopio.privacy.services import root_category_id
+
+MAX_SEGMENTS = 4
+SEED = 20261122
+ITERATIONS = 60
+
+
+def _profiles(session: Session, group_id: int, filters, tree: CategoryTree):
+    """One row per member: preference weight per top category and per value (one statement)."""
+    s = consented(
+        Preference,
+        group_id,
+        filters,
+        Preference.user_id,
+        root_category_id,
+        Preference.importance,
+        cast(Preference.values, String).label("values_text"),
+    ).subquery()
+    roots = [root.id for root in tree.roots]
+    codes = list(VALUES)
+    columns = [func.sum(case((s.c.root_id == root, s.c.importance), else_=0)) for root in roots] + [
+        func.sum(case((s.c.values_text.contains(f'"{code}"'), s.c.importance), else_=0))
+        for code in codes
+    ]
+    rows = session.execute(
+        select(s.c.user_id, *columns).group_by(s.c.user_id).order_by(s.c.user_id)
+    ).all()
+    matrix = np.array([row[1:] for row in rows], dtype=float).reshape(len(rows), len(columns))
+    return roots, codes, matrix
+
+
+def _kmeans(points: np.ndarray, clusters: int) -> np.ndarray:
+    rng = np.random.default_rng(SEED)
+    centres = [points[rng.integers(len(points))]]
+    for _ in range(1, clusters):
+        distance = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(axis=2), axis=1)
+        total = distance.sum()
+        if total == 0:
+            break
+        centres.append(points[rng.choice(len(points), p=distance / total)])
+    centres = np.array(centres)
+    labels = np.zeros(len(points), dtype=int)
+    for _ in range(ITERATIONS):
+        distance = ((points[:, None, :] - centres[None]) ** 2).sum(axis=2)
+        new_labels = distance.argmin(axis=1)
+        if np.array_equal(new_labels, labels) and _ > 0:
+            break
+        labels = new_labels
+        centres = np.array(
+            [
+                points[labels == c].mean(axis=0) if np.any(labels == c) else centres[c]
+                for c in range(len(centres))
+            ]
+        )
+    return labels
+
+
+def segments_table(
+    session: Session, group_id: int, filters, tree: CategoryTree, k: int, locale: str
+) -> Table:
+    roots, codes, matrix = _profiles(session, group_id, filters, tree)
+    members = len(matrix)
+    clusters = min(MAX_SEGMENTS, members // max(k, 1))
+    if clusters < 1:
+        return Table("segments", [], sums_released_elsewhere=True)
+    category_part, value_part = matrix[:, : len(roots)], matrix[:, len(roots) :]
+    totals = category_part.sum(axis=1, keepdims=True)
+    totals[totals == 0] = 1
+    profiles = np.hstack([category_part / totals, value_part / totals])
+    labels = _kmeans(profiles, clusters)
+    rows = []
+    for number, segment in enumerate(
+        sorted(set(labels.tolist()), key=lambda c: (-(labels == c).sum(), c))
+    ):
+        inside = profiles[labels == segment]
+        centre = inside.mean(axis=0)
+        top_roots = [
+            roots[i] for i in np.argsort(-centre[: len(roots)], kind="stable")[:2] if centre[i] > 0
+        ]
+        top_values = [
+            codes[i]
+            for i in np.argsort(-centre[len(roots) :], kind="stable")[:3]
+            if centre[len(roots) + i] > 0
+        ]
+        size = int(len(inside))
+        rows.append(
+            Row(
+                key=f"segment-{number + 1}",
+                label=str(number + 1),
+                members=size,
+                values={
+                    "members": size,
+                    "share": round(100 * size / members),
+                    "categories": [tree.by_id[r].label(locale) for r in top_roots],
+                    "values": [str(VALUES[v]) for v in top_values],
+                },
+            )
+        )
+    return Table("segments", rows, sums_released_elsewhere=True)
