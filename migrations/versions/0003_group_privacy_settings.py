@@ -21,6 +21,8 @@ def upgrade():
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('k_anonymity', sa.Integer(), server_default='5', nullable=False))
         batch_op.add_column(sa.Column('company_k', sa.Integer(), server_default='10', nullable=False))
+        batch_op.add_column(sa.Column('noise_epsilon_milli', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('privacy_budget_spent_milli', sa.Integer(), server_default='0', nullable=False))
         batch_op.create_check_constraint('k_minimum', 'k_anonymity >= 3')
         batch_op.create_check_constraint('company_k_minimum', 'company_k >= k_anonymity')
 
@@ -30,6 +32,8 @@ def downgrade():
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.drop_constraint('company_k_minimum', type_='check')
         batch_op.drop_constraint('k_minimum', type_='check')
+        batch_op.drop_column('privacy_budget_spent_milli')
+        batch_op.drop_column('noise_epsilon_milli')
         batch_op.drop_column('company_k')
         batch_op.drop_column('k_anonymity')
 

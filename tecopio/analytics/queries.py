@@ -6,10 +6,12 @@ them all and releases every table with the group's k (``release.py``).
 """
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from sqlalchemy import Integer, case, cast, distinct, extract, func, select, true
 from sqlalchemy.orm import Session
 
+from tecopio.analytics.noise import add_noise
 from tecopio.analytics.release import Row, Table, release
 from tecopio.analytics.segments import segments_table
 from tecopio.analytics.source import Filters, consented, dialect, month_of
@@ -42,6 +44,19 @@ class Figures:
     ratings: Table
     segments: Table
     trends: dict[str, Table] = field(default_factory=dict)
+    noise_epsilon: Fraction | None = None  # set when calibrated noise was added
+
+    def tables(self) -> list[Table]:
+        return [
+            self.demand,
+            self.windows,
+            self.preference_roots,
+            self.preference_values,
+            self.brands,
+            self.ratings,
+            self.segments,
+            *self.trends.values(),
+        ]
 
 
 # --- demand -----------------------------------------------------------------------
@@ -417,4 +432,11 @@ def group_figures(
         },
     )
     _withhold_derived_ratings(figures.ratings)
+    if group.noise_epsilon_milli:
+        # Every release with noise spends epsilon per figure it touched (sequential
+        # composition); the group's budget counter shows the total.
+        epsilon = Fraction(group.noise_epsilon_milli, 1000)
+        touched = add_noise(figures.tables(), epsilon)
+        group.privacy_budget_spent_milli += group.noise_epsilon_milli * touched
+        figures.noise_epsilon = epsilon
     return figures

@@ -31,6 +31,8 @@ def _load(slug: str):
         return group, None, form, 400
     filters = Filters(root_category_id=form.category.data, start=form.start.data, end=form.end.data)
     figures = group_figures(db.session, group, filters, tree, locale)
+    if figures.noise_epsilon is not None:
+        db.session.commit()  # the privacy budget this release spent
     admin = policy.can_export_analytics(current_user, group)
     return group, build_figures(figures, locale, admin=admin), form, 200
 

@@ -1,6 +1,16 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -8,6 +18,7 @@ from wtforms.validators import (
     InputRequired,
     Length,
     NumberRange,
+    Optional,
     ValidationError,
 )
 
@@ -66,6 +77,17 @@ class PrivacySettingsMixin:
         validators=[
             InputRequired(_l("Enter a number.")),
             NumberRange(MIN_K, MAX_K, _l("Enter a number from %(min)d to %(max)d.")),
+        ],
+    )
+
+    noise = BooleanField(_l("Add calibrated noise to counts"))
+    epsilon = DecimalField(
+        _l("Noise parameter (epsilon)"),
+        description=_l("From 0.1 to 10. Smaller means more noise and more privacy."),
+        default=Decimal("1"),
+        validators=[
+            Optional(),
+            NumberRange(Decimal("0.1"), Decimal("10"), _l("Enter a number from 0.1 to 10.")),
         ],
     )
 

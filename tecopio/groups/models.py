@@ -64,6 +64,10 @@ class Group(db.Model):
     company_k: Mapped[int] = mapped_column(
         default=DEFAULT_COMPANY_K, server_default=str(DEFAULT_COMPANY_K)
     )
+    # Calibrated noise on released counts: epsilon in thousandths (None: off), and the
+    # privacy budget spent so far, also in thousandths of epsilon.
+    noise_epsilon_milli: Mapped[int | None]
+    privacy_budget_spent_milli: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="group")
 

@@ -148,6 +148,9 @@ def create_group(
     return group
 
 
+UNCHANGED = object()
+
+
 class InvalidPrivacySettings(GroupError):
     message = _l("Figures need at least 3 members, and those for companies at least as many.")
 
@@ -163,6 +166,7 @@ def update_group(
     policy: str,
     k_anonymity: int | None = None,
     company_k: int | None = None,
+    noise_epsilon_milli: int | None | object = UNCHANGED,
 ) -> None:
     fields = _clean_group_fields(name, description, region, policy)
     k = group.k_anonymity if k_anonymity is None else k_anonymity
@@ -170,6 +174,10 @@ def update_group(
     if not (MIN_K <= k <= MAX_K and k <= company <= MAX_K):
         raise InvalidPrivacySettings()
     fields.update(k_anonymity=k, company_k=company)
+    if noise_epsilon_milli is not UNCHANGED:
+        if noise_epsilon_milli is not None and not 100 <= noise_epsilon_milli <= 10_000:
+            raise InvalidPrivacySettings()
+        fields["noise_epsilon_milli"] = noise_epsilon_milli
     changed = {k: str(v) for k, v in fields.items() if getattr(group, k) != v}
     for key, value in fields.items():
         setattr(group, key, value)

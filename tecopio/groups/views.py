@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -87,6 +89,9 @@ def edit(slug: str):
     form = GroupSettingsForm(obj=group)
     if request.method == "GET":
         form.membership_policy.data = group.membership_policy.value
+        form.noise.data = group.noise_epsilon_milli is not None
+        if group.noise_epsilon_milli:
+            form.epsilon.data = Decimal(group.noise_epsilon_milli) / 1000
     if form.validate_on_submit():
         services.update_group(
             db.session,
@@ -98,6 +103,9 @@ def edit(slug: str):
             policy=form.membership_policy.data,
             k_anonymity=form.k_anonymity.data,
             company_k=form.company_k.data,
+            noise_epsilon_milli=(
+                int(form.epsilon.data * 1000) if form.noise.data and form.epsilon.data else None
+            ),
         )
         db.session.commit()
         flash(_("The group's details are saved."), "success")
