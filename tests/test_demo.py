@@ -5,7 +5,9 @@ from sqlalchemy import select
 
 from tecopio.accounts.passwords import check_password_policy
 from tecopio.accounts.services import authenticate
-from tecopio.demo import DEMO_PASSWORD, load_demo_data
+from tecopio.analytics.queries import Filters, group_figures
+from tecopio.categories.services import load_tree
+from tecopio.demo import DEMO_PASSWORD, NEIGHBOURS, load_demo_data
 from tecopio.groups.models import (
     Group,
     Invitation,
@@ -27,7 +29,7 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     energy = groups[MembershipPolicy.APPROVAL]
     active = list_memberships(db_session, energy, MembershipStatus.ACTIVE)
     assert [m.user.display_name for m in active if m.is_admin] == ["Ane Etxeberria"]
-    assert len(active) == 4
+    assert len(active) == 4 + len(NEIGHBOURS)
     pending = list_memberships(db_session, energy, MembershipStatus.PENDING)
     assert [m.user.email for m in pending] == ["lucia@example.com"]
     invitations = db_session.scalars(
@@ -36,6 +38,16 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     assert [(i.group.membership_policy, i.status) for i in invitations] == [
         (MembershipPolicy.INVITATION, InvitationStatus.PENDING)
     ]
+
+
+def test_demo_group_has_analytics_to_show(db_session):
+    load_demo_data(db_session)
+    energy = db_session.scalar(
+        select(Group).where(Group.membership_policy == MembershipPolicy.APPROVAL)
+    )
+    figures = group_figures(db_session, energy, Filters(), load_tree(db_session), "en")
+    assert figures.demand.total.released and figures.demand.total.values["members"] >= 10
+    assert any(row.released for row in figures.segments.rows)
 
 
 def test_demo_load_command_refuses_a_database_with_data(app, make):
