@@ -171,6 +171,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                 ],
                 lambda r: r.values["weight"],
             ),
+            note=str(_l("The companies named most often.")),
         ),
         Figure(
             "ratings",

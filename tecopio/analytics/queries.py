@@ -31,6 +31,8 @@ from tecopio.privacy.services import root_category_id
 BUDGET_CURRENCY = "EUR"
 LIVE_INTENTS = (IntentStatus.OPEN, IntentStatus.COMMITTED)
 QUARTILES = (0.25, 0.5, 0.75)
+# Lists of companies show the ones most members name; the rest are simply not released.
+TOP_ROWS = 30
 
 
 @dataclass
@@ -261,6 +263,8 @@ def preference_tables(
         .join(PreferenceCompany, PreferenceCompany.preference_id == s.c.id)
         .join(Company, Company.id == PreferenceCompany.company_id)
         .group_by(s.c.root_id, PreferenceCompany.stance, Company.name)
+        .order_by(func.count(distinct(s.c.user_id)).desc(), func.sum(s.c.importance).desc())
+        .limit(TOP_ROWS)
     )
     brand_rows = session.execute(links).all()
 
@@ -307,7 +311,7 @@ def preference_tables(
                 values={"members": m, "weight": w, "stance": str(stance)},
             )
             for r, stance, name, m, w in sorted(
-                brand_rows, key=lambda row: (tree.by_id[row[0]].position, -row[4], row[2])
+                brand_rows, key=lambda row: (-row[3], -row[4], tree.by_id[row[0]].position, row[2])
             )
         ],
     )
@@ -340,6 +344,8 @@ def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
         )
         .join(Company, Company.id == s.c.company_id)
         .group_by(s.c.company_id, Company.name)
+        .order_by(func.count(distinct(s.c.user_id)).desc(), Company.name)
+        .limit(TOP_ROWS)
     ).all()
     buckets = session.execute(
         select(
@@ -374,7 +380,7 @@ def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
             )
         )
     rows.sort(key=lambda r: (-r.members, r.label))
-    return Table("ratings", rows, sums_released_elsewhere=True)
+    return Table("ratings", rows, sums_released_elsewhere=True)  # largest first
 
 
 def _withhold_derived_ratings(table: Table) -> None:
