@@ -225,3 +225,27 @@ def test_the_page_runs_as_many_statements_for_a_group_ten_times_larger(
             assert browser.get(f"/groups/{group.slug}/analytics").status_code == 200
         counts.append(counter["n"])
     assert counts[0] == counts[1]
+
+
+def test_a_valid_date_filter_alone_is_accepted(client, make):
+    group, admin, _members = build_group(make, 3)
+    login(client, admin)
+    response = client.get(f"/groups/{group.slug}/analytics", query_string={"start": "2020-01-01"})
+    assert response.status_code == 200
+
+
+def test_region_filter_offers_only_regions_of_k_members(client, make, db_session):
+    group, admin, members = build_group(make, 7)
+    for member in members[:4]:
+        member.region = "Bilbao"
+    for member in members[4:6]:
+        member.region = "Getxo"
+    db_session.commit()
+    login(client, admin)
+    html = client.get(f"/groups/{group.slug}/analytics").text
+    assert '<option value="Bilbao">Bilbao</option>' in html
+    assert "Getxo" not in html  # two members: naming the region would say too much
+    bilbao = client.get(f"/groups/{group.slug}/analytics", query_string={"region": "Bilbao"})
+    assert page_table(bilbao.text, "demand")[1][:2] == ["Energy", "4"]
+    refused = client.get(f"/groups/{group.slug}/analytics", query_string={"region": "Getxo"})
+    assert refused.status_code == 400

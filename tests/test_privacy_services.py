@@ -377,7 +377,10 @@ def test_erasure_leaves_no_personal_field_and_other_totals_unchanged(db_session,
     services.set_consent(db_session, member, group, make.category("energy"), True)
     invite(db_session, admin, make.group(admin=admin), "josé.exported@example.com", valid_days=3)
     make.company(name="Added By Them", created_by_id=member.id)
-    assert text_values_containing(db_session, ["josé.exported@example.com", "Exported Person"])
+    member.region = "Exportville"
+    assert text_values_containing(
+        db_session, ["josé.exported@example.com", "Exported Person", "Exportville"]
+    )
     assert text_values_containing(db_session, ["Bilbao Energy"])  # consent activity names it
 
     def others_totals():
@@ -390,7 +393,10 @@ def test_erasure_leaves_no_personal_field_and_other_totals_unchanged(db_session,
     records.erase_account(db_session, member)
     db_session.commit()
     assert (
-        text_values_containing(db_session, ["josé.exported@example.com", "Exported Person"]) == []
+        text_values_containing(
+            db_session, ["josé.exported@example.com", "Exported Person", "Exportville"]
+        )
+        == []
     )
     remaining = select(AuditEvent.action).where(AuditEvent.target_user_id == member.id)
     assert set(db_session.scalars(remaining)) <= {"account.erased", "member.joined"}

@@ -164,6 +164,11 @@ def field_cases(make, user, group):
             },
             [f"/groups/{group.slug}", "/groups/"],
         ),
+        "region": (
+            "/account",
+            lambda p: {"display_name": "Plain Name", "region": p[:100], "locale": ""},
+            ["/account", "/my/data"],
+        ),
         "display name": (
             "/account",
             lambda p: {"display_name": p, "locale": ""},
@@ -174,7 +179,14 @@ def field_cases(make, user, group):
 
 @pytest.mark.parametrize(
     "field",
-    ["preference note", "intent description", "feedback text", "group description", "display name"],
+    [
+        "preference note",
+        "intent description",
+        "feedback text",
+        "group description",
+        "display name",
+        "region",
+    ],
 )
 def test_no_payload_comes_back_executable(client, make, member, field):
     user, group = member

@@ -1,4 +1,4 @@
-"""group privacy settings
+"""group privacy settings and members' regions
 
 Revision ID: 0003_group_privacy
 Revises: 0002_members_data
@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade():
+    op.add_column('users', sa.Column('region', sa.String(length=100), nullable=True))
 
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('k_anonymity', sa.Integer(), server_default='5', nullable=False))
@@ -28,6 +29,11 @@ def upgrade():
 
 
 def downgrade():
+    # Not a batch on SQLite: copying the users table would trip the consent-log triggers.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE users DROP COLUMN region')
+    else:
+        op.drop_column('users', 'region')
 
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.drop_constraint('company_k_minimum', type_='check')

@@ -5,7 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 
 from tecopio.accounts.passwords import MAX_LENGTH
-from tecopio.accounts.services import DISPLAY_NAME_MAX
+from tecopio.accounts.services import DISPLAY_NAME_MAX, REGION_MAX
 from tecopio.config import LANGUAGES
 from tecopio.forms import NOT_A_CHOICE, TOO_LONG, AcceptablePassword, PlainLine
 
@@ -50,6 +50,14 @@ class LoginForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[PlainLine(DISPLAY_NAME_MAX)])
+    region = StringField(
+        _l("Region"),
+        description=_l(
+            "Town or district (optional). Your groups can see totals by region, "
+            "only where many members share it."
+        ),
+        validators=[PlainLine(REGION_MAX, required=False)],
+    )
     locale = SelectField(
         _l("Language"),
         choices=[SelectChoice("", _l("Same as my browser"))]

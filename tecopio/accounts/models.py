@@ -16,6 +16,9 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Where the member lives, in their own words (town or district); optional.
+    # Group analytics can be filtered by it where enough members share one.
+    region: Mapped[str | None] = mapped_column(String(100))
     # Part of every session and remember-me cookie: raising it ends them all.
     session_version: Mapped[int] = mapped_column(default=1)
     is_platform_admin: Mapped[bool] = mapped_column(default=False)

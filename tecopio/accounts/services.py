@@ -111,9 +111,15 @@ def change_password(user: User, *, current_password: str, new_password: str) -> 
     set_password(user, new_password)
 
 
-def update_profile(user: User, *, display_name: str, locale: str | None) -> None:
+REGION_MAX = 100
+
+
+def update_profile(
+    user: User, *, display_name: str, locale: str | None, region: str | None = None
+) -> None:
     user.display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
     user.locale = locale if locale in LANGUAGES else None
+    user.region = clean_line(region, max_length=REGION_MAX, required=False) or None
 
 
 def _password_fingerprint(user: User) -> str:

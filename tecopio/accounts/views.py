@@ -110,7 +110,10 @@ def profile():
         form.locale.data = current_user.locale or ""
     if form.validate_on_submit():
         services.update_profile(
-            current_user, display_name=form.display_name.data, locale=form.locale.data or None
+            current_user,
+            display_name=form.display_name.data,
+            locale=form.locale.data or None,
+            region=form.region.data,
         )
         db.session.commit()
         if current_user.locale:

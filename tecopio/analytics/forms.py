@@ -14,9 +14,11 @@ class FilterForm(FlaskForm):
 
     category = SelectField(
         _l("Category"),
+        default="",
         coerce=lambda value: int(value) if value else None,
         invalid_choice_message=NOT_A_CHOICE,
     )
+    region = SelectField(_l("Region"), default="", invalid_choice_message=NOT_A_CHOICE)
     start = DateField(_l("Recorded from"), validators=[Optional()])
     end = DateField(_l("Recorded until"), validators=[Optional()])
 

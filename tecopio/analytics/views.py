@@ -8,6 +8,7 @@ from tecopio import policy
 from tecopio.analytics.forms import FilterForm
 from tecopio.analytics.presentation import build_figures, figure_csv
 from tecopio.analytics.queries import Filters, group_figures
+from tecopio.analytics.source import shared_regions
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.groups.services import get_group
@@ -27,9 +28,18 @@ def _load(slug: str):
     form.category.choices = [SelectChoice("", _("All categories"))] + [
         SelectChoice(str(root.id), root.label(locale)) for root in tree.roots
     ]
+    form.region.choices = [SelectChoice("", _("All regions"))] + [
+        SelectChoice(region, region)
+        for region in shared_regions(db.session, group.id, group.k_anonymity)
+    ]
     if request.args and not form.validate():
         return group, None, form, 400
-    filters = Filters(root_category_id=form.category.data, start=form.start.data, end=form.end.data)
+    filters = Filters(
+        root_category_id=form.category.data,
+        start=form.start.data,
+        end=form.end.data,
+        region=form.region.data or None,
+    )
     figures = group_figures(db.session, group, filters, tree, locale)
     if figures.noise_epsilon is not None:
         db.session.commit()  # the privacy budget this release spent

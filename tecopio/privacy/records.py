@@ -111,6 +111,7 @@ def export_data(session: Session, user: User) -> dict:
             "email": user.email,
             "display_name": user.display_name,
             "locale": user.locale,
+            "region": user.region,
             "created_at": _iso(user.created_at),
         },
         "memberships": [
@@ -361,6 +362,7 @@ def erase_account(session: Session, user: User) -> None:
     user.display_name = ""
     user.password_hash = "!" + secrets.token_hex(16)
     user.locale = None
+    user.region = None
     user.is_platform_admin = False
     user.session_version += 1
     record(session, "account.erased", target_user=user)
