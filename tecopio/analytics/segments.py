@@ -44,15 +44,23 @@ def _profiles(session: Session, group_id: int, filters, tree: CategoryTree):
     rows = session.execute(
         select(s.c.user_id, *columns).group_by(s.c.user_id).order_by(s.c.user_id)
     ).all()
-    matrix = np.array([row[1:] for row in rows], dtype=float).reshape(len(rows), len(columns))
+    matrix = np.array(rows, dtype=float).reshape(len(rows), len(columns) + 1)[:, 1:]
     return roots, codes, matrix
+
+
+def _squared_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """|p - c|² for every point and centre, as |p|² - 2 p·c + |c|², without a 3-D array."""
+    squared = (
+        (points**2).sum(axis=1)[:, None] - 2 * points @ centres.T + (centres**2).sum(axis=1)[None]
+    )
+    return np.maximum(squared, 0)
 
 
 def _kmeans(points: np.ndarray, clusters: int) -> np.ndarray:
     rng = np.random.default_rng(SEED)
     centres = [points[rng.integers(len(points))]]
     for _ in range(1, clusters):
-        distance = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(axis=2), axis=1)
+        distance = _squared_distances(points, np.array(centres)).min(axis=1)
         total = distance.sum()
         if total == 0:
             break
@@ -60,7 +68,7 @@ def _kmeans(points: np.ndarray, clusters: int) -> np.ndarray:
     centres = np.array(centres)
     labels = np.zeros(len(points), dtype=int)
     for _ in range(ITERATIONS):
-        distance = ((points[:, None, :] - centres[None]) ** 2).sum(axis=2)
+        distance = _squared_distances(points, centres)
         new_labels = distance.argmin(axis=1)
         if np.array_equal(new_labels, labels) and _ > 0:
             break
