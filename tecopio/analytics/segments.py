@@ -44,7 +44,7 @@ def _profiles(session: Session, group_id: int, filters, tree: CategoryTree):
     rows = session.execute(
         select(s.c.user_id, *columns).group_by(s.c.user_id).order_by(s.c.user_id)
     ).all()
-    matrix = np.array(rows, dtype=float).reshape(len(rows), len(columns) + 1)[:, 1:]
+    matrix = np.array([row[1:] for row in rows], dtype=float).reshape(len(rows), len(columns))
     return roots, codes, matrix
 
 
