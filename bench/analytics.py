@@ -289,7 +289,7 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
             session = db.session
             figures = {
                 "demand": lambda: release(
-                    queries.demand_table(session, group_id, filters, tree, "en"), k
+                    queries.demand_table(session, group_id, filters, tree, "en", k), k
                 ),
                 "windows": lambda: release(queries.windows_table(session, group_id, filters), k),
                 "preferences": lambda: [

@@ -45,3 +45,10 @@ def clean_paragraphs(value: str | None, *, max_length: int) -> str:
 
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+def spreadsheet_safe(value):
+    """Text a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -1,12 +1,12 @@
 """Analytics figures: the numbers match a plain-Python count of what members consented to share."""
 
 import math
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
 from tecopio.analytics.queries import Filters, group_figures
-from tecopio.analytics.release import Suppressed
+from tecopio.analytics.release import Suppressed, release
 from tecopio.categories.services import load_tree
 from tecopio.groups.models import MembershipStatus
 from tecopio.privacy.services import set_consent
@@ -137,7 +137,14 @@ def test_windows_trends_and_ratings(db_session, make, community):
     assert (ekiluz.label, ekiluz.values["count"], ekiluz.values["comments"]) == ("Ekiluz", 8, 4)
     assert ekiluz.value("average") == round((5 * 5 + 3 * 2) / 8, 2)
     assert ekiluz.value("nps") == round(100 * (5 - 3) / 8)
-    assert [(b.label, b.values["count"]) for b in ekiluz.children] == [("2 ★", 3), ("5 ★", 5)]
+    assert [(b.label, b.values["count"]) for b in ekiluz.children] == [
+        ("1 ★", 0),
+        ("2 ★", 3),
+        ("3 ★", 0),
+        ("4 ★", 0),
+        ("5 ★", 5),
+    ]
+    assert [b.released for b in ekiluz.children] == [False, True, False, False, True]
     this_month = date.today().strftime("%Y-%m")
     assert [(r.key, r.values["count"]) for r in result.trends["intents"].rows] == [(this_month, 10)]
     assert [(r.key, r.values["count"]) for r in result.trends["preferences"].rows] == [
@@ -161,10 +168,10 @@ def test_filters_narrow_every_figure(db_session, make, community):
     group, _members = community
     food_only = figures(db_session, group, root_category_id=make.category("food").id)
     assert food_only.demand.rows == [] and food_only.demand.total is None
-    later = figures(db_session, group, start=date.today() + timedelta(days=1))
-    assert later.trends["intents"].rows == []
-    today = figures(db_session, group, start=date.today(), end=date.today())
-    assert today.demand.total.values["intents"] == 10
+    last_year = figures(db_session, group, year=date.today().year - 1)
+    assert last_year.trends["intents"].rows == []
+    this_year = figures(db_session, group, year=date.today().year)
+    assert this_year.demand.total.values["intents"] == 10
 
 
 def test_segments_are_deterministic_and_rest_on_k_members(db_session, make, community):
@@ -197,3 +204,73 @@ def test_no_segments_below_k_members(db_session, make):
         make.consent(user, group, "energy")
         make.preference(user)
     assert figures(db_session, group).segments.rows == []
+
+
+def test_budget_quartiles_count_each_member_once_and_need_k_members(db_session, make):
+    group = make.group(k_anonymity=3)
+    people = [make.member(group) for _ in range(4)]
+    for user in people:
+        make.consent(user, group, "energy")
+    # One member in euros (with many intents), the others in pounds.
+    for _ in range(5):
+        make.intent(people[0], budget_min=100_000, budget_max=100_000)
+    for user in people[1:]:
+        make.intent(user, currency="GBP", budget_min=500, budget_max=700)
+    demand = figures(db_session, group).demand
+    assert demand.total.released
+    assert demand.total.values["budget_median"] is None  # one member in euros: not shown
+    for user in people[1:]:
+        make.intent(user, budget_min=1_000, budget_max=3_000)
+    demand = figures(db_session, group).demand
+    # Four members in euros, each once: 2,000, 2,000, 2,000 and 100,000.
+    assert (demand.total.values["budget_p25"], demand.total.values["budget_median"]) == (
+        2_000,
+        2_000,
+    )
+    assert demand.total.values["budget_p75"] == 2_000
+
+
+def test_companies_beyond_the_list_are_one_row_that_is_checked_too(db_session, make):
+    from tecopio.analytics.queries import ratings_table
+
+    group = make.group(k_anonymity=3)
+    big, small = make.company(name="Big"), make.company(name="Small")
+    for n in range(4):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.feedback(user, company=big, category=make.category("energy"), rating=4)
+        if n == 0:
+            make.feedback(user, company=small, category=make.category("energy"), rating=1)
+    table = ratings_table(db_session, group.id, Filters(), top=1)
+    assert [r.key for r in table.rows] == [str(big.id), "other-companies"]
+    release(table, 3)
+    assert table.rows[-1].suppressed == Suppressed.TOO_FEW
+    assert table.rows[0].suppressed == Suppressed.COMPLEMENT  # else total − Big = Small's rating
+
+
+def test_averages_are_withheld_when_a_rating_is_hidden(db_session, make):
+    group = make.group(k_anonymity=3)
+    company = make.company(name="Mixed")
+    for n in range(5):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.feedback(user, company=company, category=make.category("energy"), rating=5 if n else 1)
+    row = figures(db_session, group).ratings.rows[0]
+    assert row.released and row.values["count"] == 5
+    assert row.values["average"] is None and row.values["nps"] is None
+
+
+def test_quarters_add_up_to_a_total_shown_elsewhere(db_session, make):
+    group = make.group(k_anonymity=3)
+    for n in range(7):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.intent(
+            user, window_start=date(2027, 1 if n < 5 else 4, 1), window_end=date(2027, 9, 1)
+        )
+    windows = figures(db_session, group).windows
+    # Q2 rests on 2 members; Q1 is hidden too, else the demand total minus Q1 reveals Q2.
+    assert [(r.key, r.suppressed) for r in windows.rows] == [
+        ("2027-Q1", Suppressed.COMPLEMENT),
+        ("2027-Q2", Suppressed.TOO_FEW),
+    ]

@@ -18,6 +18,8 @@ depends_on = None
 
 def upgrade():
     op.add_column('users', sa.Column('region', sa.String(length=100), nullable=True))
+    op.add_column('users', sa.Column('region_key', sa.String(length=100), nullable=True))
+    op.create_index(op.f('ix_users_region_key'), 'users', ['region_key'], unique=False)
 
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('k_anonymity', sa.Integer(), server_default='5', nullable=False))
@@ -30,9 +32,12 @@ def upgrade():
 
 def downgrade():
     # Not a batch on SQLite: copying the users table would trip the consent-log triggers.
+    op.drop_index(op.f('ix_users_region_key'), table_name='users')
     if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE users DROP COLUMN region_key')
         op.execute('ALTER TABLE users DROP COLUMN region')
     else:
+        op.drop_column('users', 'region_key')
         op.drop_column('users', 'region')
 
     with op.batch_alter_table('groups', schema=None) as batch_op:

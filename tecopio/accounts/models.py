@@ -19,6 +19,8 @@ class User(UserMixin, db.Model):
     # Where the member lives, in their own words (town or district); optional.
     # Group analytics can be filtered by it where enough members share one.
     region: Mapped[str | None] = mapped_column(String(100))
+    # The region folded (case, accents, spaces) so that "Álava" and "alava " match.
+    region_key: Mapped[str | None] = mapped_column(String(100), index=True)
     # Part of every session and remember-me cookie: raising it ends them all.
     session_version: Mapped[int] = mapped_column(default=1)
     is_platform_admin: Mapped[bool] = mapped_column(default=False)

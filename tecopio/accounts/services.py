@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -120,6 +121,15 @@ def update_profile(
     user.display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
     user.locale = locale if locale in LANGUAGES else None
     user.region = clean_line(region, max_length=REGION_MAX, required=False) or None
+    user.region_key = region_key(user.region)
+
+
+def region_key(region: str | None) -> str | None:
+    """How regions are compared: without case, accents or extra spaces."""
+    if not region:
+        return None
+    plain = unicodedata.normalize("NFKD", region).encode("ascii", "ignore").decode()
+    return " ".join(plain.casefold().split())[:100] or None
 
 
 def _password_fingerprint(user: User) -> str:

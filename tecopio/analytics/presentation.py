@@ -11,6 +11,7 @@ from tecopio.analytics.queries import BUDGET_CURRENCY, Figures
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.memberdata.vocab import UNITS
 from tecopio.money import format_money
+from tecopio.text import spreadsheet_safe
 
 SUPPRESSED_LABELS = {
     Suppressed.TOO_FEW: _l("hidden: fewer than k members"),
@@ -44,7 +45,14 @@ def _number(value, locale) -> str:
     return "" if value is None else format_decimal(value, locale=locale)
 
 
-def _display(table: Table, locale: str, cells, bar_of, depth_limit: int = 1) -> list[DisplayRow]:
+def _display(
+    table: Table, locale: str, cells, bar_of, depth_limit: int = 1, named_by_members: bool = False
+) -> list[DisplayRow]:
+    """Rows as shown: released ones in the table's order, then hidden ones by label.
+
+    ``named_by_members``: the labels are themselves data (company names,
+    segments), so rows resting on too few members are left out entirely.
+    """
     rows = []
 
     def add(row: Row, depth: int):
@@ -62,7 +70,12 @@ def _display(table: Table, locale: str, cells, bar_of, depth_limit: int = 1) -> 
             for child in row.children:
                 add(child, depth + 1)
 
-    for row in table.rows:
+    top = [
+        row for row in table.rows if not (named_by_members and row.suppressed == Suppressed.TOO_FEW)
+    ]
+    for row in [r for r in top if r.released] + sorted(
+        (r for r in top if not r.released), key=lambda r: r.label
+    ):
         add(row, 0)
     if table.total is not None:
         total = table.total
@@ -102,7 +115,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
             "" if v["average"] is None else _number(v["average"], locale),
             "" if v["nps"] is None else _number(v["nps"], locale),
         ]
-        return cells + [_number(v["comments"], locale)] if admin else cells
+        return cells + [_number(v.get("comments"), locale)] if admin else cells
 
     def bucket_cells(row: Row):
         return ["", _number(row.values["count"], locale), "", ""] + ([""] if admin else [])
@@ -170,6 +183,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                     _number(r.values["weight"], locale),
                 ],
                 lambda r: r.values["weight"],
+                named_by_members=True,
             ),
             note=str(_l("The companies named most often.")),
         ),
@@ -192,6 +206,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                 locale,
                 lambda r: rating_cells(r) if "average" in r.values else bucket_cells(r),
                 lambda r: r.values["count"],
+                named_by_members=True,
             ),
             note=str(
                 _l(
@@ -225,6 +240,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                     ", ".join(r.values["values"]),
                 ],
                 lambda r: r.values["members"],
+                named_by_members=True,
             ),
             note=str(
                 _l(
@@ -256,5 +272,5 @@ def figure_csv(figure: Figure) -> str:
     writer.writerow([*figure.columns, str(_l("Note"))])
     for row in figure.rows:
         label = ("  " * row.depth) + row.label
-        writer.writerow([label, *row.cells, row.hidden or ""])
+        writer.writerow([spreadsheet_safe(cell) for cell in (label, *row.cells, row.hidden or "")])
     return out.getvalue()

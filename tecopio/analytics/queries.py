@@ -8,15 +8,17 @@ them all and releases every table with the group's k (``release.py``).
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from sqlalchemy import Integer, case, cast, distinct, extract, func, select, true
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Integer, case, cast, distinct, extract, func, select, true, update
 from sqlalchemy.orm import Session
 
 from tecopio.analytics.noise import add_noise
-from tecopio.analytics.release import Row, Table, release
+from tecopio.analytics.release import Row, Suppressed, Table, release
 from tecopio.analytics.segments import segments_table
 from tecopio.analytics.source import Filters, consented, dialect, month_of
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
+from tecopio.groups.models import Group
 from tecopio.memberdata.models import (
     Feedback,
     Intent,
@@ -48,6 +50,18 @@ class Figures:
     trends: dict[str, Table] = field(default_factory=dict)
     noise_epsilon: Fraction | None = None  # set when calibrated noise was added
 
+    def comparable(self) -> list[Table]:
+        """Tables whose rows mean the same with and without a filter (all but segments)."""
+        return [
+            self.demand,
+            self.windows,
+            self.preference_roots,
+            self.preference_values,
+            self.brands,
+            self.ratings,
+            *self.trends.values(),
+        ]
+
     def tables(self) -> list[Table]:
         return [
             self.demand,
@@ -74,43 +88,61 @@ def _demand_measures(s):
     )
 
 
-def _quartiles(session: Session, s, key):
-    """Nearest-rank quartiles of the budget midpoint per ``key`` (None: over everything).
+def _quartiles(session: Session, s, key, k: int):
+    """Nearest-rank quartiles of members' budgets per ``key`` (None: over everything).
 
-    PostgreSQL's percentile_disc and the window-function form used on SQLite
-    both pick the value at rank ceil(p·n), so both give the same numbers.
+    Each member counts once, with the mean midpoint of their budget ranges in
+    the budget currency, and quartiles are given only where at least k
+    members have such budgets. PostgreSQL's percentile_disc and the
+    window-function form used on SQLite both pick the value at rank
+    ceil(p·n), so both give the same numbers.
     """
-    mid = ((s.c.budget_min + s.c.budget_max) // 2).label("mid")
-    source = (
-        select(*([key.label("key")] if key is not None else []), mid)
+    mid = (s.c.budget_min + s.c.budget_max) // 2
+    key_columns = [key.label("key")] if key is not None else []
+    per_member = (
+        select(*key_columns, s.c.user_id, (func.sum(mid) // func.count()).label("mid"))
         .where(s.c.currency == BUDGET_CURRENCY)
+        .group_by(*([key] if key is not None else []), s.c.user_id)
         .subquery()
     )
-    keys = [source.c.key] if key is not None else []
+    keys = [per_member.c.key] if key is not None else []
     if dialect(session) == "postgresql":
         rows = session.execute(
             select(
                 *keys,
-                *(func.percentile_disc(p).within_group(source.c.mid) for p in QUARTILES),
+                *(func.percentile_disc(p).within_group(per_member.c.mid) for p in QUARTILES),
+                func.count(),
             ).group_by(*keys)
         ).all()
-        return {(row[0] if key is not None else None): tuple(row[-3:]) for row in rows}
-    rank = func.row_number().over(partition_by=keys, order_by=source.c.mid).label("rank")
-    count = func.count().over(partition_by=keys).label("n")
-    ranked = select(*keys, source.c.mid, rank, count).subquery()
-    n = ranked.c.n
-    wanted = (ranked.c.rank == (n + 3) // 4) | (ranked.c.rank == (n + 1) // 2)
-    wanted |= ranked.c.rank == (3 * n + 3) // 4
-    ranked_keys = [ranked.c.key] if key is not None else []
-    found: dict = {}
-    for row in session.execute(select(*ranked_keys, ranked.c.mid, ranked.c.rank, n).where(wanted)):
-        group_key = row[0] if key is not None else None
-        value, rank_value, size = row[-3], row[-2], row[-1]
-        slots = found.setdefault(group_key, [None, None, None])
-        for i, target in enumerate(((size + 3) // 4, (size + 1) // 2, (3 * size + 3) // 4)):
-            if rank_value == target:
-                slots[i] = value
-    return {group_key: tuple(values) for group_key, values in found.items()}
+        found = {
+            (row[0] if key is not None else None): (tuple(row[-4:-1]), row[-1]) for row in rows
+        }
+    else:
+        rank = func.row_number().over(partition_by=keys, order_by=per_member.c.mid).label("rank")
+        count = func.count().over(partition_by=keys).label("n")
+        ranked = select(*keys, per_member.c.mid, rank, count).subquery()
+        n = ranked.c.n
+        wanted = (ranked.c.rank == (n + 3) // 4) | (ranked.c.rank == (n + 1) // 2)
+        wanted |= ranked.c.rank == (3 * n + 3) // 4
+        ranked_keys = [ranked.c.key] if key is not None else []
+        slots: dict = {}
+        sizes: dict = {}
+        statement = select(*ranked_keys, ranked.c.mid, ranked.c.rank, n).where(wanted)
+        for row in session.execute(statement):
+            group_key = row[0] if key is not None else None
+            value, rank_value, size = row[-3], row[-2], row[-1]
+            sizes[group_key] = size
+            values = slots.setdefault(group_key, [None, None, None])
+            for i, target in enumerate(((size + 3) // 4, (size + 1) // 2, (3 * size + 3) // 4)):
+                if rank_value == target:
+                    values[i] = value
+        found = {
+            group_key: (tuple(values), sizes[group_key]) for group_key, values in slots.items()
+        }
+    return {
+        group_key: quartiles if members >= k else (None, None, None)
+        for group_key, (quartiles, members) in found.items()
+    }
 
 
 def _demand_values(row, quartiles) -> dict:
@@ -128,7 +160,7 @@ def _demand_values(row, quartiles) -> dict:
 
 
 def demand_table(
-    session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str
+    session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str, k: int
 ) -> Table:
     s = (
         consented(
@@ -152,9 +184,9 @@ def demand_table(
     ).all()
     roots = session.execute(select(s.c.root_id, *_demand_measures(s)).group_by(s.c.root_id)).all()
     total = session.execute(select(*_demand_measures(s))).one()
-    leaf_q = _quartiles(session, s, s.c.category_id)
-    root_q = _quartiles(session, s, s.c.root_id)
-    total_q = _quartiles(session, s, None)
+    leaf_q = _quartiles(session, s, s.c.category_id, k)
+    root_q = _quartiles(session, s, s.c.root_id, k)
+    total_q = _quartiles(session, s, None, k)
 
     children: dict[int, list[Row]] = {}
     for leaf in leaves:
@@ -223,7 +255,12 @@ def _json_values(session: Session, column):
 
 
 def preference_tables(
-    session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str
+    session: Session,
+    group_id: int,
+    filters: Filters,
+    tree: CategoryTree,
+    locale: str,
+    top: int | None = TOP_ROWS,
 ) -> tuple[Table, Table, Table]:
     """Which values and brands matter, by top category, weighted by importance."""
     s = consented(
@@ -263,8 +300,14 @@ def preference_tables(
         .join(PreferenceCompany, PreferenceCompany.preference_id == s.c.id)
         .join(Company, Company.id == PreferenceCompany.company_id)
         .group_by(s.c.root_id, PreferenceCompany.stance, Company.name)
-        .order_by(func.count(distinct(s.c.user_id)).desc(), func.sum(s.c.importance).desc())
-        .limit(TOP_ROWS)
+        .order_by(
+            func.count(distinct(s.c.user_id)).desc(),
+            func.sum(s.c.importance).desc(),
+            Company.name,
+            s.c.root_id,
+            PreferenceCompany.stance,
+        )
+        .limit(top)
     )
     brand_rows = session.execute(links).all()
 
@@ -321,7 +364,9 @@ def preference_tables(
 # --- ratings ------------------------------------------------------------------------
 
 
-def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
+def ratings_table(
+    session: Session, group_id: int, filters: Filters, top: int | None = TOP_ROWS
+) -> Table:
     s = consented(
         Feedback,
         group_id,
@@ -344,15 +389,29 @@ def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
         )
         .join(Company, Company.id == s.c.company_id)
         .group_by(s.c.company_id, Company.name)
-        .order_by(func.count(distinct(s.c.user_id)).desc(), Company.name)
-        .limit(TOP_ROWS)
+        .order_by(func.count(distinct(s.c.user_id)).desc(), Company.name, s.c.company_id)
+        .limit(top)
     ).all()
+    listed = [row[0] for row in companies]
+    # The companies not listed, together: the rows then add up to every rating,
+    # a total the feedback trend releases, so they go through suppression too.
+    others = session.execute(
+        select(func.count(distinct(s.c.user_id)), func.count()).where(
+            s.c.company_id.not_in(listed) if listed else true()
+        )
+    ).one()
     buckets = session.execute(
         select(
             s.c.company_id, s.c.rating, func.count(distinct(s.c.user_id)), func.count()
         ).group_by(s.c.company_id, s.c.rating)
     ).all()
     by_company: dict[int, list[Row]] = {}
+    seen = {(company_id, rating) for company_id, rating, _m, _n in buckets}
+    # Every star appears, empty ones too, so that a hidden row never tells a star was given.
+    buckets = [
+        *buckets,
+        *((c, r, 0, 0) for c, *_ in companies for r in range(1, 6) if (c, r) not in seen),
+    ]
     for company_id, rating, members, count in buckets:
         by_company.setdefault(company_id, []).append(
             Row(
@@ -380,13 +439,28 @@ def ratings_table(session: Session, group_id: int, filters: Filters) -> Table:
             )
         )
     rows.sort(key=lambda r: (-r.members, r.label))
-    return Table("ratings", rows, sums_released_elsewhere=True)  # largest first
+    if others[1]:
+        rows.append(
+            Row(
+                key="other-companies",
+                label=str(_l("All other companies")),
+                members=others[0],
+                values={
+                    "members": others[0],
+                    "count": others[1],
+                    "average": None,
+                    "nps": None,
+                    "comments": None,
+                },
+            )
+        )
+    return Table("ratings", rows, sums_released_elsewhere=True)
 
 
 def _withhold_derived_ratings(table: Table) -> None:
     """Average and score would let hidden rating buckets be solved for: withheld with them."""
     for row in table.rows:
-        if any(not bucket.released for bucket in row.children):
+        if any(not bucket.released and bucket.members > 0 for bucket in row.children):
             row.values["average"] = None
             row.values["nps"] = None
 
@@ -415,34 +489,68 @@ def trend_table(session: Session, group_id: int, filters: Filters, model, name: 
 TREND_KINDS = {"intents": Intent, "preferences": Preference, "feedback": Feedback}
 
 
-def group_figures(
-    session: Session, group, filters: Filters, tree: CategoryTree, locale: str
-) -> Figures:
-    """Every figure of the analytics page, released with the group's k."""
+def _compute(session, group, filters: Filters, tree, locale: str, top: int | None) -> Figures:
     k = group.k_anonymity
     preference_roots, preference_values, brands = preference_tables(
-        session, group.id, filters, tree, locale
+        session, group.id, filters, tree, locale, top
     )
-    figures = Figures(
+    return Figures(
         k=k,
-        demand=release(demand_table(session, group.id, filters, tree, locale), k),
+        demand=release(demand_table(session, group.id, filters, tree, locale, k), k),
         windows=release(windows_table(session, group.id, filters), k),
         preference_roots=release(preference_roots, k),
         preference_values=release(preference_values, k),
         brands=release(brands, k),
-        ratings=release(ratings_table(session, group.id, filters), k),
+        ratings=release(ratings_table(session, group.id, filters, top), k),
         segments=release(segments_table(session, group.id, filters, tree, k, locale), k),
         trends={
             name: release(trend_table(session, group.id, filters, model, name), k)
             for name, model in TREND_KINDS.items()
         },
     )
+
+
+def _protect_against_difference(table: Table, rest: Table, k: int) -> None:
+    """Hide filtered rows whose unfiltered row, minus them, would rest on fewer than k members.
+
+    The page without the filter shows every row whole; subtracting the
+    filtered row from it leaves what the filter left out, so that part must
+    be empty or rest on k members or more.
+    """
+    left_out = {row.key: row.members for row in rest.all_rows()}
+    if rest.total is not None:
+        left_out[rest.total.key] = rest.total.members
+    for row in [*table.all_rows(), *([table.total] if table.total else [])]:
+        if row.released and 0 < left_out.get(row.key, 0) < k:
+            row.suppressed = Suppressed.COMPLEMENT
+    release(table, k)
+
+
+def group_figures(
+    session: Session, group, filters: Filters, tree: CategoryTree, locale: str
+) -> Figures:
+    """Every figure of the analytics page, released with the group's k."""
+    k = group.k_anonymity
+    figures = _compute(session, group, filters, tree, locale, TOP_ROWS)
+    if filters.active:
+        rest = _compute(session, group, filters.complement(), tree, locale, None)
+        for table, rest_table in zip(figures.comparable(), rest.comparable(), strict=True):
+            _protect_against_difference(table, rest_table, k)
     _withhold_derived_ratings(figures.ratings)
     if group.noise_epsilon_milli:
         # Every release with noise spends epsilon per figure it touched (sequential
-        # composition); the group's budget counter shows the total.
+        # composition); the group's budget counter shows the total, kept in SQL so
+        # that concurrent page views all count.
         epsilon = Fraction(group.noise_epsilon_milli, 1000)
         touched = add_noise(figures.tables(), epsilon)
-        group.privacy_budget_spent_milli += group.noise_epsilon_milli * touched
+        session.execute(
+            update(Group)
+            .where(Group.id == group.id)
+            .values(
+                privacy_budget_spent_milli=Group.privacy_budget_spent_milli
+                + group.noise_epsilon_milli * touched
+            )
+        )
+        session.refresh(group, ["privacy_budget_spent_milli"])
         figures.noise_epsilon = epsilon
     return figures

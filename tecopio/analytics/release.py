@@ -89,7 +89,8 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent_hidden: bool = Fals
     A hidden parent whose children are all released could be added back up
     from them, so one of its children is hidden too.
     """
-    hidden = [row for row in siblings if not row.released]
+    # Rows with no members at all (shown so that their absence says nothing) reveal nobody.
+    hidden = [row for row in siblings if not row.released and row.members > 0]
     if any(row.members >= k for row in hidden):
         return False
     if not hidden and not parent_hidden:

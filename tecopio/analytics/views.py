@@ -10,7 +10,7 @@ from tecopio.analytics.presentation import build_figures, figure_csv
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.analytics.source import shared_regions
 from tecopio.categories.services import load_tree
-from tecopio.db import db
+from tecopio.db import db, utcnow
 from tecopio.groups.services import get_group
 
 bp = Blueprint("analytics", __name__)
@@ -29,16 +29,19 @@ def _load(slug: str):
         SelectChoice(str(root.id), root.label(locale)) for root in tree.roots
     ]
     form.region.choices = [SelectChoice("", _("All regions"))] + [
-        SelectChoice(region, region)
-        for region in shared_regions(db.session, group.id, group.k_anonymity)
+        SelectChoice(key, name)
+        for key, name in shared_regions(db.session, group.id, group.k_anonymity)
+    ]
+    this_year = utcnow().year
+    form.year.choices = [SelectChoice("", _("Any time"))] + [
+        SelectChoice(str(year), str(year)) for year in range(this_year, this_year - 5, -1)
     ]
     if request.args and not form.validate():
         return group, None, form, 400
     filters = Filters(
         root_category_id=form.category.data,
-        start=form.start.data,
-        end=form.end.data,
-        region=form.region.data or None,
+        region_key=form.region.data or None,
+        year=form.year.data,
     )
     figures = group_figures(db.session, group, filters, tree, locale)
     if figures.noise_epsilon is not None:

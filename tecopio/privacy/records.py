@@ -21,6 +21,7 @@ from tecopio.memberdata.models import Feedback, Intent, Preference, Stance
 from tecopio.memberdata.services import feedback_of, intents_of, preferences_of
 from tecopio.privacy.models import Consent, ConsentEvent
 from tecopio.privacy.services import consent_history
+from tecopio.text import spreadsheet_safe
 
 
 @dataclass
@@ -209,13 +210,6 @@ def export_data(session: Session, user: User) -> dict:
     }
 
 
-def _spreadsheet_safe(value):
-    """Text a spreadsheet would run as a formula is prefixed with an apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
     if rows:
@@ -224,7 +218,7 @@ def _csv(rows: list[dict]) -> str:
         for row in rows:
             writer.writerow(
                 {
-                    key: _spreadsheet_safe(
+                    key: spreadsheet_safe(
                         ";".join(map(str, value))
                         if isinstance(value, list)
                         else json.dumps(value, ensure_ascii=False)
@@ -363,6 +357,7 @@ def erase_account(session: Session, user: User) -> None:
     user.password_hash = "!" + secrets.token_hex(16)
     user.locale = None
     user.region = None
+    user.region_key = None
     user.is_platform_admin = False
     user.session_version += 1
     record(session, "account.erased", target_user=user)
