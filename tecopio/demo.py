@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from tecopio.accounts.models import User
 from tecopio.accounts.passwords import hash_password
-from tecopio.accounts.services import register_user
+from tecopio.accounts.services import region_key, register_user
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import services as directory
@@ -122,10 +122,13 @@ def load_neighbours(session, energy) -> None:
     incumbent = session.scalar(select(Company).where(Company.name == "Red Eléctrica del Norte"))
     today = date.today()
     for n, (name, sub, importance, values, rating) in enumerate(NEIGHBOURS):
+        region = "Bilbao" if n % 2 else "Getxo"
         user = User(
             email=f"{name.lower().replace('í', 'i').replace('é', 'e')}@example.com",
             display_name=f"{name} (demo)",
             password_hash=password_hash,
+            region=region,
+            region_key=region_key(region),
         )
         session.add(user)
         session.flush()
