@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
+    from tecopio.analytics import cache as _analytics_models  # noqa: F401
     from tecopio.analytics import views as analytics_views
 
     # Importing every model registers its table before migrations compare them.

@@ -280,3 +280,35 @@ def test_analytics_csv_does_not_run_formulas(client, make):
     text = client.get(f"/groups/{group.slug}/analytics/ratings.csv").text
     assert "'=HYPERLINK" in text
     assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+
+
+def test_a_second_view_reads_the_snapshot_until_the_data_changes(
+    client, make, db_session, count_queries
+):
+    group, admin, members = build_group(make, 5)
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    with count_queries() as first:
+        before = page_table(client.get(url).text, "demand")
+    with count_queries() as second:
+        again = page_table(client.get(url).text, "demand")
+    assert again == before
+    assert second["n"] < first["n"] - 10  # no figure recomputed
+    make.intent(members[0], category=make.category("energy-gas"))
+    after = page_table(client.get(url).text, "demand")
+    assert after[1][:3] == ["Energy", "5", "6"]  # one more intent, seen at once
+
+
+def test_noisy_figures_stay_the_same_until_the_data_changes(client, make, db_session):
+    group, admin, _members = build_group(make, 8)
+    group.noise_epsilon_milli = 200
+    db_session.commit()
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    first = page_table(client.get(url).text, "demand")
+    spent = db_session.get(type(group), group.id).privacy_budget_spent_milli
+    assert spent > 0
+    for _ in range(3):
+        assert page_table(client.get(url).text, "demand") == first
+    db_session.refresh(group)
+    assert group.privacy_budget_spent_milli == spent  # reloading spends nothing more

@@ -20,6 +20,18 @@ def upgrade():
     op.add_column('users', sa.Column('region', sa.String(length=100), nullable=True))
     op.add_column('users', sa.Column('region_key', sa.String(length=100), nullable=True))
     op.create_index(op.f('ix_users_region_key'), 'users', ['region_key'], unique=False)
+    op.add_column('users', sa.Column('region_changed_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_table('analytics_snapshots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('fingerprint', sa.String(length=400), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_analytics_snapshots_group_id_groups'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_snapshots')),
+    sa.UniqueConstraint('group_id', 'key', name=op.f('uq_analytics_snapshots_group_id'))
+    )
 
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('k_anonymity', sa.Integer(), server_default='5', nullable=False))
@@ -32,11 +44,14 @@ def upgrade():
 
 def downgrade():
     # Not a batch on SQLite: copying the users table would trip the consent-log triggers.
+    op.drop_table('analytics_snapshots')
     op.drop_index(op.f('ix_users_region_key'), table_name='users')
     if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE users DROP COLUMN region_changed_at')
         op.execute('ALTER TABLE users DROP COLUMN region_key')
         op.execute('ALTER TABLE users DROP COLUMN region')
     else:
+        op.drop_column('users', 'region_changed_at')
         op.drop_column('users', 'region_key')
         op.drop_column('users', 'region')
 

@@ -21,6 +21,8 @@ class User(UserMixin, db.Model):
     region: Mapped[str | None] = mapped_column(String(100))
     # The region folded (case, accents, spaces) so that "Álava" and "alava " match.
     region_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    # When the region last changed: analytics snapshots depend on it.
+    region_changed_at: Mapped[datetime | None]
     # Part of every session and remember-me cookie: raising it ends them all.
     session_version: Mapped[int] = mapped_column(default=1)
     is_platform_admin: Mapped[bool] = mapped_column(default=False)

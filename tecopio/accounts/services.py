@@ -121,7 +121,9 @@ def update_profile(
     user.display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
     user.locale = locale if locale in LANGUAGES else None
     user.region = clean_line(region, max_length=REGION_MAX, required=False) or None
-    user.region_key = region_key(user.region)
+    if region_key(user.region) != user.region_key:
+        user.region_key = region_key(user.region)
+        user.region_changed_at = utcnow()
 
 
 def region_key(region: str | None) -> str | None:

@@ -5,9 +5,10 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
+from tecopio.analytics.cache import cached_figures
 from tecopio.analytics.forms import FilterForm
 from tecopio.analytics.presentation import build_figures, figure_csv
-from tecopio.analytics.queries import Filters, group_figures
+from tecopio.analytics.queries import Filters
 from tecopio.analytics.source import shared_regions
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
@@ -43,9 +44,8 @@ def _load(slug: str):
         region_key=form.region.data or None,
         year=form.year.data,
     )
-    figures = group_figures(db.session, group, filters, tree, locale)
-    if figures.noise_epsilon is not None:
-        db.session.commit()  # the privacy budget this release spent
+    figures = cached_figures(db.session, group, filters, tree, locale)
+    db.session.commit()  # a fresh snapshot, and the privacy budget a noisy release spent
     admin = policy.can_export_analytics(current_user, group)
     return group, build_figures(figures, locale, admin=admin), form, 200
 

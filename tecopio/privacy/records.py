@@ -358,6 +358,7 @@ def erase_account(session: Session, user: User) -> None:
     user.locale = None
     user.region = None
     user.region_key = None
+    user.region_changed_at = utcnow()
     user.is_platform_admin = False
     user.session_version += 1
     record(session, "account.erased", target_user=user)
