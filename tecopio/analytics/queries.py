@@ -63,16 +63,7 @@ class Figures:
         ]
 
     def tables(self) -> list[Table]:
-        return [
-            self.demand,
-            self.windows,
-            self.preference_roots,
-            self.preference_values,
-            self.brands,
-            self.ratings,
-            self.segments,
-            *self.trends.values(),
-        ]
+        return [*self.comparable(), self.segments]
 
 
 # --- demand -----------------------------------------------------------------------

@@ -159,11 +159,7 @@ def _intent_fields(form) -> dict:
 @bp.get("/intents")
 @login_required
 def intents():
-    return render_template(
-        "memberdata/intents.html",
-        intents=services.intents_of(db.session, current_user),
-        unit_labels=UNITS,
-    )
+    return _render_intents(200)
 
 
 @bp.route("/intents/new", methods=["GET", "POST"])
