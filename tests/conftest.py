@@ -12,10 +12,13 @@ import email
 import os
 import socket
 import uuid
+from pathlib import Path
 
 import flask_migrate
 import pytest
 from aiosmtpd.controller import Controller
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -99,11 +102,6 @@ def database_url(tmp_path_factory):
 
 def compile_translations() -> None:
     """Compile the .po catalogues, as ``make`` does, so that pytest alone works too."""
-    from pathlib import Path
-
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     for po_path in (Path(__file__).parent.parent / "tecopio" / "translations").glob(
         "*/LC_MESSAGES/messages.po"
     ):

@@ -15,6 +15,7 @@ from tecopio.accounts.passwords import (
     hash_password,
     verify_password,
 )
+from tecopio.config import DefaultConfig
 from tecopio.text import InvalidText
 from tests.factories import PASSWORD
 
@@ -126,8 +127,6 @@ def test_authenticate_rehashes_a_hash_made_with_weaker_parameters(db_session, ma
 
 def test_default_hash_parameters_are_argon2_cffi_defaults(app):
     """Production uses argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile)."""
-    from tecopio.config import DefaultConfig
-
     assert DefaultConfig.PASSWORD_HASH_PROFILE == "RFC_9106_LOW_MEMORY"
     params = PasswordHasher.from_parameters(getattr(profiles, DefaultConfig.PASSWORD_HASH_PROFILE))
     default = PasswordHasher()

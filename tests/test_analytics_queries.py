@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from tecopio.analytics.queries import Filters, group_figures
+from tecopio.analytics.queries import Filters, group_figures, ratings_table
 from tecopio.analytics.release import Suppressed, release
 from tecopio.categories.services import load_tree
 from tecopio.groups.models import MembershipStatus
@@ -231,8 +231,6 @@ def test_budget_quartiles_count_each_member_once_and_need_k_members(db_session, 
 
 
 def test_companies_beyond_the_list_are_one_row_that_is_checked_too(db_session, make):
-    from tecopio.analytics.queries import ratings_table
-
     group = make.group(k_anonymity=3)
     big, small = make.company(name="Big"), make.company(name="Small")
     for n in range(4):

@@ -12,10 +12,11 @@ from sqlalchemy.exc import DatabaseError
 
 from tecopio.accounts.models import User
 from tecopio.accounts.services import authenticate, register_user
+from tecopio.audit.labels import describe
 from tecopio.audit.models import AuditEvent
 from tecopio.db import db
 from tecopio.groups.models import Membership, MembershipStatus, Role
-from tecopio.groups.services import invite
+from tecopio.groups.services import invite, join_group, leave_group, remove_member
 from tecopio.memberdata.imports import MAX_ROWS, ImportFailed, import_csv, template_csv
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy import records, services
@@ -67,8 +68,6 @@ def test_withdrawing_consent_takes_effect_at_once(db_session, make):
 
 @pytest.mark.parametrize("how", ["leave", "removed"])
 def test_leaving_or_being_removed_ends_consent_for_good(db_session, make, how):
-    from tecopio.groups.services import join_group, leave_group, remove_member
-
     group = make.group()
     member = make.member(group)
     preference = make.preference(member)
@@ -439,8 +438,6 @@ def test_the_last_admin_with_members_cannot_erase_until_handing_over(db_session,
 
 
 def test_erased_people_appear_as_a_former_user_in_group_logs(db_session, make):
-    from tecopio.audit.labels import describe
-
     admin = make.user(display_name="Gone Admin")
     group = make.group(admin=admin)
     make.membership(group, role=Role.ADMIN)
