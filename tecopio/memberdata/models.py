@@ -38,7 +38,8 @@ class Preference(db.Model):
     values: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed: the analytics snapshot fingerprint reads its latest value.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     user: Mapped[User] = relationship()
     category: Mapped[Category] = relationship()
@@ -92,7 +93,8 @@ class Intent(db.Model):
         str_enum(IntentStatus, "intent_status"), default=IntentStatus.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed: the analytics snapshot fingerprint reads its latest value.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     user: Mapped[User] = relationship()
     category: Mapped[Category] = relationship()
@@ -114,7 +116,8 @@ class Feedback(db.Model):
         str_enum(FeedbackVisibility, "feedback_visibility"), default=FeedbackVisibility.GROUP
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed: the analytics snapshot fingerprint reads its latest value.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     user: Mapped[User] = relationship()
     company: Mapped[Company] = relationship()
