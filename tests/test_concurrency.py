@@ -7,7 +7,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tecopio.accounts.models import User
+from tecopio.analytics.cache import AnalyticsSnapshot, cached_figures, commit_snapshot
+from tecopio.analytics.queries import Filters
 from tecopio.audit.models import AuditEvent
+from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.groups import services
 from tecopio.groups.models import Group, Membership, Role
@@ -125,3 +128,36 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, committed):
             )
         )
     assert admins == 1
+
+
+def test_two_first_views_of_the_same_figures_store_one_snapshot(app, committed):
+    with app.app_context():
+        admin = User(email="race-view@example.com", display_name="V", password_hash=PASSWORD_HASH)
+        db.session.add(admin)
+        db.session.flush()
+        group = services.create_group(
+            db.session, admin, name="Race view", description="", region="", policy="open"
+        )
+        db.session.commit()
+        committed["users"].append(admin.id)
+        committed["groups"].append(group.id)
+        group_id = group.id
+
+    stored = []
+
+    def view(session, barrier):
+        group = session.get(Group, group_id)
+        cached_figures(session, group, Filters(), load_tree(session), "en")
+        barrier.wait()
+        stored.append(commit_snapshot(session))
+
+    outcomes = run_together(app, view, view)
+    assert outcomes == ["done", "done"]
+    assert sorted(stored) == [False, True]
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count(AnalyticsSnapshot.id)).where(AnalyticsSnapshot.group_id == group_id)
+        )
+        db.session.execute(delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group_id))
+        db.session.commit()
+    assert count == 1

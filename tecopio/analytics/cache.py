@@ -16,6 +16,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.accounts.models import User
@@ -140,3 +141,17 @@ def cached_figures(session: Session, group, filters, tree, locale: str) -> Figur
         )
     )
     return figures
+
+
+def commit_snapshot(session: Session) -> bool:
+    """Commit a new snapshot; False when a concurrent view stored the same one first.
+
+    Two first views of the same figures can run at once; the second to commit
+    meets the unique (group, key) row of the first, which is just as good.
+    """
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True

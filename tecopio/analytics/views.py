@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
-from tecopio.analytics.cache import cached_figures
+from tecopio.analytics.cache import cached_figures, commit_snapshot
 from tecopio.analytics.forms import FilterForm
 from tecopio.analytics.presentation import build_figures, figure_csv
 from tecopio.analytics.queries import Filters
@@ -45,7 +45,7 @@ def _load(slug: str):
         year=form.year.data,
     )
     figures = cached_figures(db.session, group, filters, tree, locale)
-    db.session.commit()  # a fresh snapshot, and the privacy budget a noisy release spent
+    commit_snapshot(db.session)  # a fresh snapshot, and the privacy budget a noisy release spent
     admin = policy.can_export_analytics(current_user, group)
     return group, build_figures(figures, locale, admin=admin), form, 200
 
