@@ -239,7 +239,7 @@ def test_companies_beyond_the_list_are_one_row_that_is_checked_too(db_session, m
         make.feedback(user, company=big, category=make.category("energy"), rating=4)
         if n == 0:
             make.feedback(user, company=small, category=make.category("energy"), rating=1)
-    table = ratings_table(db_session, group.id, Filters(), top=1)
+    table = ratings_table(db_session, group.id, Filters(), listed=[big.id])
     assert [r.key for r in table.rows] == [str(big.id), "other-companies"]
     release(table, 3)
     assert table.rows[-1].suppressed == Suppressed.TOO_FEW
@@ -272,3 +272,22 @@ def test_quarters_add_up_to_a_total_shown_elsewhere(db_session, make):
         ("2027-Q1", Suppressed.COMPLEMENT),
         ("2027-Q2", Suppressed.TOO_FEW),
     ]
+
+
+def test_a_filter_never_shows_what_the_whole_page_hid(db_session, make):
+    """Energy is hidden on the whole page to protect telecom; the energy filter must hide it too."""
+    group = make.group(k_anonymity=3)
+    for root, leaf, count in (
+        ("energy", "energy-electricity", 10),
+        ("telecom", "telecom-mobile", 2),
+        ("food", "food-produce", 12),
+    ):
+        for _ in range(count):
+            user = make.member(group)
+            make.consent(user, group, root)
+            make.intent(user, category=make.category(leaf))
+    whole = figures(db_session, group).demand
+    hidden = {r.key: r.suppressed for r in whole.rows}
+    assert hidden == {"energy": Suppressed.COMPLEMENT, "telecom": Suppressed.TOO_FEW, "food": None}
+    energy_only = figures(db_session, group, root_category_id=make.category("energy").id).demand
+    assert [(r.key, r.released) for r in energy_only.rows] == [("energy", False)]

@@ -356,8 +356,13 @@ def preference_tables(
 
 
 def ratings_table(
-    session: Session, group_id: int, filters: Filters, top: int | None = TOP_ROWS
+    session: Session, group_id: int, filters: Filters, listed: list[int] | None = None
 ) -> Table:
+    """Ratings of the companies rated by most members (or of ``listed`` ones), and the rest.
+
+    A filtered page lists the same companies as the unfiltered one, so that
+    its rows, "all other companies" included, can be compared with them.
+    """
     s = consented(
         Feedback,
         group_id,
@@ -379,11 +384,12 @@ def ratings_table(
             func.sum(case((func.length(s.c.body) > 0, 1), else_=0)),
         )
         .join(Company, Company.id == s.c.company_id)
+        .where(s.c.company_id.in_(listed) if listed is not None else true())
         .group_by(s.c.company_id, Company.name)
         .order_by(func.count(distinct(s.c.user_id)).desc(), Company.name, s.c.company_id)
-        .limit(top)
+        .limit(TOP_ROWS if listed is None else None)
     ).all()
-    listed = [row[0] for row in companies]
+    listed = listed if listed is not None else [row[0] for row in companies]
     # The companies not listed, together: the rows then add up to every rating,
     # a total the feedback trend releases, so they go through suppression too.
     others = session.execute(
@@ -480,7 +486,9 @@ def trend_table(session: Session, group_id: int, filters: Filters, model, name: 
 TREND_KINDS = {"intents": Intent, "preferences": Preference, "feedback": Feedback}
 
 
-def _compute(session, group, filters: Filters, tree, locale: str, top: int | None) -> Figures:
+def _compute(
+    session, group, filters: Filters, tree, locale: str, top: int | None, listed: list[int] | None
+) -> Figures:
     k = group.k_anonymity
     preference_roots, preference_values, brands = preference_tables(
         session, group.id, filters, tree, locale, top
@@ -492,7 +500,7 @@ def _compute(session, group, filters: Filters, tree, locale: str, top: int | Non
         preference_roots=release(preference_roots, k),
         preference_values=release(preference_values, k),
         brands=release(brands, k),
-        ratings=release(ratings_table(session, group.id, filters, top), k),
+        ratings=release(ratings_table(session, group.id, filters, listed), k),
         segments=release(segments_table(session, group.id, filters, tree, k, locale), k),
         trends={
             name: release(trend_table(session, group.id, filters, model, name), k)
@@ -501,18 +509,25 @@ def _compute(session, group, filters: Filters, tree, locale: str, top: int | Non
     )
 
 
-def _protect_against_difference(table: Table, rest: Table, k: int) -> None:
-    """Hide filtered rows whose unfiltered row, minus them, would rest on fewer than k members.
+def _protect_against_difference(table: Table, rest: Table, whole: Table, k: int) -> None:
+    """Hide filtered rows that, set against the unfiltered page, would reveal too few members.
 
-    The page without the filter shows every row whole; subtracting the
-    filtered row from it leaves what the filter left out, so that part must
-    be empty or rest on k members or more.
+    The unfiltered page minus a filtered row leaves what the filter left out:
+    that must be empty or rest on k members or more. And where it is empty
+    the filtered row equals the unfiltered one, so it must stay hidden where
+    the unfiltered page hid it.
     """
-    left_out = {row.key: row.members for row in rest.all_rows()}
-    if rest.total is not None:
-        left_out[rest.total.key] = rest.total.members
-    for row in [*table.all_rows(), *([table.total] if table.total else [])]:
-        if row.released and 0 < left_out.get(row.key, 0) < k:
+
+    def rows(t: Table):
+        return [*t.all_rows(), *([t.total] if t.total else [])]
+
+    left_out = {row.key: row.members for row in rows(rest)}
+    hidden_whole = {row.key for row in rows(whole) if not row.released}
+    for row in rows(table):
+        if not row.released:
+            continue
+        remainder = left_out.get(row.key, 0)
+        if 0 < remainder < k or (remainder == 0 and row.key in hidden_whole):
             row.suppressed = Suppressed.COMPLEMENT
     release(table, k)
 
@@ -522,11 +537,17 @@ def group_figures(
 ) -> Figures:
     """Every figure of the analytics page, released with the group's k."""
     k = group.k_anonymity
-    figures = _compute(session, group, filters, tree, locale, TOP_ROWS)
-    if filters.active:
-        rest = _compute(session, group, filters.complement(), tree, locale, None)
-        for table, rest_table in zip(figures.comparable(), rest.comparable(), strict=True):
-            _protect_against_difference(table, rest_table, k)
+    whole = _compute(session, group, Filters(), tree, locale, TOP_ROWS, None)
+    if not filters.active:
+        figures = whole
+    else:
+        listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
+        figures = _compute(session, group, filters, tree, locale, TOP_ROWS, listed)
+        rest = _compute(session, group, filters.complement(), tree, locale, None, listed)
+        for table, rest_table, whole_table in zip(
+            figures.comparable(), rest.comparable(), whole.comparable(), strict=True
+        ):
+            _protect_against_difference(table, rest_table, whole_table, k)
     _withhold_derived_ratings(figures.ratings)
     if group.noise_epsilon_milli:
         # Every release with noise spends epsilon per figure it touched (sequential
