@@ -2,15 +2,18 @@
 
 import csv
 import io
+import json
 from datetime import date
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from tecopio.analytics.cache import AnalyticsSnapshot
 from tecopio.groups.models import MembershipStatus
 from tecopio.memberdata.models import PreferenceCompany, Stance
 from tecopio.privacy.models import Consent
+from tecopio.privacy.records import erase_account
 from tests.factories import PASSWORD
 
 
@@ -312,3 +315,22 @@ def test_noisy_figures_stay_the_same_until_the_data_changes(client, make, db_ses
         assert page_table(client.get(url).text, "demand") == first
     db_session.refresh(group)
     assert group.privacy_budget_spent_milli == spent  # reloading spends nothing more
+
+
+def test_snapshots_keep_only_released_numbers_and_go_with_an_erasure(client, make, db_session):
+    group, admin, members = build_group(make, 4)
+    make.intent(members[0], category=make.category("energy-solar"), quantity=777)
+    login(client, admin)
+    client.get(f"/groups/{group.slug}/analytics")
+    snapshot = db_session.scalar(
+        select(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group.id)
+    )
+    payload = json.loads(snapshot.payload)
+    solar = next(
+        c for r in payload["demand"]["rows"] for c in r["children"] if c["key"] == "energy-solar"
+    )
+    assert solar["suppressed"] == "too_few" and solar["values"] == {}
+    assert "777" not in snapshot.payload
+    assert all(row["members"] == 0 for row in payload["demand"]["rows"])
+    erase_account(db_session, members[1])
+    assert db_session.scalar(select(func.count(AnalyticsSnapshot.id))) == 0

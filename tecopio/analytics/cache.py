@@ -11,7 +11,6 @@ privacy budget until the data changes.
 """
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from fractions import Fraction
 
@@ -87,8 +86,42 @@ def _table(data: dict) -> Table:
     )
 
 
+def _released(row: Row) -> dict:
+    """What a snapshot keeps of a row: only released numbers, never true member counts."""
+    return {
+        "key": row.key,
+        "label": row.label,
+        "members": 0,
+        "values": row.values if row.released else {},
+        "children": [_released(child) for child in row.children],
+        "suppressed": row.suppressed,
+    }
+
+
+def _released_table(table: Table) -> dict:
+    return {
+        "name": table.name,
+        "rows": [_released(row) for row in table.rows],
+        "total": _released(table.total) if table.total else None,
+        "sums_released_elsewhere": table.sums_released_elsewhere,
+    }
+
+
 def _dump(figures: Figures) -> str:
-    data = asdict(figures)
+    data = {
+        name: _released_table(getattr(figures, name))
+        for name in (
+            "demand",
+            "windows",
+            "preference_roots",
+            "preference_values",
+            "brands",
+            "ratings",
+            "segments",
+        )
+    }
+    data["trends"] = {name: _released_table(table) for name, table in figures.trends.items()}
+    data["k"] = figures.k
     data["noise_epsilon"] = str(figures.noise_epsilon) if figures.noise_epsilon else None
     return json.dumps(data)
 
@@ -130,9 +163,11 @@ def cached_figures(session: Session, group, filters, tree, locale: str) -> Figur
     if snapshot is not None and snapshot.fingerprint == fingerprint:
         return _load(snapshot.payload)
     figures = group_figures(session, group, filters, tree, locale)
+    # This one is replaced, and every other snapshot of the group that is out of date goes.
     session.execute(
         delete(AnalyticsSnapshot).where(
-            AnalyticsSnapshot.group_id == group.id, AnalyticsSnapshot.key == key
+            AnalyticsSnapshot.group_id == group.id,
+            (AnalyticsSnapshot.key == key) | (AnalyticsSnapshot.fingerprint != fingerprint),
         )
     )
     session.add(

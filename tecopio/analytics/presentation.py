@@ -61,7 +61,7 @@ def _display(
             DisplayRow(
                 label=row.label,
                 depth=depth,
-                cells=[""] * len(cells(row)) if hidden else cells(row),
+                cells=[] if hidden else cells(row),
                 bar=None if hidden else bar_of(row),
                 hidden=hidden,
             )

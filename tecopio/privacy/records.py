@@ -12,6 +12,7 @@ from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
+from tecopio.analytics.cache import AnalyticsSnapshot
 from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.db import utcnow
@@ -327,6 +328,8 @@ def erase_account(session: Session, user: User) -> None:
     session.execute(delete(Consent).where(Consent.user_id == user.id))
     session.execute(delete(ConsentEvent).where(ConsentEvent.user_id == user.id))
     session.execute(delete(Invitation).where(Invitation.email == email))
+    # Stored analytics may still hold figures the person was part of: computed afresh.
+    session.execute(delete(AnalyticsSnapshot))
     session.execute(
         update(Membership)
         .where(
