@@ -21,9 +21,12 @@ def upgrade():
     op.add_column('users', sa.Column('region_key', sa.String(length=100), nullable=True))
     op.create_index(op.f('ix_users_region_key'), 'users', ['region_key'], unique=False)
     op.add_column('users', sa.Column('region_changed_at', sa.DateTime(timezone=True), nullable=True))
-    # The analytics snapshot fingerprint reads the latest change of each table.
-    for table in ('preferences', 'intents', 'feedback', 'consents', 'memberships'):
-        op.create_index(op.f(f'ix_{table}_updated_at'), table, ['updated_at'], unique=False)
+    version = op.create_table('analytics_data_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_data_version'))
+    )
+    op.bulk_insert(version, [{'id': 1, 'value': 0}])
     op.create_table('analytics_snapshots',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=False),
@@ -48,8 +51,7 @@ def upgrade():
 def downgrade():
     # Not a batch on SQLite: copying the users table would trip the consent-log triggers.
     op.drop_table('analytics_snapshots')
-    for table in ('preferences', 'intents', 'feedback', 'consents', 'memberships'):
-        op.drop_index(op.f(f'ix_{table}_updated_at'), table_name=table)
+    op.drop_table('analytics_data_version')
     op.drop_index(op.f('ix_users_region_key'), table_name='users')
     if op.get_bind().dialect.name == 'sqlite':
         op.execute('ALTER TABLE users DROP COLUMN region_changed_at')

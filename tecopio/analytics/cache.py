@@ -11,10 +11,21 @@ privacy budget until the data changes.
 """
 
 import json
+import uuid
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    event,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -23,7 +34,7 @@ from tecopio.analytics.queries import Figures, group_figures
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
-from tecopio.groups.models import Membership
+from tecopio.groups.models import Group, Membership
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy.models import Consent
 
@@ -40,30 +51,68 @@ class AnalyticsSnapshot(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def data_fingerprint(session: Session) -> str:
-    """One statement: counts and latest changes of every table the figures read."""
-    parts = []
-    for model, changed in (
-        (Preference, Preference.updated_at),
-        (Intent, Intent.updated_at),
-        (Feedback, Feedback.updated_at),
-        (Consent, Consent.updated_at),
-        (Membership, Membership.updated_at),
-        (User, User.region_changed_at),
-    ):
-        parts.append(select(func.count()).select_from(model).scalar_subquery())
-        parts.append(select(func.max(changed)).scalar_subquery())
-    parts.append(
-        select(
-            func.count(),
-        )
-        .select_from(PreferenceCompany)
-        .scalar_subquery()
+class AnalyticsDataVersion(db.Model):
+    """One counter, raised in the same transaction as every change analytics depend on.
+
+    Raising it takes the row's lock, so the counter follows the order in which
+    changes commit: a snapshot stored under one value always holds the data of
+    every change counted up to it.
+    """
+
+    __tablename__ = "analytics_data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
+
+
+# Tables whose rows feed the figures; writes to them raise the counter.
+_TRACKED_TABLES = frozenset(
+    model.__table__
+    for model in (Preference, Intent, Feedback, PreferenceCompany, Consent, Membership)
+)
+
+
+def _raise_version(connection) -> None:
+    connection.execute(
+        update(AnalyticsDataVersion.__table__).values(value=AnalyticsDataVersion.value + 1)
     )
-    parts.append(select(func.sum(PreferenceCompany.company_id)).scalar_subquery())
-    parts.append(select(func.count(Company.merged_into_id)).scalar_subquery())
-    parts.append(select(func.max(Company.id)).scalar_subquery())
-    return "|".join(str(value) for value in session.execute(select(*parts)).one())
+
+
+def _changes_figures(obj) -> bool:
+    if obj.__table__ in _TRACKED_TABLES:
+        return True
+    state = inspect(obj)
+    if isinstance(obj, User):  # a member's region (filters); other account changes do not count
+        return state.attrs.region_key.history.has_changes()
+    if isinstance(obj, Company):  # a merge moves ratings and mentions
+        return state.attrs.merged_into_id.history.has_changes()
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _count_flushed_changes(session, flush_context):
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(hasattr(obj, "__table__") and _changes_figures(obj) for obj in changed):
+        _raise_version(session.connection())
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _count_bulk_changes(state):
+    """Bulk INSERT/UPDATE/DELETE statements (imports, erasure, merges) bypass the flush."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and table in _TRACKED_TABLES:
+            _raise_version(state.session.connection())
+
+
+def data_fingerprint(session: Session) -> str:
+    """The counter's value: it changes with every committed change the figures depend on.
+
+    Without the counter's row (a database not set up by the migrations) no
+    snapshot is ever reused.
+    """
+    value = session.scalar(select(AnalyticsDataVersion.value))
+    return str(value) if value is not None else f"uncounted-{uuid.uuid4()}"
 
 
 def _row(data: dict) -> Row:
@@ -155,11 +204,16 @@ def cached_figures(session: Session, group, filters, tree, locale: str) -> Figur
         f"|k={group.k_anonymity}|noise={group.noise_epsilon_milli}"
     )[:200]
     fingerprint = data_fingerprint(session)[:400]
-    snapshot = session.scalar(
-        select(AnalyticsSnapshot).where(
-            AnalyticsSnapshot.group_id == group.id, AnalyticsSnapshot.key == key
-        )
+    stored = select(AnalyticsSnapshot.fingerprint, AnalyticsSnapshot.payload).where(
+        AnalyticsSnapshot.group_id == group.id, AnalyticsSnapshot.key == key
     )
+    snapshot = session.execute(stored).first()
+    if snapshot is not None and snapshot.fingerprint == fingerprint:
+        return _load(snapshot.payload)
+    # First views of a group wait for each other (PostgreSQL row lock): the second then
+    # finds the first one's snapshot instead of computing, and spending budget, again.
+    session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    snapshot = session.execute(stored).first()
     if snapshot is not None and snapshot.fingerprint == fingerprint:
         return _load(snapshot.payload)
     figures = group_figures(session, group, filters, tree, locale)

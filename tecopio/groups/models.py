@@ -89,8 +89,7 @@ class Membership(db.Model):
         str_enum(MembershipStatus, "membership_status")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Indexed: the analytics snapshot fingerprint reads its latest value.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     group: Mapped[Group] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship()

@@ -38,8 +38,7 @@ class Preference(db.Model):
     values: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Indexed: the analytics snapshot fingerprint reads its latest value.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
     category: Mapped[Category] = relationship()
@@ -93,8 +92,7 @@ class Intent(db.Model):
         str_enum(IntentStatus, "intent_status"), default=IntentStatus.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Indexed: the analytics snapshot fingerprint reads its latest value.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
     category: Mapped[Category] = relationship()
@@ -116,8 +114,7 @@ class Feedback(db.Model):
         str_enum(FeedbackVisibility, "feedback_visibility"), default=FeedbackVisibility.GROUP
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Indexed: the analytics snapshot fingerprint reads its latest value.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
     company: Mapped[Company] = relationship()

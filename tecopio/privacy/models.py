@@ -40,8 +40,7 @@ class Consent(db.Model):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     granted: Mapped[bool]
-    # Indexed: the analytics snapshot fingerprint reads its latest value.
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     group: Mapped[Group] = relationship()
     category: Mapped[Category] = relationship()
