@@ -1,13 +1,13 @@
 """Released figures kept per group until the data behind them changes.
 
 Computing a large group's figures takes seconds; most page views ask for the
-same ones. A snapshot is stored per group, filter and language with a
-fingerprint of everything the figures depend on (members' items, consents,
-memberships, the directory, members' regions); any change to those changes
-the fingerprint, so the next view computes afresh. Consent withdrawal
-therefore still takes effect at once. With calibrated noise, a snapshot also
-means reloading the page shows the same noisy figures and spends no more
-privacy budget until the data changes.
+same ones. A snapshot is stored per group, filter and language with the value
+of a counter that every change the figures depend on raises (members' items,
+consents, memberships, company merges, members' regions); when the counter
+has moved, the next view computes afresh, so consent withdrawal still takes
+effect at once. With calibrated noise, a snapshot also means reloading the
+page shows the same noisy figures and spends no more privacy budget until
+the data changes. Snapshots hold released numbers only.
 """
 
 import json
