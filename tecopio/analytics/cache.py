@@ -156,19 +156,20 @@ def _released_table(table: Table) -> dict:
     }
 
 
+# The figures' tables besides the monthly trends, by attribute name.
+TABLES = (
+    "demand",
+    "windows",
+    "preference_roots",
+    "preference_values",
+    "brands",
+    "ratings",
+    "segments",
+)
+
+
 def _dump(figures: Figures) -> str:
-    data = {
-        name: _released_table(getattr(figures, name))
-        for name in (
-            "demand",
-            "windows",
-            "preference_roots",
-            "preference_values",
-            "brands",
-            "ratings",
-            "segments",
-        )
-    }
+    data = {name: _released_table(getattr(figures, name)) for name in TABLES}
     data["trends"] = {name: _released_table(table) for name, table in figures.trends.items()}
     data["k"] = figures.k
     data["noise_epsilon"] = str(figures.noise_epsilon) if figures.noise_epsilon else None
@@ -177,18 +178,7 @@ def _dump(figures: Figures) -> str:
 
 def _load(payload: str) -> Figures:
     data = json.loads(payload)
-    tables = {
-        name: _table(data[name])
-        for name in (
-            "demand",
-            "windows",
-            "preference_roots",
-            "preference_values",
-            "brands",
-            "ratings",
-            "segments",
-        )
-    }
+    tables = {name: _table(data[name]) for name in TABLES}
     return Figures(
         k=data["k"],
         trends={name: _table(table) for name, table in data["trends"].items()},
