@@ -60,21 +60,31 @@ def run_together(app, *actions):
     return outcomes
 
 
-def test_two_simultaneous_joins_make_one_membership(app, committed):
+def commit_group(app, committed, name: str, *emails: str, admins: int = 1):
+    """Users and a group created by the first of them, committed for real.
+
+    Returns the users' ids and the group's id; the first ``admins`` users are its admins.
+    """
     with app.app_context():
-        admin = User(email="race-admin@example.com", display_name="A", password_hash=PASSWORD_HASH)
-        joiner = User(
-            email="race-joiner@example.com", display_name="J", password_hash=PASSWORD_HASH
-        )
-        db.session.add_all([admin, joiner])
+        users = [User(email=e, display_name=e[:1], password_hash=PASSWORD_HASH) for e in emails]
+        db.session.add_all(users)
         db.session.flush()
         group = services.create_group(
-            db.session, admin, name="Race", description="", region="", policy="open"
+            db.session, users[0], name=name, description="", region="", policy="open"
         )
+        for user in users[1:admins]:
+            db.session.add(Membership(group=group, user=user, role=Role.ADMIN, status="active"))
         db.session.commit()
-        committed["users"] += [admin.id, joiner.id]
+        committed["users"] += [user.id for user in users]
         committed["groups"].append(group.id)
-        ids = (joiner.id, group.id)
+        return [user.id for user in users], group.id
+
+
+def test_two_simultaneous_joins_make_one_membership(app, committed):
+    (_admin_id, joiner_id), group_id = commit_group(
+        app, committed, "Race", "race-admin@example.com", "race-joiner@example.com"
+    )
+    ids = (joiner_id, group_id)
 
     def join(session, barrier):
         user, group = session.get(User, ids[0]), session.get(Group, ids[1])
@@ -92,21 +102,15 @@ def test_two_simultaneous_joins_make_one_membership(app, committed):
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, committed):
-    with app.app_context():
-        first = User(email="race-first@example.com", display_name="F", password_hash=PASSWORD_HASH)
-        second = User(
-            email="race-second@example.com", display_name="S", password_hash=PASSWORD_HASH
-        )
-        db.session.add_all([first, second])
-        db.session.flush()
-        group = services.create_group(
-            db.session, first, name="Race admins", description="", region="", policy="open"
-        )
-        db.session.add(Membership(group=group, user=second, role=Role.ADMIN, status="active"))
-        db.session.commit()
-        committed["users"] += [first.id, second.id]
-        committed["groups"].append(group.id)
-        ids = (first.id, second.id, group.id)
+    user_ids, group_id = commit_group(
+        app,
+        committed,
+        "Race admins",
+        "race-first@example.com",
+        "race-second@example.com",
+        admins=2,
+    )
+    ids = (*user_ids, group_id)
 
     def demote(target_index):
         def action(session, barrier):
@@ -131,17 +135,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, committed):
 
 
 def test_two_first_views_of_the_same_figures_store_one_snapshot(app, committed):
-    with app.app_context():
-        admin = User(email="race-view@example.com", display_name="V", password_hash=PASSWORD_HASH)
-        db.session.add(admin)
-        db.session.flush()
-        group = services.create_group(
-            db.session, admin, name="Race view", description="", region="", policy="open"
-        )
-        db.session.commit()
-        committed["users"].append(admin.id)
-        committed["groups"].append(group.id)
-        group_id = group.id
+    _user_ids, group_id = commit_group(app, committed, "Race view", "race-view@example.com")
 
     stored = []
 
