@@ -334,3 +334,25 @@ def test_snapshots_keep_only_released_numbers_and_go_with_an_erasure(client, mak
     assert all(row["members"] == 0 for row in payload["demand"]["rows"])
     erase_account(db_session, members[1])
     assert db_session.scalar(select(func.count(AnalyticsSnapshot.id))) == 0
+
+
+def test_one_filtered_view_stores_every_page_of_that_filter(
+    client, make, db_session, count_queries
+):
+    """The pages of a filter are released together, so the first view stores all of them."""
+    group, admin, members = build_group(make, 6)
+    for member, region in zip(members, ["bilbao"] * 3 + ["getxo"] * 3, strict=True):
+        member.region, member.region_key = region.title(), region
+    db_session.commit()
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    with count_queries() as first:
+        bilbao = page_table(client.get(url, query_string={"region": "bilbao"}).text, "demand")
+    with count_queries() as second:
+        getxo = page_table(client.get(url, query_string={"region": "getxo"}).text, "demand")
+    assert bilbao[1][:2] == ["Energy", "3"] and getxo[1][:2] == ["Energy", "3"]
+    assert second["n"] < first["n"] - 10  # Getxo came from the snapshot stored with Bilbao
+    keys = db_session.scalars(
+        select(AnalyticsSnapshot.key).where(AnalyticsSnapshot.group_id == group.id)
+    ).all()
+    assert sorted(key.split("|")[2] for key in keys) == ["None", "bilbao", "getxo"]

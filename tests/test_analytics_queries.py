@@ -1,11 +1,11 @@
 """Analytics figures: the numbers match a plain-Python count of what members consented to share."""
 
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from tecopio.analytics.queries import Filters, group_figures, ratings_table
+from tecopio.analytics.queries import Filters, filter_pages, group_figures, ratings_table
 from tecopio.analytics.release import Suppressed, release
 from tecopio.categories.services import load_tree
 from tecopio.groups.models import MembershipStatus
@@ -291,3 +291,103 @@ def test_a_filter_never_shows_what_the_whole_page_hid(db_session, make):
     assert hidden == {"energy": Suppressed.COMPLEMENT, "telecom": Suppressed.TOO_FEW, "food": None}
     energy_only = figures(db_session, group, root_category_id=make.category("energy").id).demand
     assert [(r.key, r.released) for r in energy_only.rows] == [("energy", False)]
+
+
+def _sharing_energy(make, group, count, region=None, **intent):
+    users = []
+    for _ in range(count):
+        user = make.member(group)
+        if region:
+            user.region, user.region_key = region.title(), region
+        make.consent(user, group, "energy")
+        make.intent(user, category=make.category("energy-electricity"), **intent)
+        users.append(user)
+    return users
+
+
+def test_regions_cannot_be_subtracted_from_the_whole_page_together(db_session, make):
+    """Three regions of three and one member without a region: whole − all three = that member.
+
+    Each region checked alone against the whole page leaves seven members out,
+    so each would be shown; released together, one region hides energy.
+    """
+    group = make.group(k_anonymity=3)
+    for region in ("bilbao", "getxo", "leioa"):
+        _sharing_energy(make, group, 3, region)
+    _sharing_energy(make, group, 1)
+    db_session.flush()
+    assert figures(db_session, group).demand.total.members == 10
+    pages = filter_pages(
+        db_session, group, Filters(region_key="bilbao"), load_tree(db_session), "en"
+    )
+    regions = {Filters(region_key=r) for r in ("bilbao", "getxo", "leioa")}
+    assert set(pages) == {Filters(), *regions}
+    del pages[Filters()]
+    shown = [page.demand.total for page in pages.values() if page.demand.total.released]
+    assert len(shown) == 2  # whole − the two shown = the hidden region and the member without one
+    hidden = [page for page in pages.values() if not page.demand.total.released]
+    assert hidden[0].demand.total.suppressed == Suppressed.COMPLEMENT
+    assert all(row.released is False for row in hidden[0].demand.all_rows())
+    # Group by group, each page agrees with what the one-filter call returns.
+    for page, released in pages.items():
+        again = figures(db_session, group, region_key=page.region_key)
+        assert again.demand.total.released == released.demand.total.released
+
+
+def test_regions_without_anyone_outside_them_are_all_shown(db_session, make):
+    group = make.group(k_anonymity=3)
+    for region in ("bilbao", "getxo"):
+        _sharing_energy(make, group, 3, region)
+    db_session.flush()
+    pages = filter_pages(
+        db_session, group, Filters(region_key="getxo"), load_tree(db_session), "en"
+    )
+    released = [page.demand.total.members for page in pages.values() if page.demand.total.released]
+    assert released == [6, 3, 3]  # the whole page, Bilbao, Getxo
+
+
+def test_a_category_hidden_on_its_page_is_not_recovered_from_the_others(db_session, make):
+    """This month: energy 4 members, telecom 2, food 5 → whole − energy − food = telecom."""
+    group = make.group(k_anonymity=3)
+    for root, leaf, count in (
+        ("energy", "energy-electricity", 4),
+        ("telecom", "telecom-mobile", 2),
+        ("food", "food-produce", 5),
+    ):
+        for _ in range(count):
+            user = make.member(group)
+            make.consent(user, group, root)
+            make.intent(user, category=make.category(leaf))
+    db_session.flush()
+    tree = load_tree(db_session)
+    whole = figures(db_session, group).trends["intents"]
+    (month,) = whole.rows
+    assert month.released and month.members == 11
+    pages = filter_pages(
+        db_session, group, Filters(root_category_id=make.category("food").id), tree, "en"
+    )
+    cells = {
+        tree.by_id[page.root_category_id].slug: figures.trends["intents"].rows
+        for page, figures in pages.items()
+        if page.active
+    }
+    assert cells["telecom"][0].suppressed == Suppressed.TOO_FEW
+    assert cells["energy"][0].suppressed == Suppressed.COMPLEMENT  # the smaller one
+    assert cells["food"][0].released
+    assert all(
+        rows == [] for slug, rows in cells.items() if slug not in {"energy", "telecom", "food"}
+    )
+
+
+def test_years_before_the_offered_ones_are_not_recovered(db_session, make):
+    """Whole − every offered year = what was recorded earlier, here by one member."""
+    group = make.group(k_anonymity=3)
+    this_year = date.today().year
+    _sharing_energy(make, group, 4)
+    _sharing_energy(make, group, 1, created_at=datetime(this_year - 7, 3, 1, tzinfo=UTC))
+    db_session.flush()
+    whole = figures(db_session, group)
+    assert whole.demand.total.members == 5 and whole.demand.total.released
+    this = figures(db_session, group, year=this_year)
+    assert this.demand.total.members == 4
+    assert this.demand.total.suppressed == Suppressed.COMPLEMENT

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.accounts.models import User
-from tecopio.analytics.queries import Figures, group_figures
+from tecopio.analytics.queries import Figures, filter_pages
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
@@ -187,12 +187,20 @@ def _load(payload: str) -> Figures:
     )
 
 
-def cached_figures(session: Session, group, filters, tree, locale: str) -> Figures:
-    """The group's figures from its snapshot when nothing changed since, else computed afresh."""
-    key = (
+def _key(group, filters, locale: str) -> str:
+    return (
         f"{locale}|{filters.root_category_id}|{filters.region_key}|{filters.year}"
         f"|k={group.k_anonymity}|noise={group.noise_epsilon_milli}"
     )[:200]
+
+
+def cached_figures(session: Session, group, filters, tree, locale: str) -> Figures:
+    """The group's figures from its snapshot when nothing changed since, else computed afresh.
+
+    The pages of one filter are released together, so computing one stores
+    them all.
+    """
+    key = _key(group, filters, locale)
     fingerprint = data_fingerprint(session)[:400]
     stored = select(AnalyticsSnapshot.fingerprint, AnalyticsSnapshot.payload).where(
         AnalyticsSnapshot.group_id == group.id, AnalyticsSnapshot.key == key
@@ -206,20 +214,22 @@ def cached_figures(session: Session, group, filters, tree, locale: str) -> Figur
     snapshot = session.execute(stored).first()
     if snapshot is not None and snapshot.fingerprint == fingerprint:
         return _load(snapshot.payload)
-    figures = group_figures(session, group, filters, tree, locale)
-    # This one is replaced, and every other snapshot of the group that is out of date goes.
+    pages = filter_pages(session, group, filters, tree, locale)
+    keys = {_key(group, page, locale): figures for page, figures in pages.items()}
+    # These are replaced, and every other snapshot of the group that is out of date goes.
     session.execute(
         delete(AnalyticsSnapshot).where(
             AnalyticsSnapshot.group_id == group.id,
-            (AnalyticsSnapshot.key == key) | (AnalyticsSnapshot.fingerprint != fingerprint),
+            AnalyticsSnapshot.key.in_(keys) | (AnalyticsSnapshot.fingerprint != fingerprint),
         )
     )
-    session.add(
+    session.add_all(
         AnalyticsSnapshot(
-            group_id=group.id, key=key, fingerprint=fingerprint, payload=_dump(figures)
+            group_id=group.id, key=page_key, fingerprint=fingerprint, payload=_dump(figures)
         )
+        for page_key, figures in keys.items()
     )
-    return figures
+    return pages[filters]
 
 
 def commit_snapshot(session: Session) -> bool:

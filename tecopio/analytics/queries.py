@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tecopio.analytics.noise import add_noise
 from tecopio.analytics.release import Row, Suppressed, Table, release
 from tecopio.analytics.segments import segments_table
-from tecopio.analytics.source import Filters, consented, dialect, month_of
+from tecopio.analytics.source import Filters, consented, dialect, month_of, offered_filters
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
 from tecopio.groups.models import Group
@@ -509,60 +509,132 @@ def _compute(
     )
 
 
-def _protect_against_difference(table: Table, rest: Table, whole: Table, k: int) -> None:
-    """Hide filtered rows that, set against the unfiltered page, would reveal too few members.
+def _release_together(
+    pages: dict[Filters, Figures], outside: Figures | None, whole: Figures, k: int
+):
+    """Release the pages of one filter so that no sum or difference of them reveals too little.
 
-    The unfiltered page minus a filtered row leaves what the filter left out:
-    that must be empty or rest on k members or more. And where it is empty
-    the filtered row equals the unfiltered one, so it must stay hidden where
-    the unfiltered page hid it.
+    For every row, the whole page's value is what every filtered page's value
+    and the part no page shows (``outside``: no region, an older year) add up
+    to. Those cells are released together as the children of the whole row
+    (``release.py``): a cell hidden on its own page, or a part outside resting
+    on fewer than k members, makes another page hide its cell too, and a row
+    the whole page hid is not added back up from the pages. The part outside
+    is never shown; resting on k members or more it is as good as hidden.
+    Hiding a cell can cascade within its page, so both repeat until nothing
+    changes.
     """
 
-    def rows(t: Table):
-        return [*t.all_rows(), *([t.total] if t.total else [])]
+    def rows_by_key(table: Table) -> dict[str, Row]:
+        return {
+            row.key: row for row in [*table.all_rows(), *([table.total] if table.total else [])]
+        }
 
-    left_out = {row.key: row.members for row in rows(rest)}
-    hidden_whole = {row.key for row in rows(whole) if not row.released}
-    for row in rows(table):
-        if not row.released:
-            continue
-        remainder = left_out.get(row.key, 0)
-        if 0 < remainder < k or (remainder == 0 and row.key in hidden_whole):
-            row.suppressed = Suppressed.COMPLEMENT
-    release(table, k)
+    changed = True
+    while changed:
+        changed = False
+        for index, whole_table in enumerate(whole.comparable()):
+            page_rows = [rows_by_key(page.comparable()[index]) for page in pages.values()]
+            outside_rows = rows_by_key(outside.comparable()[index]) if outside else {}
+            for key, whole_row in rows_by_key(whole_table).items():
+                cells = [rows[key] for rows in page_rows if key in rows]
+                rest = outside_rows.get(key)
+                rest_cell = Row(
+                    key="~outside",
+                    label="",
+                    members=rest.members if rest else 0,
+                    suppressed=Suppressed.TOO_FEW,
+                )
+                stand_ins = [
+                    Row(key=cell.key, label="", members=cell.members, suppressed=cell.suppressed)
+                    for cell in cells
+                ]
+                parent = Row(
+                    key=key,
+                    label="",
+                    members=whole_row.members,
+                    suppressed=whole_row.suppressed,
+                    children=[*stand_ins, rest_cell],
+                )
+                release(Table("together", [parent]), k)
+                for cell, stand_in in zip(cells, stand_ins, strict=True):
+                    if cell.released and not stand_in.released:
+                        cell.suppressed = Suppressed.COMPLEMENT
+                        changed = True
+        if changed:
+            for page in pages.values():
+                for table in page.comparable():
+                    release(table, k)
+
+
+def _add_noise(session: Session, group, pages: list[Figures]) -> None:
+    """Every release with noise spends epsilon per figure it touched (sequential composition).
+
+    The group's budget counter shows the total, kept in SQL so that
+    concurrent page views all count.
+    """
+    epsilon = Fraction(group.noise_epsilon_milli, 1000)
+    touched = 0
+    for figures in pages:
+        touched += add_noise(figures.tables(), epsilon)
+        figures.noise_epsilon = epsilon
+    session.execute(
+        update(Group)
+        .where(Group.id == group.id)
+        .values(
+            privacy_budget_spent_milli=Group.privacy_budget_spent_milli
+            + group.noise_epsilon_milli * touched
+        )
+    )
+    session.refresh(group, ["privacy_budget_spent_milli"])
+
+
+def _top_brands(table: Table) -> None:
+    table.rows = table.rows[:TOP_ROWS]
+
+
+def filter_pages(
+    session: Session, group, filters: Filters, tree: CategoryTree, locale: str
+) -> dict[Filters, Figures]:
+    """The figures of ``filters``' page and of every other value of the same filter, released.
+
+    The pages of one filter are released together (``_release_together``):
+    checked one at a time against the whole page, Bilbao and Getxo could
+    still be subtracted from it together. The whole page comes with them.
+    """
+    k = group.k_anonymity
+    whole = _compute(session, group, Filters(), tree, locale, TOP_ROWS, None)
+    pages = {Filters(): whole}
+    if filters.active:
+        offered = offered_filters(session, group, tree, filters.dimension)
+        if filters not in offered:
+            raise ValueError(f"{filters} is not offered")
+        listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
+        # Every company, so that all pages' cells are known; the lists are cut after release.
+        filtered = {
+            page: _compute(session, group, page, tree, locale, None, listed) for page in offered
+        }
+        # Top categories cover everything: nothing lies outside them.
+        outside = (
+            None
+            if filters.dimension == "category"
+            else _compute(
+                session, group, Filters(outside=tuple(offered)), tree, locale, None, listed
+            )
+        )
+        _release_together(filtered, outside, whole, k)
+        for figures in filtered.values():
+            _top_brands(figures.brands)
+        pages.update(filtered)
+    for figures in pages.values():
+        _withhold_derived_ratings(figures.ratings)
+    if group.noise_epsilon_milli:
+        _add_noise(session, group, list(pages.values()))
+    return pages
 
 
 def group_figures(
     session: Session, group, filters: Filters, tree: CategoryTree, locale: str
 ) -> Figures:
     """Every figure of the analytics page, released with the group's k."""
-    k = group.k_anonymity
-    whole = _compute(session, group, Filters(), tree, locale, TOP_ROWS, None)
-    if not filters.active:
-        figures = whole
-    else:
-        listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
-        figures = _compute(session, group, filters, tree, locale, TOP_ROWS, listed)
-        rest = _compute(session, group, filters.complement(), tree, locale, None, listed)
-        for table, rest_table, whole_table in zip(
-            figures.comparable(), rest.comparable(), whole.comparable(), strict=True
-        ):
-            _protect_against_difference(table, rest_table, whole_table, k)
-    _withhold_derived_ratings(figures.ratings)
-    if group.noise_epsilon_milli:
-        # Every release with noise spends epsilon per figure it touched (sequential
-        # composition); the group's budget counter shows the total, kept in SQL so
-        # that concurrent page views all count.
-        epsilon = Fraction(group.noise_epsilon_milli, 1000)
-        touched = add_noise(figures.tables(), epsilon)
-        session.execute(
-            update(Group)
-            .where(Group.id == group.id)
-            .values(
-                privacy_budget_spent_milli=Group.privacy_budget_spent_milli
-                + group.noise_epsilon_milli * touched
-            )
-        )
-        session.refresh(group, ["privacy_budget_spent_milli"])
-        figures.noise_epsilon = epsilon
-    return figures
+    return filter_pages(session, group, filters, tree, locale)[filters]

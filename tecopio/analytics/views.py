@@ -9,7 +9,7 @@ from tecopio.analytics.cache import cached_figures, commit_snapshot
 from tecopio.analytics.forms import FilterForm
 from tecopio.analytics.presentation import build_figures, figure_csv
 from tecopio.analytics.queries import Filters
-from tecopio.analytics.source import shared_regions
+from tecopio.analytics.source import offered_years, shared_regions
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.groups.services import get_group
@@ -33,9 +33,8 @@ def _load(slug: str):
         SelectChoice(key, name)
         for key, name in shared_regions(db.session, group.id, group.k_anonymity)
     ]
-    this_year = utcnow().year
     form.year.choices = [SelectChoice("", _("Any time"))] + [
-        SelectChoice(str(year), str(year)) for year in range(this_year, this_year - 5, -1)
+        SelectChoice(str(year), str(year)) for year in offered_years(utcnow().date())
     ]
     if request.args and not form.validate():
         return group, None, form, 400

@@ -126,17 +126,15 @@ def consent_history(session: Session, user: User) -> list[ConsentEvent]:
     )
 
 
-def shared_with_group(
-    model, group_id: int, *columns, root_id: int | None = None, exclude_root: bool = False
-):
+def shared_with_group(model, group_id: int, *columns, roots=None, exclude_roots: bool = False):
     """A SELECT of ``model`` rows (preferences, intents, feedback) a group may count.
 
     The owner must be an active member who consents, for this group, to the
     item's top-level category. Analytics builds on this; nothing else decides
     what a group may see. With ``columns`` the SELECT returns just those
-    (``root_category_id`` names the item's top-level category); ``root_id``
-    keeps one top-level category and its sub-categories (or, with
-    ``exclude_root``, everything else).
+    (``root_category_id`` names the item's top-level category); ``roots``
+    keeps these top-level categories and their sub-categories (or, with
+    ``exclude_roots``, everything else).
     """
     category = aliased(Category, name="item_category")
     root = func.coalesce(category.parent_id, category.id)
@@ -164,9 +162,9 @@ def shared_with_group(
             ),
         )
     )
-    if root_id is None:
+    if roots is None:
         return statement
-    return statement.where(root != root_id if exclude_root else root == root_id)
+    return statement.where(root.not_in(roots) if exclude_roots else root.in_(roots))
 
 
 def root_category_id(model, category):
