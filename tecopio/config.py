@@ -70,6 +70,9 @@ class DefaultConfig:
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     GROUPS_PER_PAGE = 20
+    # How analytics snapshots that miss the latest changes are refreshed after the
+    # response: "thread" (in the serving process) or "inline" (in the request; tests).
+    ANALYTICS_REFRESH = "thread"
     # Set to the number of proxies in front of the app (e.g. 1 behind a load balancer)
     # so that rate limits see the client's address.
     TRUSTED_PROXY_COUNT = 0

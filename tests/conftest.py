@@ -62,6 +62,8 @@ def make_test_app(database_url: str, **overrides):
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "RATELIMIT_STORAGE_URI": "memory://",
         "PUBLIC_URL": "http://localhost",
+        # Tests' data lives in the request's own (rolled-back) transaction.
+        "ANALYTICS_REFRESH": "inline",
     }
     config.update(overrides)
     return create_app(config)

@@ -1,13 +1,15 @@
-"""The counter behind analytics snapshots: every change the figures depend on raises it."""
+"""The counters behind analytics snapshots: every change a group's figures depend on raises them."""
 
 import pytest
 from sqlalchemy import delete, update
 
 from tecopio.accounts.services import end_all_sessions, update_profile
-from tecopio.analytics.cache import data_fingerprint
+from tecopio.analytics.cache import Version, group_version
 from tecopio.directory.services import merge_companies
+from tecopio.groups.models import MembershipStatus
+from tecopio.groups.services import membership_of
 from tecopio.memberdata.imports import import_csv, template_csv
-from tecopio.memberdata.models import Intent
+from tecopio.memberdata.models import Intent, PreferenceCompany
 from tecopio.privacy.services import set_consent
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -15,54 +17,90 @@ pytestmark = pytest.mark.usefixtures("app_ctx")
 
 @pytest.fixture
 def version(db_session):
-    def read():
+    def read(group) -> Version:
         db_session.flush()
-        return int(data_fingerprint(db_session))
+        return group_version(db_session, group.id) or Version(0, 0)
 
     return read
 
 
-def test_flushed_changes_raise_the_counter(db_session, make, version):
-    group = make.group()
+def moved(before: Version, after: Version) -> str:
+    """ "removal" when both counters moved, "change" when only ``changes`` did, else ""."""
+    if after.removals > before.removals:
+        assert after.changes > before.changes
+        return "removal"
+    return "change" if after.changes > before.changes else ""
+
+
+def test_members_items_count_in_their_groups_only(db_session, make, version):
+    group, other = make.group(), make.group()
     member = make.member(group)
-    start = version()
+    start, elsewhere = version(group), version(other)
     set_consent(db_session, member, group, make.category("energy"), True)
-    assert version() > start
-    before = version()
+    assert moved(start, version(group)) == "change"
+    before = version(group)
     intent = make.intent(member)
-    assert version() > before
-    before = version()
+    assert moved(before, version(group)) == "change"
+    before = version(group)
     intent.quantity = 2
     db_session.commit()
-    assert version() > before
+    assert moved(before, version(group)) == "change"  # an edit adds, it takes nothing away
+    assert version(other) == elsewhere  # another group's figures stay as they are
 
 
-def test_bulk_statements_raise_the_counter(db_session, make, version):
-    member = make.user()
+@pytest.mark.parametrize(
+    "action",
+    ["withdraw consent", "leave", "delete intent", "delete company link"],
+)
+def test_what_takes_data_away_is_a_removal(db_session, make, version, action):
+    group = make.group()
+    member = make.member(group)
+    set_consent(db_session, member, group, make.category("energy"), True)
+    intent = make.intent(member)
+    preference = make.preference(member)
+    link = PreferenceCompany(preference=preference, company=make.company(), stance="like")
+    db_session.add(link)
+    before = version(group)
+    if action == "withdraw consent":
+        set_consent(db_session, member, group, make.category("energy"), False)
+    elif action == "leave":
+        membership_of(db_session, member, group).status = MembershipStatus.LEFT
+    elif action == "delete intent":
+        db_session.delete(intent)
+    else:
+        db_session.delete(link)
+    assert moved(before, version(group)) == "removal"
+
+
+def test_imports_count_and_bulk_statements_count_for_every_group(db_session, make, version):
+    group, other = make.group(), make.group()
+    member = make.member(group)
     make.intent(member)
-    before = version()
-    db_session.execute(update(Intent).where(Intent.user_id == member.id).values(quantity=5))
-    assert version() > before
-    before = version()
-    db_session.execute(delete(Intent).where(Intent.user_id == member.id))
-    assert version() > before
-    before = version()
+    before = version(group)
     import_csv(db_session, member, "preferences", template_csv("preferences").encode())
-    assert version() > before
+    assert moved(before, version(group)) == "change"
+    before, elsewhere = version(group), version(other)
+    db_session.execute(update(Intent).where(Intent.user_id == member.id).values(quantity=5))
+    assert moved(before, version(group)) == "removal"
+    assert moved(elsewhere, version(other)) == "removal"  # which groups is not worked out
+    before = version(group)
+    db_session.execute(delete(Intent).where(Intent.user_id == member.id))
+    assert moved(before, version(group)) == "removal"
 
 
 def test_region_changes_and_merges_count_but_other_account_changes_do_not(
     db_session, make, version
 ):
-    user = make.user()
-    before = version()
+    group = make.group()
+    user = make.member(group)
+    before = version(group)
     end_all_sessions(user)  # logging out everywhere changes nothing the figures show
     user.locale = "eu"
-    assert version() == before
+    assert version(group) == before
     update_profile(user, display_name="Renamed", locale="es", region="Bilbao")
-    assert version() > before
-    before = version()
+    assert moved(before, version(group)) == "change"
+    before = version(group)
     kept, duplicate = make.company(name="Kept Co"), make.company(name="Kept Co S.A.")
-    assert version() == before  # a new directory entry changes no figure
+    assert version(group) == before  # a new directory entry changes no figure
     merge_companies(db_session, make.user(is_platform_admin=True), duplicate, kept)
-    assert version() > before
+    assert moved(before, version(group)) != ""

@@ -14,6 +14,7 @@ from tecopio.groups.models import MembershipStatus
 from tecopio.memberdata.models import PreferenceCompany, Stance
 from tecopio.privacy.models import Consent
 from tecopio.privacy.records import erase_account
+from tecopio.privacy.services import set_consent
 from tests.factories import PASSWORD
 
 
@@ -298,8 +299,22 @@ def test_a_second_view_reads_the_snapshot_until_the_data_changes(
     assert again == before
     assert second["n"] < first["n"] - 10  # no figure recomputed
     make.intent(members[0], category=make.category("energy-gas"))
-    after = page_table(client.get(url).text, "demand")
-    assert after[1][:3] == ["Energy", "5", "6"]  # one more intent, seen at once
+    stale = client.get(url).text
+    assert page_table(stale, "demand") == before  # shown at once, while being refreshed
+    assert 'id="stale-notice"' in stale and 'id="stale-notice"' not in client.get(url).text
+    assert page_table(client.get(url).text, "demand")[1][:3] == ["Energy", "5", "6"]
+
+
+def test_after_a_withdrawal_the_page_never_shows_the_older_snapshot(client, make, db_session):
+    group, admin, members = build_group(make, 4)
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    assert page_table(client.get(url).text, "demand")[1][:3] == ["Energy", "4", "4"]
+    set_consent(db_session, members[0], group, make.category("energy"), False)
+    db_session.commit()
+    html = client.get(url).text
+    assert page_table(html, "demand")[1][:3] == ["Energy", "3", "3"]  # the first view after
+    assert 'id="stale-notice"' not in html
 
 
 def test_noisy_figures_stay_the_same_until_the_data_changes(client, make, db_session):

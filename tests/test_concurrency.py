@@ -7,13 +7,20 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tecopio.accounts.models import User
-from tecopio.analytics.cache import AnalyticsSnapshot, cached_figures, commit_snapshot
+from tecopio.analytics.background import schedule_refresh
+from tecopio.analytics.cache import (
+    AnalyticsSnapshot,
+    cached_figures,
+    commit_snapshot,
+    group_version,
+)
 from tecopio.analytics.queries import Filters
 from tecopio.audit.models import AuditEvent
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.groups import services
 from tecopio.groups.models import Group, Membership, Role
+from tecopio.memberdata.models import Preference
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import PASSWORD_HASH
 
@@ -156,3 +163,36 @@ def test_two_first_views_of_the_same_figures_store_one_snapshot(app, committed):
         db.session.execute(delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group_id))
         db.session.commit()
     assert count == 1
+
+
+def test_a_stale_snapshot_is_refreshed_by_a_thread_after_the_response(app, committed):
+    (member_id,), group_id = commit_group(app, committed, "Refresh", "refresh-admin@example.com")
+
+    def view():
+        group = db.session.get(Group, group_id)
+        figures = cached_figures(db.session, group, Filters(), load_tree(db.session), "en")
+        commit_snapshot(db.session)
+        return figures
+
+    app.config["ANALYTICS_REFRESH"] = "thread"
+    try:
+        with app.test_request_context():
+            assert view().stale is False
+            db.session.add(Preference(user_id=member_id, category_id=1, importance=3))
+            db.session.commit()
+            assert view().stale is True  # shown at once; the new preference is not counted yet
+            thread = schedule_refresh(group_id, Filters(), "en")
+            assert schedule_refresh(group_id, Filters(), "en") is None  # already under way
+            thread.join(timeout=30)
+            db.session.rollback()
+            refreshed = view()
+            version = group_version(db.session, group_id)
+            stored = db.session.scalar(
+                select(AnalyticsSnapshot.changes).where(AnalyticsSnapshot.group_id == group_id)
+            )
+            assert refreshed.stale is False and stored == version.changes
+    finally:
+        app.config["ANALYTICS_REFRESH"] = "inline"
+        with app.app_context():
+            db.session.execute(delete(Preference).where(Preference.user_id == member_id))
+            db.session.commit()

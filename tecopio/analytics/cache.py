@@ -1,17 +1,27 @@
 """Released figures kept per group until the data behind them changes.
 
 Computing a large group's figures takes seconds; most page views ask for the
-same ones. A snapshot is stored per group, filter and language with the value
-of a counter that every change the figures depend on raises (members' items,
-consents, memberships, company merges, members' regions); when the counter
-has moved, the next view computes afresh, so consent withdrawal still takes
-effect at once. With calibrated noise, a snapshot also means reloading the
-page shows the same noisy figures and spends no more privacy budget until
-the data changes. Snapshots hold released numbers only.
+same ones. A snapshot is stored per group, filter and language with the
+group's two counters at that moment: every change the figures depend on
+(members' items, consents, memberships, company merges, members' regions)
+raises the group's ``changes``, and those that take data away (a withdrawn
+consent, a member leaving, a deleted item, an erasure) raise ``removals`` too.
+
+* Counters unchanged: the snapshot is the page.
+* Only ``changes`` moved (new data): the snapshot is shown, marked as not yet
+  counting the latest changes, and refreshed after the response
+  (``background.py``); the page never waits for a large group's figures.
+* ``removals`` moved: the snapshot may count data the group may no longer
+  see, so it is never shown again; the view computes afresh. Withdrawn
+  consent still takes effect at once.
+
+With calibrated noise, a snapshot also means reloading the page shows the
+same noisy figures and spends no more privacy budget until the data changes.
+Snapshots hold released numbers only.
 """
 
 import json
-import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
@@ -23,9 +33,12 @@ from sqlalchemy import (
     delete,
     event,
     inspect,
+    literal,
+    or_,
     select,
-    update,
+    true,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -34,7 +47,7 @@ from tecopio.analytics.queries import Figures, filter_pages
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
-from tecopio.groups.models import Group, Membership
+from tecopio.groups.models import Group, Membership, MembershipStatus
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy.models import Consent
 
@@ -46,73 +59,147 @@ class AnalyticsSnapshot(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(400))
+    changes: Mapped[int]
+    removals: Mapped[int]
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AnalyticsDataVersion(db.Model):
-    """One counter, raised in the same transaction as every change analytics depend on.
+class AnalyticsVersion(db.Model):
+    """A group's two counters, raised in the same transaction as every change they count.
 
-    Raising it takes the row's lock, so the counter follows the order in which
-    changes commit: a snapshot stored under one value always holds the data of
-    every change counted up to it.
+    Raising them takes the row's lock, so they follow the order in which
+    changes commit: a snapshot stored under one value holds the data of every
+    change counted up to it. Each group has its own row, so a change in one
+    group neither waits for nor refreshes another's figures.
     """
 
-    __tablename__ = "analytics_data_version"
+    __tablename__ = "analytics_versions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    value: Mapped[int] = mapped_column(default=0)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    changes: Mapped[int] = mapped_column(default=0)
+    removals: Mapped[int] = mapped_column(default=0)
 
 
-# Tables whose rows feed the figures; writes to them raise the counter.
+@dataclass
+class _Touched:
+    """The groups whose figures a flush or statement may have changed."""
+
+    groups: set[int] = field(default_factory=set)
+    users: set[int] = field(default_factory=set)
+    preferences: set[int] = field(default_factory=set)
+    everyone: bool = False
+    removal: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.users or self.preferences or self.everyone)
+
+
+def _raise_versions(connection, touched: _Touched) -> None:
+    """Add one to ``changes`` (and to ``removals`` for a removal) of every touched group.
+
+    An upsert, so that a group's row exists from its first change on; rows
+    are taken in group order, so two transactions never lock them crosswise.
+    """
+    if touched.everyone:
+        ids = select(Group.id).where(true())
+    else:
+        members_of = select(Membership.group_id).where(Membership.user_id.in_(touched.users))
+        liked_by = (
+            select(Membership.group_id)
+            .join(Preference, Preference.user_id == Membership.user_id)
+            .where(Preference.id.in_(touched.preferences))
+        )
+        ids = select(Group.id).where(
+            or_(Group.id.in_(touched.groups), Group.id.in_(members_of), Group.id.in_(liked_by))
+        )
+    source = ids.add_columns(literal(1), literal(int(touched.removal))).order_by(Group.id)
+    table = AnalyticsVersion.__table__
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).from_select(["group_id", "changes", "removals"], source)
+    statement = statement.on_conflict_do_update(
+        index_elements=["group_id"],
+        set_={
+            "changes": table.c.changes + 1,
+            "removals": table.c.removals + statement.excluded.removals,
+        },
+    )
+    connection.execute(statement)
+
+
+def _was(state, name, value) -> bool:
+    return value in state.attrs[name].history.deleted
+
+
+def _touch(obj, touched: _Touched, *, deleted: bool) -> None:
+    state = inspect(obj)
+    if isinstance(obj, Preference | Intent | Feedback):
+        touched.users.add(obj.user_id)
+        touched.removal |= deleted
+    elif isinstance(obj, PreferenceCompany):
+        touched.preferences.add(obj.preference_id)
+        touched.removal |= deleted
+    elif isinstance(obj, Consent):
+        touched.groups.add(obj.group_id)
+        touched.removal |= deleted or _was(state, "granted", True)
+    elif isinstance(obj, Membership):
+        touched.groups.add(obj.group_id)
+        touched.removal |= deleted or _was(state, "status", MembershipStatus.ACTIVE)
+    elif isinstance(obj, User):  # a member's region (filters); other account changes do not count
+        if state.attrs.region_key.history.has_changes():
+            touched.users.add(obj.id)
+    elif isinstance(obj, Company) and state.attrs.merged_into_id.history.has_changes():
+        touched.everyone = True  # a merge moves ratings and mentions
+
+
+@event.listens_for(Session, "after_flush")
+def _count_flushed_changes(session, flush_context):
+    touched = _Touched()
+    for obj in (*session.new, *session.dirty):
+        _touch(obj, touched, deleted=False)
+    for obj in session.deleted:
+        _touch(obj, touched, deleted=True)
+    if touched:
+        _raise_versions(session.connection(), touched)
+
+
+# Tables whose rows feed the figures; bulk writes to them count for every group.
 _TRACKED_TABLES = frozenset(
     model.__table__
     for model in (Preference, Intent, Feedback, PreferenceCompany, Consent, Membership)
 )
 
 
-def _raise_version(connection) -> None:
-    connection.execute(
-        update(AnalyticsDataVersion.__table__).values(value=AnalyticsDataVersion.value + 1)
-    )
-
-
-def _changes_figures(obj) -> bool:
-    if obj.__table__ in _TRACKED_TABLES:
-        return True
-    state = inspect(obj)
-    if isinstance(obj, User):  # a member's region (filters); other account changes do not count
-        return state.attrs.region_key.history.has_changes()
-    if isinstance(obj, Company):  # a merge moves ratings and mentions
-        return state.attrs.merged_into_id.history.has_changes()
-    return False
-
-
-@event.listens_for(Session, "after_flush")
-def _count_flushed_changes(session, flush_context):
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(hasattr(obj, "__table__") and _changes_figures(obj) for obj in changed):
-        _raise_version(session.connection())
-
-
 @event.listens_for(Session, "do_orm_execute")
 def _count_bulk_changes(state):
-    """Bulk INSERT/UPDATE/DELETE statements (imports, erasure, merges) bypass the flush."""
+    """Bulk INSERT/UPDATE/DELETE statements (imports, erasure, merges) bypass the flush.
+
+    Which groups they touch is not worked out: they count for every group,
+    and an UPDATE or DELETE as a removal.
+    """
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         if table is not None and table in _TRACKED_TABLES:
-            _raise_version(state.session.connection())
+            touched = _Touched(everyone=True, removal=not state.is_insert)
+            _raise_versions(state.session.connection(), touched)
 
 
-def data_fingerprint(session: Session) -> str:
-    """The counter's value: it changes with every committed change the figures depend on.
+@dataclass(frozen=True)
+class Version:
+    changes: int
+    removals: int
 
-    Without the counter's row (a database not set up by the migrations) no
-    snapshot is ever reused.
-    """
-    value = session.scalar(select(AnalyticsDataVersion.value))
-    return str(value) if value is not None else f"uncounted-{uuid.uuid4()}"
+
+def group_version(session: Session, group_id: int) -> Version | None:
+    """The group's counters; None before its first change (its figures are then never kept)."""
+    row = session.execute(
+        select(AnalyticsVersion.changes, AnalyticsVersion.removals).where(
+            AnalyticsVersion.group_id == group_id
+        )
+    ).first()
+    return Version(*row) if row else None
 
 
 def _row(data: dict) -> Row:
@@ -187,49 +274,92 @@ def _load(payload: str) -> Figures:
     )
 
 
+def _settings(group) -> str:
+    return f"|k={group.k_anonymity}|noise={group.noise_epsilon_milli}"
+
+
 def _key(group, filters, locale: str) -> str:
     return (
         f"{locale}|{filters.root_category_id}|{filters.region_key}|{filters.year}"
-        f"|k={group.k_anonymity}|noise={group.noise_epsilon_milli}"
+        + _settings(group)
     )[:200]
 
 
-def cached_figures(session: Session, group, filters, tree, locale: str) -> Figures:
-    """The group's figures from its snapshot when nothing changed since, else computed afresh.
+def _stored(session: Session, group_id: int, key: str):
+    return session.execute(
+        select(
+            AnalyticsSnapshot.changes,
+            AnalyticsSnapshot.removals,
+            AnalyticsSnapshot.payload,
+            AnalyticsSnapshot.created_at,
+        ).where(AnalyticsSnapshot.group_id == group_id, AnalyticsSnapshot.key == key)
+    ).first()
 
-    The pages of one filter are released together, so computing one stores
-    them all.
+
+def _from_snapshot(snapshot, *, stale: bool) -> Figures:
+    figures = _load(snapshot.payload)
+    figures.computed_at, figures.stale = snapshot.created_at, stale
+    return figures
+
+
+def cached_figures(session: Session, group, filters, tree, locale: str) -> Figures:
+    """The group's figures from its snapshot where it may be shown, else computed afresh.
+
+    ``Figures.stale`` tells that the snapshot does not count the latest
+    changes yet: the caller should have it refreshed (``background.py``).
     """
-    key = _key(group, filters, locale)
-    fingerprint = data_fingerprint(session)[:400]
-    stored = select(AnalyticsSnapshot.fingerprint, AnalyticsSnapshot.payload).where(
-        AnalyticsSnapshot.group_id == group.id, AnalyticsSnapshot.key == key
-    )
-    snapshot = session.execute(stored).first()
-    if snapshot is not None and snapshot.fingerprint == fingerprint:
-        return _load(snapshot.payload)
-    # First views of a group wait for each other (PostgreSQL row lock): the second then
-    # finds the first one's snapshot instead of computing, and spending budget, again.
+    version = group_version(session, group.id)
+    snapshot = _stored(session, group.id, _key(group, filters, locale))
+    if version is not None and snapshot is not None:
+        if snapshot.changes == version.changes:
+            return _from_snapshot(snapshot, stale=False)
+        if snapshot.removals == version.removals:
+            return _from_snapshot(snapshot, stale=True)
+    return refresh_snapshots(session, group, filters, tree, locale)
+
+
+def refresh_snapshots(session: Session, group, filters, tree, locale: str) -> Figures:
+    """Compute the figures of ``filters`` and store them, with the other pages of that filter.
+
+    First computations for a group wait for each other (PostgreSQL row lock):
+    the second then finds the first one's snapshot instead of computing, and
+    spending budget, again. The counters are read after the lock, before any
+    figure, so the snapshot holds at least every change they count.
+    """
     session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
-    snapshot = session.execute(stored).first()
-    if snapshot is not None and snapshot.fingerprint == fingerprint:
-        return _load(snapshot.payload)
+    version = group_version(session, group.id)
+    key = _key(group, filters, locale)
+    snapshot = _stored(session, group.id, key)
+    if version is not None and snapshot is not None and snapshot.changes == version.changes:
+        return _from_snapshot(snapshot, stale=False)
     pages = filter_pages(session, group, filters, tree, locale)
-    keys = {_key(group, page, locale): figures for page, figures in pages.items()}
-    # These are replaced, and every other snapshot of the group that is out of date goes.
+    figures = pages[filters]
+    figures.computed_at = utcnow()
+    if version is None:
+        return figures
+    keys = {_key(group, page, locale): page_figures for page, page_figures in pages.items()}
+    # These are replaced; so are those that may count removed data or older settings.
+    # Stale ones are kept: until refreshed they are still better than a wait.
     session.execute(
         delete(AnalyticsSnapshot).where(
             AnalyticsSnapshot.group_id == group.id,
-            AnalyticsSnapshot.key.in_(keys) | (AnalyticsSnapshot.fingerprint != fingerprint),
+            AnalyticsSnapshot.key.in_(keys)
+            | (AnalyticsSnapshot.removals != version.removals)
+            | ~AnalyticsSnapshot.key.endswith(_settings(group)),
         )
     )
     session.add_all(
         AnalyticsSnapshot(
-            group_id=group.id, key=page_key, fingerprint=fingerprint, payload=_dump(figures)
+            group_id=group.id,
+            key=page_key,
+            changes=version.changes,
+            removals=version.removals,
+            payload=_dump(page_figures),
+            created_at=figures.computed_at,
         )
-        for page_key, figures in keys.items()
+        for page_key, page_figures in keys.items()
     )
-    return pages[filters]
+    return figures
 
 
 def commit_snapshot(session: Session) -> bool:

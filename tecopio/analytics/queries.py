@@ -6,6 +6,7 @@ them all and releases every table with the group's k (``release.py``).
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
@@ -49,6 +50,8 @@ class Figures:
     segments: Table
     trends: dict[str, Table] = field(default_factory=dict)
     noise_epsilon: Fraction | None = None  # set when calibrated noise was added
+    computed_at: datetime | None = None
+    stale: bool = False  # from a snapshot that does not count the latest changes yet
 
     def comparable(self) -> list[Table]:
         """Tables whose rows mean the same with and without a filter (all but segments)."""

@@ -5,6 +5,8 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
+from tecopio.analytics import background
+from tecopio.analytics.background import schedule_refresh
 from tecopio.analytics.cache import cached_figures, commit_snapshot
 from tecopio.analytics.forms import FilterForm
 from tecopio.analytics.presentation import build_figures, figure_csv
@@ -37,7 +39,7 @@ def _load(slug: str):
         SelectChoice(str(year), str(year)) for year in offered_years(utcnow().date())
     ]
     if request.args and not form.validate():
-        return group, None, form, 400
+        return group, None, None, form, 400
     filters = Filters(
         root_category_id=form.category.data,
         region_key=form.region.data or None,
@@ -45,17 +47,20 @@ def _load(slug: str):
     )
     figures = cached_figures(db.session, group, filters, tree, locale)
     commit_snapshot(db.session)  # a fresh snapshot, and the privacy budget a noisy release spent
+    if figures.stale:
+        schedule_refresh(group.id, filters, locale)
     admin = policy.can_export_analytics(current_user, group)
-    return group, build_figures(figures, locale, admin=admin), form, 200
+    return group, figures, build_figures(figures, locale, admin=admin), form, 200
 
 
 @bp.get("/groups/<slug>/analytics")
 @login_required
 def index(slug: str):
-    group, figures, form, status = _load(slug)
+    group, state, figures, form, status = _load(slug)
     return render_template(
         "analytics/index.html",
         group=group,
+        state=state,
         figures=figures or [],
         form=form,
         can_export=policy.can_export_analytics(current_user, group),
@@ -65,7 +70,7 @@ def index(slug: str):
 @bp.get("/groups/<slug>/analytics/<name>.csv")
 @login_required
 def export(slug: str, name: str):
-    group, figures, _form, status = _load(slug)
+    group, _state, figures, _form, status = _load(slug)
     policy.require(policy.can_export_analytics(current_user, group))
     if status != 200:
         abort(400)
@@ -80,4 +85,5 @@ def export(slug: str, name: str):
 
 
 def init_app(app) -> None:
+    background.init_app(app)
     app.register_blueprint(bp)

@@ -13,7 +13,7 @@ from tecopio.db import db, utcnow
 
 CHROMIUM = os.environ.get("TECOPIO_CHROMIUM", "/usr/bin/chromium")
 # Reference data the migrations insert; the live server's clean-up keeps it.
-SEEDED_BY_MIGRATIONS = {"categories", "analytics_data_version"}
+SEEDED_BY_MIGRATIONS = {"categories"}
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
