@@ -33,7 +33,8 @@ from tecopio.analytics import queries  # noqa: E402
 from tecopio.analytics.cache import cached_figures  # noqa: E402
 from tecopio.analytics.presentation import build_figures  # noqa: E402
 from tecopio.analytics.release import release  # noqa: E402
-from tecopio.analytics.segments import segments_table  # noqa: E402
+from tecopio.analytics.segments import segments_tables  # noqa: E402
+from tecopio.analytics.source import WHOLE  # noqa: E402
 from tecopio.categories.models import Category  # noqa: E402
 from tecopio.categories.services import load_tree  # noqa: E402
 from tecopio.db import db  # noqa: E402
@@ -263,6 +264,12 @@ class Recorder:
             self.statements.append((statement, parameters))
 
 
+def release_all(tables, k: int) -> list:
+    return [
+        release(table, k) for table in (tables.values() if isinstance(tables, dict) else tables)
+    ]
+
+
 def new_data(session, group_id: int, tree) -> None:
     member_id = session.scalar(select(Membership.user_id).where(Membership.group_id == group_id))
     session.add(Preference(user_id=member_id, category_id=tree.roots[0].id, importance=3))
@@ -309,20 +316,22 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
             k = group.k_anonymity
             session = db.session
             figures = {
-                "demand": lambda: release(
-                    queries.demand_table(session, group_id, filters, tree, "en", k), k
+                "demand": lambda: release_all(
+                    queries.demand_tables(session, group_id, WHOLE, tree, "en", k), k
                 ),
-                "windows": lambda: release(queries.windows_table(session, group_id, filters), k),
+                "windows": lambda: release_all(queries.windows_tables(session, group_id, WHOLE), k),
                 "preferences": lambda: [
-                    release(t, k)
-                    for t in queries.preference_tables(session, group_id, filters, tree, "en")
+                    release_all(tables, k)
+                    for tables in queries.preference_tables(
+                        session, group_id, WHOLE, tree, "en"
+                    ).values()
                 ],
-                "ratings": lambda: release(queries.ratings_table(session, group_id, filters), k),
-                "segments": lambda: release(
-                    segments_table(session, group_id, filters, tree, k, "en"), k
+                "ratings": lambda: release_all(queries.ratings_tables(session, group_id, WHOLE), k),
+                "segments": lambda: release_all(
+                    segments_tables(session, group_id, WHOLE, tree, k, "en"), k
                 ),
                 "trends": lambda: [
-                    release(queries.trend_table(session, group_id, filters, model, name), k)
+                    release_all(queries.trend_tables(session, group_id, WHOLE, model, name), k)
                     for name, model in queries.TREND_KINDS.items()
                 ],
                 "whole page data": lambda: build_figures(

@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tecopio.analytics.queries import Filters, filter_pages, group_figures, ratings_table
+from tecopio.analytics.queries import Filters, filter_pages, group_figures, ratings_tables
 from tecopio.analytics.release import Suppressed, release
+from tecopio.analytics.source import WHOLE
 from tecopio.categories.services import load_tree
 from tecopio.groups.models import MembershipStatus
 from tecopio.privacy.services import set_consent
@@ -239,7 +240,7 @@ def test_companies_beyond_the_list_are_one_row_that_is_checked_too(db_session, m
         make.feedback(user, company=big, category=make.category("energy"), rating=4)
         if n == 0:
             make.feedback(user, company=small, category=make.category("energy"), rating=1)
-    table = ratings_table(db_session, group.id, Filters(), listed=[big.id])
+    (table,) = ratings_tables(db_session, group.id, WHOLE, listed=[big.id]).values()
     assert [r.key for r in table.rows] == [str(big.id), "other-companies"]
     release(table, 3)
     assert table.rows[-1].suppressed == Suppressed.TOO_FEW
@@ -391,3 +392,35 @@ def test_years_before_the_offered_ones_are_not_recovered(db_session, make):
     this = figures(db_session, group, year=this_year)
     assert this.demand.total.members == 4
     assert this.demand.total.suppressed == Suppressed.COMPLEMENT
+
+
+def test_the_pages_of_a_filter_add_up_to_the_whole_page(db_session, make, community):
+    """Computed in one pass, every region's and category's page still counts exactly its rows."""
+    group, members = community
+    for n, member in enumerate(members):
+        member.region, member.region_key = ("Bilbao", "bilbao") if n % 2 else ("Getxo", "getxo")
+    db_session.flush()
+    tree = load_tree(db_session)
+    whole = figures(db_session, group)
+
+    def counts(table):
+        rows = [*table.all_rows(), *([table.total] if table.total else [])]
+        return {
+            row.key: (row.values.get("intents") or row.values.get("count") or 0) for row in rows
+        }
+
+    for chosen in (Filters(region_key="bilbao"), Filters(root_category_id=tree.roots[0].id)):
+        pages = filter_pages(db_session, group, chosen, tree, "en")
+        del pages[Filters()]
+        for index, whole_table in enumerate(whole.comparable()):
+            if whole_table.name in {"brands", "preference_values"}:
+                continue  # a preference names several values and companies: not additive
+            added = {}
+            for page in pages.values():
+                for key, value in counts(page.comparable()[index]).items():
+                    added[key] = added.get(key, 0) + value
+            expected = {key: value for key, value in counts(whole_table).items() if value}
+            assert {key: value for key, value in added.items() if value} == expected, (
+                chosen,
+                whole_table.name,
+            )

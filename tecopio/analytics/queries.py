@@ -15,8 +15,17 @@ from sqlalchemy.orm import Session
 
 from tecopio.analytics.noise import add_noise
 from tecopio.analytics.release import Row, Suppressed, Table, release
-from tecopio.analytics.segments import segments_table
-from tecopio.analytics.source import Filters, consented, dialect, month_of, offered_filters
+from tecopio.analytics.segments import segments_tables
+from tecopio.analytics.source import (
+    WHOLE,
+    WHOLE_BUCKET,
+    Filters,
+    Split,
+    consented,
+    dialect,
+    month_of,
+    offered_split,
+)
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
 from tecopio.groups.models import Group
@@ -69,6 +78,18 @@ class Figures:
         return [*self.comparable(), self.segments]
 
 
+# Every ``*_tables`` function below returns one unreleased table per bucket of its
+# ``Split`` (see source.py): the whole page alone, or every page of one filter at once.
+
+
+def _by_bucket(rows) -> dict:
+    """Rows whose first column is the bucket, grouped by it (the bucket column removed)."""
+    grouped: dict = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
+
+
 # --- demand -----------------------------------------------------------------------
 
 
@@ -82,24 +103,28 @@ def _demand_measures(s):
     )
 
 
-def _quartiles(session: Session, s, key, k: int):
-    """Nearest-rank quartiles of members' budgets per ``key`` (None: over everything).
+def _quartiles(session: Session, s, key, k: int) -> dict:
+    """Nearest-rank quartiles of members' budgets per bucket and ``key`` (None: per bucket).
 
     Each member counts once, with the mean midpoint of their budget ranges in
     the budget currency, and quartiles are given only where at least k
     members have such budgets. PostgreSQL's percentile_disc and the
     window-function form used on SQLite both pick the value at rank
-    ceil(p·n), so both give the same numbers.
+    ceil(p·n), so both give the same numbers. Keys are (bucket, key).
     """
     mid = (s.c.budget_min + s.c.budget_max) // 2
     key_columns = [key.label("key")] if key is not None else []
     per_member = (
-        select(*key_columns, s.c.user_id, (func.sum(mid) // func.count()).label("mid"))
+        select(s.c.bucket, *key_columns, s.c.user_id, (func.sum(mid) // func.count()).label("mid"))
         .where(s.c.currency == BUDGET_CURRENCY)
-        .group_by(*([key] if key is not None else []), s.c.user_id)
+        .group_by(s.c.bucket, *([key] if key is not None else []), s.c.user_id)
         .subquery()
     )
-    keys = [per_member.c.key] if key is not None else []
+    keys = [per_member.c.bucket, *([per_member.c.key] if key is not None else [])]
+
+    def group_key(row):
+        return (row[0], row[1] if key is not None else None)
+
     if dialect(session) == "postgresql":
         rows = session.execute(
             select(
@@ -108,9 +133,7 @@ def _quartiles(session: Session, s, key, k: int):
                 func.count(),
             ).group_by(*keys)
         ).all()
-        found = {
-            (row[0] if key is not None else None): (tuple(row[-4:-1]), row[-1]) for row in rows
-        }
+        found = {group_key(row): (tuple(row[-4:-1]), row[-1]) for row in rows}
     else:
         rank = func.row_number().over(partition_by=keys, order_by=per_member.c.mid).label("rank")
         count = func.count().over(partition_by=keys).label("n")
@@ -118,24 +141,24 @@ def _quartiles(session: Session, s, key, k: int):
         n = ranked.c.n
         wanted = (ranked.c.rank == (n + 3) // 4) | (ranked.c.rank == (n + 1) // 2)
         wanted |= ranked.c.rank == (3 * n + 3) // 4
-        ranked_keys = [ranked.c.key] if key is not None else []
+        ranked_keys = [ranked.c.bucket, *([ranked.c.key] if key is not None else [])]
         slots: dict = {}
         sizes: dict = {}
         statement = select(*ranked_keys, ranked.c.mid, ranked.c.rank, n).where(wanted)
         for row in session.execute(statement):
-            group_key = row[0] if key is not None else None
+            found_key = group_key(row)
             value, rank_value, size = row[-3], row[-2], row[-1]
-            sizes[group_key] = size
-            values = slots.setdefault(group_key, [None, None, None])
+            sizes[found_key] = size
+            values = slots.setdefault(found_key, [None, None, None])
             for i, target in enumerate(((size + 3) // 4, (size + 1) // 2, (3 * size + 3) // 4)):
                 if rank_value == target:
                     values[i] = value
         found = {
-            group_key: (tuple(values), sizes[group_key]) for group_key, values in slots.items()
+            found_key: (tuple(values), sizes[found_key]) for found_key, values in slots.items()
         }
     return {
-        group_key: quartiles if members >= k else (None, None, None)
-        for group_key, (quartiles, members) in found.items()
+        found_key: quartiles if members >= k else (None, None, None)
+        for found_key, (quartiles, members) in found.items()
     }
 
 
@@ -153,14 +176,14 @@ def _demand_values(row, quartiles) -> dict:
     }
 
 
-def demand_table(
-    session: Session, group_id: int, filters: Filters, tree: CategoryTree, locale: str, k: int
-) -> Table:
+def demand_tables(
+    session: Session, group_id: int, split: Split, tree: CategoryTree, locale: str, k: int
+) -> dict:
     s = (
         consented(
             Intent,
             group_id,
-            filters,
+            split,
             Intent.user_id,
             Intent.category_id,
             root_category_id,
@@ -173,70 +196,91 @@ def demand_table(
         .where(Intent.status.in_(LIVE_INTENTS))
         .subquery()
     )
-    leaves = session.execute(
-        select(s.c.category_id, *_demand_measures(s)).group_by(s.c.category_id)
-    ).all()
-    roots = session.execute(select(s.c.root_id, *_demand_measures(s)).group_by(s.c.root_id)).all()
-    total = session.execute(select(*_demand_measures(s))).one()
+    leaves = _by_bucket(
+        session.execute(
+            select(s.c.bucket, s.c.category_id, *_demand_measures(s)).group_by(
+                s.c.bucket, s.c.category_id
+            )
+        )
+    )
+    roots = _by_bucket(
+        session.execute(
+            select(s.c.bucket, s.c.root_id, *_demand_measures(s)).group_by(s.c.bucket, s.c.root_id)
+        )
+    )
+    totals = _by_bucket(
+        session.execute(select(s.c.bucket, *_demand_measures(s)).group_by(s.c.bucket))
+    )
     leaf_q = _quartiles(session, s, s.c.category_id, k)
     root_q = _quartiles(session, s, s.c.root_id, k)
     total_q = _quartiles(session, s, None, k)
 
-    children: dict[int, list[Row]] = {}
-    for leaf in leaves:
-        category = tree.by_id[leaf.category_id]
-        general = category.parent_id is None
-        children.setdefault(category.root_id, []).append(
-            Row(
-                key=f"{category.slug}-general" if general else category.slug,
-                label=category.label(locale),
-                members=leaf.members,
-                values=_demand_values(leaf, leaf_q.get(leaf.category_id)),
+    tables = {}
+    for bucket, (total,) in totals.items():
+        children: dict[int, list[Row]] = {}
+        for leaf in leaves.get(bucket, []):
+            category = tree.by_id[leaf.category_id]
+            general = category.parent_id is None
+            children.setdefault(category.root_id, []).append(
+                Row(
+                    key=f"{category.slug}-general" if general else category.slug,
+                    label=category.label(locale),
+                    members=leaf.members,
+                    values=_demand_values(leaf, leaf_q.get((bucket, leaf.category_id))),
+                )
             )
-        )
-    rows = []
-    for root in sorted(roots, key=lambda r: tree.by_id[r.root_id].position):
-        category = tree.by_id[root.root_id]
-        rows.append(
-            Row(
-                key=category.slug,
-                label=category.label(locale),
-                members=root.members,
-                values=_demand_values(root, root_q.get(root.root_id)),
-                children=sorted(children.get(root.root_id, []), key=lambda r: r.label),
+        rows = []
+        for root in sorted(roots.get(bucket, []), key=lambda r: tree.by_id[r.root_id].position):
+            category = tree.by_id[root.root_id]
+            rows.append(
+                Row(
+                    key=category.slug,
+                    label=category.label(locale),
+                    members=root.members,
+                    values=_demand_values(root, root_q.get((bucket, root.root_id))),
+                    children=sorted(children.get(root.root_id, []), key=lambda r: r.label),
+                )
             )
+        total_row = Row(
+            key="total",
+            label="total",
+            members=total.members,
+            values=_demand_values(total, total_q.get((bucket, None))),
         )
-    total_row = Row(
-        key="total",
-        label="total",
-        members=total.members,
-        values=_demand_values(total, total_q.get(None)),
-    )
-    return Table("demand", rows, total=total_row if total.intents else None)
+        tables[bucket] = Table("demand", rows, total=total_row)
+    return tables
 
 
-def windows_table(session: Session, group_id: int, filters: Filters) -> Table:
+def windows_tables(session: Session, group_id: int, split: Split) -> dict:
     """When members intend to buy: intents by the quarter their window starts in."""
     s = (
-        consented(Intent, group_id, filters, Intent.user_id, Intent.window_start)
+        consented(Intent, group_id, split, Intent.user_id, Intent.window_start)
         .where(Intent.status.in_(LIVE_INTENTS))
         .subquery()
     )
     year = cast(extract("year", s.c.window_start), Integer).label("year")
     quarter = ((cast(extract("month", s.c.window_start), Integer) - 1) // 3 + 1).label("quarter")
     rows = session.execute(
-        select(year, quarter, func.count(distinct(s.c.user_id)), func.count())
-        .group_by(year, quarter)
+        select(s.c.bucket, year, quarter, func.count(distinct(s.c.user_id)), func.count())
+        .group_by(s.c.bucket, year, quarter)
         .order_by(year, quarter)
     ).all()
-    return Table(
-        "windows",
-        [
-            Row(key=f"{y}-Q{q}", label=f"{y} Q{q}", members=m, values={"members": m, "intents": n})
-            for y, q, m, n in rows
-        ],
-        sums_released_elsewhere=True,
-    )
+    return {
+        bucket: Table(
+            "windows",
+            [
+                Row(
+                    key=f"{y}-Q{q}",
+                    label=f"{y} Q{q}",
+                    members=m,
+                    values={"members": m, "intents": n},
+                )
+                for _bucket, y, q, m, n in found
+            ],
+            sums_released_elsewhere=True,
+        )
+        for bucket, found in _by_bucket(rows).items()
+    }
 
 
 # --- preferences --------------------------------------------------------------------
@@ -251,135 +295,162 @@ def _json_values(session: Session, column):
 def preference_tables(
     session: Session,
     group_id: int,
-    filters: Filters,
+    split: Split,
     tree: CategoryTree,
     locale: str,
     top: int | None = TOP_ROWS,
-) -> tuple[Table, Table, Table]:
-    """Which values and brands matter, by top category, weighted by importance."""
+) -> dict:
+    """Which values and brands matter, by top category, weighted by importance.
+
+    Per bucket, three tables: top categories, values and brands (``top``
+    brands, or all of them with None).
+    """
     s = consented(
         Preference,
         group_id,
-        filters,
+        split,
         Preference.id,
         Preference.user_id,
         root_category_id,
         Preference.importance,
         Preference.values,
     ).subquery()
-    roots = session.execute(
-        select(
-            s.c.root_id, func.count(distinct(s.c.user_id)), func.count(), func.sum(s.c.importance)
-        ).group_by(s.c.root_id)
-    ).all()
-    weight = {root_id: total for root_id, _m, _n, total in roots}
-    values = _json_values(session, s.c["values"])
-    value_rows = session.execute(
-        select(
-            s.c.root_id, values.c.value, func.count(distinct(s.c.user_id)), func.sum(s.c.importance)
+    roots = _by_bucket(
+        session.execute(
+            select(
+                s.c.bucket,
+                s.c.root_id,
+                func.count(distinct(s.c.user_id)),
+                func.count(),
+                func.sum(s.c.importance),
+            ).group_by(s.c.bucket, s.c.root_id)
         )
-        .select_from(s)
-        .join(values, true())
-        .group_by(s.c.root_id, values.c.value)
-    ).all()
+    )
+    values = _json_values(session, s.c["values"])
+    value_rows = _by_bucket(
+        session.execute(
+            select(
+                s.c.bucket,
+                s.c.root_id,
+                values.c.value,
+                func.count(distinct(s.c.user_id)),
+                func.sum(s.c.importance),
+            )
+            .select_from(s)
+            .join(values, true())
+            .group_by(s.c.bucket, s.c.root_id, values.c.value)
+        )
+    )
+    members = func.count(distinct(s.c.user_id))
     links = (
         select(
+            s.c.bucket,
             s.c.root_id,
             PreferenceCompany.stance,
             Company.name,
-            func.count(distinct(s.c.user_id)),
+            members,
             func.sum(s.c.importance),
         )
         .select_from(s)
         .join(PreferenceCompany, PreferenceCompany.preference_id == s.c.id)
         .join(Company, Company.id == PreferenceCompany.company_id)
-        .group_by(s.c.root_id, PreferenceCompany.stance, Company.name)
-        .order_by(
-            func.count(distinct(s.c.user_id)).desc(),
+        .group_by(s.c.bucket, s.c.root_id, PreferenceCompany.stance, Company.name)
+    )
+    if top is not None:  # the whole page: the database picks the top rows
+        links = links.order_by(
+            members.desc(),
             func.sum(s.c.importance).desc(),
             Company.name,
             s.c.root_id,
             PreferenceCompany.stance,
-        )
-        .limit(top)
-    )
-    brand_rows = session.execute(links).all()
+        ).limit(top)
+    brand_rows = _by_bucket(session.execute(links))
 
     def label(root_id):
         return tree.by_id[root_id].label(locale)
 
-    root_table = Table(
-        "preference_roots",
-        [
-            Row(
-                key=tree.by_id[r].slug,
-                label=label(r),
-                members=m,
-                values={"members": m, "preferences": n, "weight": w},
-            )
-            for r, m, n, w in sorted(roots, key=lambda row: tree.by_id[row[0]].position)
-        ],
-    )
-    value_table = Table(
-        "preference_values",
-        [
-            Row(
-                key=f"{tree.by_id[r].slug}:{v}",
-                label=f"{label(r)} · {VALUES.get(v, v)}",
-                members=m,
-                values={
-                    "members": m,
-                    "weight": w,
-                    "share": round(100 * w / weight[r]) if weight[r] else 0,
-                },
-            )
-            for r, v, m, w in sorted(
-                value_rows, key=lambda row: (tree.by_id[row[0]].position, -row[3], row[1])
-            )
-        ],
-    )
-    brand_table = Table(
-        "brands",
-        [
-            Row(
-                key=f"{tree.by_id[r].slug}:{stance}:{name}",
-                label=f"{label(r)} · {name}",
-                members=m,
-                values={"members": m, "weight": w, "stance": str(stance)},
-            )
-            for r, stance, name, m, w in sorted(
-                brand_rows, key=lambda row: (-row[3], -row[4], tree.by_id[row[0]].position, row[2])
-            )
-        ],
-    )
-    return root_table, value_table, brand_table
+    tables = {}
+    for bucket, bucket_roots in roots.items():
+        weight = {root_id: total for _b, root_id, _m, _n, total in bucket_roots}
+        root_table = Table(
+            "preference_roots",
+            [
+                Row(
+                    key=tree.by_id[r].slug,
+                    label=label(r),
+                    members=m,
+                    values={"members": m, "preferences": n, "weight": w},
+                )
+                for _b, r, m, n, w in sorted(
+                    bucket_roots, key=lambda row: tree.by_id[row[1]].position
+                )
+            ],
+        )
+        value_table = Table(
+            "preference_values",
+            [
+                Row(
+                    key=f"{tree.by_id[r].slug}:{v}",
+                    label=f"{label(r)} · {VALUES.get(v, v)}",
+                    members=m,
+                    values={
+                        "members": m,
+                        "weight": w,
+                        "share": round(100 * w / weight[r]) if weight[r] else 0,
+                    },
+                )
+                for _b, r, v, m, w in sorted(
+                    value_rows.get(bucket, []),
+                    key=lambda row: (tree.by_id[row[1]].position, -row[4], row[2]),
+                )
+            ],
+        )
+        brand_table = Table(
+            "brands",
+            [
+                Row(
+                    key=f"{tree.by_id[r].slug}:{stance}:{name}",
+                    label=f"{label(r)} · {name}",
+                    members=m,
+                    values={"members": m, "weight": w, "stance": str(stance)},
+                )
+                for _b, r, stance, name, m, w in sorted(
+                    brand_rows.get(bucket, []),
+                    key=lambda row: (-row[4], -row[5], tree.by_id[row[1]].position, row[3]),
+                )
+            ],
+        )
+        tables[bucket] = (root_table, value_table, brand_table)
+    return tables
 
 
 # --- ratings ------------------------------------------------------------------------
 
 
-def ratings_table(
-    session: Session, group_id: int, filters: Filters, listed: list[int] | None = None
-) -> Table:
+def ratings_tables(
+    session: Session, group_id: int, split: Split, listed: list[int] | None = None
+) -> dict:
     """Ratings of the companies rated by most members (or of ``listed`` ones), and the rest.
 
-    A filtered page lists the same companies as the unfiltered one, so that
-    its rows, "all other companies" included, can be compared with them.
+    The pages of a filter list the same companies as the whole page, so that
+    their rows, "all other companies" included, can be compared with it.
     """
     s = consented(
         Feedback,
         group_id,
-        filters,
+        split,
         Feedback.user_id,
         Feedback.company_id,
         Feedback.rating,
         Feedback.body,
     ).subquery()
-    companies = session.execute(
+    members = func.count(distinct(s.c.user_id))
+    companies = (
         select(
+            s.c.bucket,
             s.c.company_id,
             Company.name,
-            func.count(distinct(s.c.user_id)),
+            members,
             func.count(),
             func.sum(s.c.rating),
             func.sum(case((s.c.rating == 5, 1), else_=0)),
@@ -387,74 +458,91 @@ def ratings_table(
             func.sum(case((func.length(s.c.body) > 0, 1), else_=0)),
         )
         .join(Company, Company.id == s.c.company_id)
-        .where(s.c.company_id.in_(listed) if listed is not None else true())
-        .group_by(s.c.company_id, Company.name)
-        .order_by(func.count(distinct(s.c.user_id)).desc(), Company.name, s.c.company_id)
-        .limit(TOP_ROWS if listed is None else None)
-    ).all()
-    listed = listed if listed is not None else [row[0] for row in companies]
+        .group_by(s.c.bucket, s.c.company_id, Company.name)
+    )
+    if listed is None:  # the whole page: the database picks the most rated companies
+        companies = companies.order_by(members.desc(), Company.name, s.c.company_id).limit(TOP_ROWS)
+    else:
+        companies = companies.where(s.c.company_id.in_(listed))
+    company_rows = session.execute(companies).all()
+    listed = listed if listed is not None else [row[1] for row in company_rows]
     # The companies not listed, together: the rows then add up to every rating,
     # a total the feedback trend releases, so they go through suppression too.
-    others = session.execute(
-        select(func.count(distinct(s.c.user_id)), func.count()).where(
-            s.c.company_id.not_in(listed) if listed else true()
+    others = _by_bucket(
+        session.execute(
+            select(s.c.bucket, members, func.count())
+            .where(s.c.company_id.not_in(listed) if listed else true())
+            .group_by(s.c.bucket)
         )
-    ).one()
-    buckets = session.execute(
-        select(
-            s.c.company_id, s.c.rating, func.count(distinct(s.c.user_id)), func.count()
-        ).group_by(s.c.company_id, s.c.rating)
-    ).all()
-    by_company: dict[int, list[Row]] = {}
-    seen = {(company_id, rating) for company_id, rating, _m, _n in buckets}
-    # Every star appears, empty ones too, so that a hidden row never tells a star was given.
-    buckets = [
-        *buckets,
-        *((c, r, 0, 0) for c, *_ in companies for r in range(1, 6) if (c, r) not in seen),
-    ]
-    for company_id, rating, members, count in buckets:
-        by_company.setdefault(company_id, []).append(
-            Row(
-                key=f"{company_id}:{rating}",
-                label=f"{rating} ★",
-                members=members,
-                values={"count": count, "rating": rating},
+    )
+    buckets = _by_bucket(
+        session.execute(
+            select(s.c.bucket, s.c.company_id, s.c.rating, members, func.count()).group_by(
+                s.c.bucket, s.c.company_id, s.c.rating
             )
         )
-    rows = []
-    for company_id, name, members, count, total, promoters, detractors, comments in companies:
-        rows.append(
-            Row(
-                key=str(company_id),
-                label=name,
-                members=members,
-                values={
-                    "members": members,
-                    "count": count,
-                    "average": round(total / count, 2),
-                    "nps": round(100 * (promoters - detractors) / count),
-                    "comments": comments,
-                },
-                children=sorted(by_company.get(company_id, []), key=lambda r: r.values["rating"]),
+    )
+    by_bucket = _by_bucket(company_rows)
+    tables = {}
+    for bucket in {*by_bucket, *others, *buckets}:
+        found = by_bucket.get(bucket, [])
+        stars = [row[1:] for row in buckets.get(bucket, [])]
+        seen = {(company_id, rating) for company_id, rating, _m, _n in stars}
+        # Every star appears, empty ones too, so that a hidden row never tells a star was given.
+        stars += [
+            (row[1], r, 0, 0) for row in found for r in range(1, 6) if (row[1], r) not in seen
+        ]
+        by_company: dict[int, list[Row]] = {}
+        for company_id, rating, star_members, count in stars:
+            by_company.setdefault(company_id, []).append(
+                Row(
+                    key=f"{company_id}:{rating}",
+                    label=f"{rating} ★",
+                    members=star_members,
+                    values={"count": count, "rating": rating},
+                )
             )
-        )
-    rows.sort(key=lambda r: (-r.members, r.label))
-    if others[1]:
-        rows.append(
-            Row(
-                key="other-companies",
-                label=str(_l("All other companies")),
-                members=others[0],
-                values={
-                    "members": others[0],
-                    "count": others[1],
-                    "average": None,
-                    "nps": None,
-                    "comments": None,
-                },
+        rows = []
+        for row in found:
+            _b, company_id, name, company_members, count, total, *rest = row
+            promoters, detractors, comments = rest
+            rows.append(
+                Row(
+                    key=str(company_id),
+                    label=name,
+                    members=company_members,
+                    values={
+                        "members": company_members,
+                        "count": count,
+                        "average": round(total / count, 2),
+                        "nps": round(100 * (promoters - detractors) / count),
+                        "comments": comments,
+                    },
+                    children=sorted(
+                        by_company.get(company_id, []), key=lambda r: r.values["rating"]
+                    ),
+                )
             )
-        )
-    return Table("ratings", rows, sums_released_elsewhere=True)
+        rows.sort(key=lambda r: (-r.members, r.label))
+        other = others.get(bucket)
+        if other and other[0][2]:
+            _b, other_members, other_count = other[0]
+            rows.append(
+                Row(
+                    key="other-companies",
+                    label=str(_l("All other companies")),
+                    members=other_members,
+                    values={
+                        "members": other_members,
+                        "count": other_count,
+                        "average": None,
+                        "nps": None,
+                        "comments": None,
+                    },
+                )
+            )
+        tables[bucket] = Table("ratings", rows, sums_released_elsewhere=True)
+    return tables
 
 
 def _withhold_derived_ratings(table: Table) -> None:
@@ -468,53 +556,73 @@ def _withhold_derived_ratings(table: Table) -> None:
 # --- trends -------------------------------------------------------------------------
 
 
-def trend_table(session: Session, group_id: int, filters: Filters, model, name: str) -> Table:
-    s = consented(model, group_id, filters, model.user_id, model.created_at).subquery()
+def trend_tables(session: Session, group_id: int, split: Split, model, name: str) -> dict:
+    s = consented(model, group_id, split, model.user_id, model.created_at).subquery()
     month = month_of(session, s.c.created_at).label("month")
     rows = session.execute(
-        select(month, func.count(distinct(s.c.user_id)), func.count())
-        .group_by(month)
+        select(s.c.bucket, month, func.count(distinct(s.c.user_id)), func.count())
+        .group_by(s.c.bucket, month)
         .order_by(month)
     ).all()
-    return Table(
-        name,
-        [
-            Row(key=m, label=m, members=members, values={"members": members, "count": n})
-            for m, members, n in rows
-        ],
-        sums_released_elsewhere=True,
-    )
+    return {
+        bucket: Table(
+            name,
+            [
+                Row(key=m, label=m, members=members, values={"members": members, "count": n})
+                for _b, m, members, n in found
+            ],
+            sums_released_elsewhere=True,
+        )
+        for bucket, found in _by_bucket(rows).items()
+    }
 
 
 TREND_KINDS = {"intents": Intent, "preferences": Preference, "feedback": Feedback}
 
 
 def _compute(
-    session, group, filters: Filters, tree, locale: str, top: int | None, listed: list[int] | None
-) -> Figures:
+    session, group, split: Split, tree, locale: str, top: int | None, listed: list[int] | None
+) -> dict:
+    """Every figure, released with the group's k on its own, for every bucket of ``split``."""
     k = group.k_anonymity
-    preference_roots, preference_values, brands = preference_tables(
-        session, group.id, filters, tree, locale, top
-    )
-    return Figures(
-        k=k,
-        demand=release(demand_table(session, group.id, filters, tree, locale, k), k),
-        windows=release(windows_table(session, group.id, filters), k),
-        preference_roots=release(preference_roots, k),
-        preference_values=release(preference_values, k),
-        brands=release(brands, k),
-        ratings=release(ratings_table(session, group.id, filters, listed), k),
-        segments=release(segments_table(session, group.id, filters, tree, k, locale), k),
-        trends={
-            name: release(trend_table(session, group.id, filters, model, name), k)
-            for name, model in TREND_KINDS.items()
-        },
-    )
+    demand = demand_tables(session, group.id, split, tree, locale, k)
+    windows = windows_tables(session, group.id, split)
+    preferences = preference_tables(session, group.id, split, tree, locale, top)
+    ratings = ratings_tables(session, group.id, split, listed)
+    segments = segments_tables(session, group.id, split, tree, k, locale)
+    trends = {
+        name: trend_tables(session, group.id, split, model, name)
+        for name, model in TREND_KINDS.items()
+    }
+    buckets = [WHOLE_BUCKET] if split.dimension is None else [*split.values, None]
+    pages = {}
+    for bucket in buckets:
+        preference_roots, preference_values, brands = preferences.get(
+            bucket,
+            (Table("preference_roots", []), Table("preference_values", []), Table("brands", [])),
+        )
+        pages[bucket] = Figures(
+            k=k,
+            demand=release(demand.get(bucket, Table("demand", [])), k),
+            windows=release(windows.get(bucket, _empty("windows")), k),
+            preference_roots=release(preference_roots, k),
+            preference_values=release(preference_values, k),
+            brands=release(brands, k),
+            ratings=release(ratings.get(bucket, _empty("ratings")), k),
+            segments=release(segments.get(bucket, _empty("segments")), k),
+            trends={
+                name: release(tables.get(bucket, _empty(name)), k)
+                for name, tables in trends.items()
+            },
+        )
+    return pages
 
 
-def _release_together(
-    pages: dict[Filters, Figures], outside: Figures | None, whole: Figures, k: int
-):
+def _empty(name: str) -> Table:
+    return Table(name, [], sums_released_elsewhere=True)
+
+
+def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k: int):
     """Release the pages of one filter so that no sum or difference of them reveals too little.
 
     For every row, the whole page's value is what every filtered page's value
@@ -537,8 +645,8 @@ def _release_together(
     while changed:
         changed = False
         for index, whole_table in enumerate(whole.comparable()):
-            page_rows = [rows_by_key(page.comparable()[index]) for page in pages.values()]
-            outside_rows = rows_by_key(outside.comparable()[index]) if outside else {}
+            page_rows = [rows_by_key(page.comparable()[index]) for page in pages]
+            outside_rows = rows_by_key(outside.comparable()[index])
             for key, whole_row in rows_by_key(whole_table).items():
                 cells = [rows[key] for rows in page_rows if key in rows]
                 rest = outside_rows.get(key)
@@ -565,7 +673,7 @@ def _release_together(
                         cell.suppressed = Suppressed.COMPLEMENT
                         changed = True
         if changed:
-            for page in pages.values():
+            for page in pages:
                 for table in page.comparable():
                     release(table, k)
 
@@ -601,34 +709,26 @@ def filter_pages(
 ) -> dict[Filters, Figures]:
     """The figures of ``filters``' page and of every other value of the same filter, released.
 
-    The pages of one filter are released together (``_release_together``):
-    checked one at a time against the whole page, Bilbao and Getxo could
-    still be subtracted from it together. The whole page comes with them.
+    The pages of one filter are computed in one pass (``Split``) and released
+    together (``_release_together``): checked one at a time against the whole
+    page, Bilbao and Getxo could still be subtracted from it together. The
+    whole page comes with them.
     """
     k = group.k_anonymity
-    whole = _compute(session, group, Filters(), tree, locale, TOP_ROWS, None)
+    whole = _compute(session, group, WHOLE, tree, locale, TOP_ROWS, None)[WHOLE_BUCKET]
     pages = {Filters(): whole}
     if filters.active:
-        offered = offered_filters(session, group, tree, filters.dimension)
-        if filters not in offered:
+        split = offered_split(session, group, tree, filters.dimension)
+        if filters.value not in split.values:
             raise ValueError(f"{filters} is not offered")
         listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
         # Every company, so that all pages' cells are known; the lists are cut after release.
-        filtered = {
-            page: _compute(session, group, page, tree, locale, None, listed) for page in offered
-        }
-        # Top categories cover everything: nothing lies outside them.
-        outside = (
-            None
-            if filters.dimension == "category"
-            else _compute(
-                session, group, Filters(outside=tuple(offered)), tree, locale, None, listed
-            )
-        )
-        _release_together(filtered, outside, whole, k)
-        for figures in filtered.values():
+        found = _compute(session, group, split, tree, locale, None, listed)
+        outside = found.pop(None)
+        _release_together(list(found.values()), outside, whole, k)
+        for bucket, figures in found.items():
             _top_brands(figures.brands)
-        pages.update(filtered)
+            pages[split.filters(bucket)] = figures
     for figures in pages.values():
         _withhold_derived_ratings(figures.ratings)
     if group.noise_epsilon_milli:

@@ -24,12 +24,15 @@ SEED = 20261122
 ITERATIONS = 60
 
 
-def _profiles(session: Session, group_id: int, filters, tree: CategoryTree):
-    """One row per member: preference weight per top category and per value (one statement)."""
+def _profiles(session: Session, group_id: int, split, tree: CategoryTree):
+    """Per bucket, one row per member: preference weight per top category and per value.
+
+    One statement for every bucket; members in id order within each.
+    """
     s = consented(
         Preference,
         group_id,
-        filters,
+        split,
         Preference.user_id,
         root_category_id,
         Preference.importance,
@@ -42,10 +45,18 @@ def _profiles(session: Session, group_id: int, filters, tree: CategoryTree):
         for code in codes
     ]
     rows = session.execute(
-        select(s.c.user_id, *columns).group_by(s.c.user_id).order_by(s.c.user_id)
+        select(s.c.bucket, s.c.user_id, *columns)
+        .group_by(s.c.bucket, s.c.user_id)
+        .order_by(s.c.bucket, s.c.user_id)
     ).all()
-    matrix = np.array([row[1:] for row in rows], dtype=float).reshape(len(rows), len(columns))
-    return roots, codes, matrix
+    by_bucket: dict = {}
+    for row in rows:
+        by_bucket.setdefault(row[0], []).append(row[2:])
+    matrices = {
+        bucket: np.array(found, dtype=float).reshape(len(found), len(columns))
+        for bucket, found in by_bucket.items()
+    }
+    return roots, codes, matrices
 
 
 def _squared_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -82,10 +93,18 @@ def _kmeans(points: np.ndarray, clusters: int) -> np.ndarray:
     return labels
 
 
-def segments_table(
-    session: Session, group_id: int, filters, tree: CategoryTree, k: int, locale: str
-) -> Table:
-    roots, codes, matrix = _profiles(session, group_id, filters, tree)
+def segments_tables(
+    session: Session, group_id: int, split, tree: CategoryTree, k: int, locale: str
+) -> dict:
+    """Segments per bucket of ``split`` (each page's members clustered on their own)."""
+    roots, codes, matrices = _profiles(session, group_id, split, tree)
+    return {
+        bucket: _segments(matrix, roots, codes, tree, k, locale)
+        for bucket, matrix in matrices.items()
+    }
+
+
+def _segments(matrix, roots, codes, tree: CategoryTree, k: int, locale: str) -> Table:
     members = len(matrix)
     clusters = min(MAX_SEGMENTS, members // max(k, 1))
     if clusters < 1:

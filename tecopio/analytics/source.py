@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, case, func, literal_column, null, select
 from sqlalchemy.orm import Session
 
 from tecopio.accounts.models import User
@@ -11,54 +11,79 @@ from tecopio.categories.services import CategoryTree
 from tecopio.db import utcnow
 from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.privacy.models import Consent
-from tecopio.privacy.services import shared_with_group
+from tecopio.privacy.services import root_category_id, shared_with_group
 
 YEARS_OFFERED = 5
 
 
 @dataclass(frozen=True)
 class Filters:
-    """One filter at a time: a top category, a region, or a calendar year of recording.
-
-    ``outside`` instead selects what none of the given filters (all values of
-    one dimension) covers: no page shows it, but the whole page minus every
-    filtered page equals it, so it is checked like any released figure.
-    """
+    """One filter at a time: a top category, a region, or a calendar year of recording."""
 
     root_category_id: int | None = None
     region_key: str | None = None
     year: int | None = None
-    outside: tuple["Filters", ...] = ()
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.root_category_id, self.region_key, self.year))
+        return self.dimension is not None
 
     @property
     def dimension(self) -> str | None:
-        for name, value in (
+        return next((name for name, value in self._values() if value is not None), None)
+
+    @property
+    def value(self):
+        return next((value for _name, value in self._values() if value is not None), None)
+
+    def _values(self):
+        return (
             ("category", self.root_category_id),
             ("region", self.region_key),
             ("year", self.year),
-        ):
-            if value is not None:
-                return name
-        return None
+        )
+
+
+WHOLE_BUCKET = 0
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one computation divides the group's rows: by the values of one filter, or not at all.
+
+    Every row carries its ``bucket``: the filter value it falls under, or
+    None when it falls under none of the values offered (no region, an older
+    year); no page shows that part, but the whole page minus all filtered
+    pages equals it. Without a dimension every row is in ``WHOLE_BUCKET``.
+    So one pass over the data gives every page of a filter.
+    """
+
+    dimension: str | None = None
+    values: tuple = ()
+
+    def filters(self, bucket) -> Filters:
+        if self.dimension is None:
+            return Filters()
+        name = {"category": "root_category_id", "region": "region_key", "year": "year"}
+        return Filters(**{name[self.dimension]: bucket})
+
+
+WHOLE = Split()
 
 
 def offered_years(today: date) -> list[int]:
     return list(range(today.year, today.year - YEARS_OFFERED, -1))
 
 
-def offered_filters(session: Session, group, tree: CategoryTree, dimension: str) -> list[Filters]:
-    """Every value the page offers for one filter, as the filters selecting them."""
+def offered_split(session: Session, group, tree: CategoryTree, dimension: str) -> Split:
+    """Every value the page offers for one filter."""
     if dimension == "category":
-        return [Filters(root_category_id=root.id) for root in tree.roots]
+        return Split("category", tuple(root.id for root in tree.roots))
     if dimension == "region":
         regions = shared_regions(session, group.id, group.k_anonymity)
-        return [Filters(region_key=key) for key, _name in regions]
+        return Split("region", tuple(key for key, _name in regions))
     if dimension == "year":
-        return [Filters(year=year) for year in offered_years(utcnow().date())]
+        return Split("year", tuple(offered_years(utcnow().date())))
     raise ValueError(f"unknown filter {dimension!r}")
 
 
@@ -67,27 +92,25 @@ def _year_range(model, year: int):
     return and_(model.created_at >= start, model.created_at < datetime(year + 1, 1, 1, tzinfo=UTC))
 
 
-def consented(model, group_id: int, filters: Filters, *columns):
-    """Rows of ``model`` shared with the group, narrowed to one filter value or to ``outside``."""
-    chosen = filters.outside or ((filters,) if filters.active else ())
-    excluded = bool(filters.outside)
-    roots = [f.root_category_id for f in chosen if f.root_category_id is not None]
-    statement = shared_with_group(
-        model, group_id, *columns, roots=roots or None, exclude_roots=excluded
-    )
-    years = [f.year for f in chosen if f.year is not None]
-    if years:
-        inside = or_(*(_year_range(model, year) for year in years))
-        statement = statement.where(~inside if excluded else inside)
-    regions = [f.region_key for f in chosen if f.region_key is not None]
-    if regions:
+def _root_bucket(model, category):
+    return root_category_id(model, category).label("bucket")
+
+
+def consented(model, group_id: int, split: Split, *columns):
+    """Rows of ``model`` shared with the group, each with its ``bucket`` of ``split``."""
+    if split.dimension == "category":
+        bucket = _root_bucket
+    elif split.dimension == "region":
+        bucket = case((User.region_key.in_(split.values), User.region_key), else_=null())
+    elif split.dimension == "year":
+        bucket = case(*((_year_range(model, y), y) for y in split.values), else_=null())
+    else:
+        bucket = literal_column(str(WHOLE_BUCKET), Integer)
+    if not callable(bucket):
+        bucket = bucket.label("bucket")
+    statement = shared_with_group(model, group_id, *columns, bucket)
+    if split.dimension == "region":
         statement = statement.join(User, User.id == model.user_id)
-        if excluded:
-            statement = statement.where(
-                or_(User.region_key.is_(None), User.region_key.not_in(regions))
-            )
-        else:
-            statement = statement.where(User.region_key.in_(regions))
     return statement
 
 

@@ -132,16 +132,14 @@ def shared_with_group(model, group_id: int, *columns, roots=None, exclude_roots:
     The owner must be an active member who consents, for this group, to the
     item's top-level category. Analytics builds on this; nothing else decides
     what a group may see. With ``columns`` the SELECT returns just those
-    (``root_category_id`` names the item's top-level category); ``roots``
-    keeps these top-level categories and their sub-categories (or, with
-    ``exclude_roots``, everything else).
+    (``root_category_id`` names the item's top-level category).
     """
     category = aliased(Category, name="item_category")
     root = func.coalesce(category.parent_id, category.id)
     selected = [column(model, category) if callable(column) else column for column in columns] or [
         model
     ]
-    statement = (
+    return (
         select(*selected)
         .join(category, category.id == model.category_id)
         .join(
@@ -162,9 +160,6 @@ def shared_with_group(model, group_id: int, *columns, roots=None, exclude_roots:
             ),
         )
     )
-    if roots is None:
-        return statement
-    return statement.where(root.not_in(roots) if exclude_roots else root.in_(roots))
 
 
 def root_category_id(model, category):
