@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import flask_migrate  # noqa: E402
-from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, delete, event, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from tecopio import create_app  # noqa: E402
@@ -277,9 +277,20 @@ def new_data(session, group_id: int, tree) -> None:
 
 
 def stale_figures(session, group, filters, tree):
-    figures = cached_figures(session, group, filters, tree, "en")
+    figures = cached_figures(session, group, filters, tree, "en", wait_up_to=0)
     assert figures.stale, "the bench's new preference should leave the snapshot behind"
     return figures
+
+
+def removed_data(session, group_id: int) -> None:
+    member_id = session.scalar(select(Membership.user_id).where(Membership.group_id == group_id))
+    session.execute(delete(Preference).where(Preference.user_id == member_id))
+    session.commit()
+
+
+def recounting(session, group, filters, tree):
+    figures = cached_figures(session, group, filters, tree, "en", wait_up_to=0)
+    assert figures is None, "after a removal no snapshot may be shown"
 
 
 def median_ms(action, runs=RUNS):
@@ -346,6 +357,8 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                 "page, new data": lambda: build_figures(
                     stale_figures(session, group, filters, tree), "en", admin=True
                 ),
+                # After a removal: the page says the figures are being recounted.
+                "page, removal": lambda: recounting(session, group, filters, tree),
                 # A filter's pages are computed and released together (all top categories).
                 "category pages": lambda: queries.filter_pages(
                     session, group, queries.Filters(root_category_id=tree.roots[0].id), tree, "en"
@@ -355,6 +368,9 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
             for name, action in figures.items():
                 if name == "page, new data":
                     new_data(session, group_id, tree)
+                if name == "page, removal":
+                    removed_data(session, group_id)
+                tree = load_tree(session)  # a commit expires the categories
                 with Recorder(db.engine) as recorder:
                     action()
 

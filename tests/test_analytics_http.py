@@ -299,22 +299,59 @@ def test_a_second_view_reads_the_snapshot_until_the_data_changes(
     assert again == before
     assert second["n"] < first["n"] - 10  # no figure recomputed
     make.intent(members[0], category=make.category("energy-gas"))
-    stale = client.get(url).text
-    assert page_table(stale, "demand") == before  # shown at once, while being refreshed
-    assert 'id="stale-notice"' in stale and 'id="stale-notice"' not in client.get(url).text
-    assert page_table(client.get(url).text, "demand")[1][:3] == ["Energy", "5", "6"]
+    after = page_table(client.get(url).text, "demand")
+    assert after[1][:3] == ["Energy", "5", "6"]  # a small group's page: one more intent, at once
 
 
-def test_after_a_withdrawal_the_page_never_shows_the_older_snapshot(client, make, db_session):
-    group, admin, members = build_group(make, 4)
+@pytest.fixture
+def large(client, monkeypatch):
+    """Groups of more than 3 members count as large: their pages never wait for figures."""
+    monkeypatch.setitem(client.application.config, "ANALYTICS_WAIT_MEMBERS", 3)
+
+
+@pytest.mark.usefixtures("large")
+def test_a_large_groups_page_shows_its_snapshot_while_new_data_is_counted(client, make, db_session):
+    group, admin, members = build_group(make, 5)
     login(client, admin)
     url = f"/groups/{group.slug}/analytics"
-    assert page_table(client.get(url).text, "demand")[1][:3] == ["Energy", "4", "4"]
+    assert 'id="recounting-notice"' in client.get(url).text  # nothing computed yet
+    before = page_table(client.get(url).text, "demand")
+    assert before[1][:3] == ["Energy", "5", "5"]
+    make.intent(members[0], category=make.category("energy-gas"))
+    db_session.commit()
+    stale = client.get(url).text
+    assert page_table(stale, "demand") == before  # shown at once, while being refreshed
+    assert 'id="stale-notice"' in stale
+    fresh = client.get(url).text
+    assert 'id="stale-notice"' not in fresh
+    assert page_table(fresh, "demand")[1][:3] == ["Energy", "5", "6"]
+
+
+@pytest.mark.usefixtures("large")
+def test_after_a_withdrawal_a_large_group_never_sees_the_older_snapshot(client, make, db_session):
+    group, admin, members = build_group(make, 5)
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    client.get(url)
+    assert page_table(client.get(url).text, "demand")[1][:3] == ["Energy", "5", "5"]
     set_consent(db_session, members[0], group, make.category("energy"), False)
     db_session.commit()
     html = client.get(url).text
-    assert page_table(html, "demand")[1][:3] == ["Energy", "3", "3"]  # the first view after
+    assert 'id="recounting-notice"' in html and 'http-equiv="refresh"' in html
+    assert page_table(html, "demand") == []  # no figure at all
+    html = client.get(url).text
+    assert page_table(html, "demand")[1][:3] == ["Energy", "4", "4"]
     assert 'id="stale-notice"' not in html
+
+
+@pytest.mark.usefixtures("large")
+def test_csv_while_figures_are_recounted_says_to_retry(client, make, db_session):
+    group, admin, _members = build_group(make, 5)
+    login(client, admin)
+    response = client.get(f"/groups/{group.slug}/analytics/demand.csv")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "recounted" in response.text
+    assert client.get(f"/groups/{group.slug}/analytics/demand.csv").status_code == 200
 
 
 def test_noisy_figures_stay_the_same_until_the_data_changes(client, make, db_session):

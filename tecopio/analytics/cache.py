@@ -8,12 +8,13 @@ raises the group's ``changes``, and those that take data away (a withdrawn
 consent, a member leaving, a deleted item, an erasure) raise ``removals`` too.
 
 * Counters unchanged: the snapshot is the page.
-* Only ``changes`` moved (new data): the snapshot is shown, marked as not yet
-  counting the latest changes, and refreshed after the response
-  (``background.py``); the page never waits for a large group's figures.
-* ``removals`` moved: the snapshot may count data the group may no longer
-  see, so it is never shown again; the view computes afresh. Withdrawn
-  consent still takes effect at once.
+* Otherwise a small group's figures are computed afresh during the request.
+  A large group's page never waits for them: they are computed after the
+  response (``background.py``), and meanwhile, where only ``changes`` moved
+  (new data), the snapshot is shown, marked as not counting the latest
+  changes yet; where ``removals`` moved, it may count data the group may no
+  longer see, so it is never shown again and the page says the figures are
+  being recounted. Withdrawn consent takes effect at once either way.
 
 With calibrated noise, a snapshot also means reloading the page shows the
 same noisy figures and spends no more privacy budget until the data changes.
@@ -48,6 +49,7 @@ from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
 from tecopio.groups.models import Group, Membership, MembershipStatus
+from tecopio.groups.services import active_member_count
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy.models import Consent
 
@@ -302,20 +304,27 @@ def _from_snapshot(snapshot, *, stale: bool) -> Figures:
     return figures
 
 
-def cached_figures(session: Session, group, filters, tree, locale: str) -> Figures:
+def cached_figures(
+    session: Session, group, filters, tree, locale: str, *, wait_up_to: int | None = None
+) -> Figures | None:
     """The group's figures from its snapshot where it may be shown, else computed afresh.
 
-    ``Figures.stale`` tells that the snapshot does not count the latest
-    changes yet: the caller should have it refreshed (``background.py``).
+    For a group of more than ``wait_up_to`` active members nothing is
+    computed here: a snapshot that misses only new data is returned with
+    ``Figures.stale`` set, and where none may be shown the result is None.
+    Either way the caller has the snapshot refreshed after the response
+    (``background.py``).
     """
     version = group_version(session, group.id)
     snapshot = _stored(session, group.id, _key(group, filters, locale))
-    if version is not None and snapshot is not None:
-        if snapshot.changes == version.changes:
-            return _from_snapshot(snapshot, stale=False)
-        if snapshot.removals == version.removals:
-            return _from_snapshot(snapshot, stale=True)
-    return refresh_snapshots(session, group, filters, tree, locale)
+    fresh = version is not None and snapshot is not None and snapshot.changes == version.changes
+    if fresh:
+        return _from_snapshot(snapshot, stale=False)
+    if wait_up_to is None or active_member_count(session, group) <= wait_up_to:
+        return refresh_snapshots(session, group, filters, tree, locale)
+    if version is not None and snapshot is not None and snapshot.removals == version.removals:
+        return _from_snapshot(snapshot, stale=True)
+    return None
 
 
 def refresh_snapshots(session: Session, group, filters, tree, locale: str) -> Figures:

@@ -1,4 +1,4 @@
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -17,6 +17,7 @@ from tecopio.db import db, utcnow
 from tecopio.groups.services import get_group
 
 bp = Blueprint("analytics", __name__)
+RECOUNT_RELOAD_SECONDS = 5
 
 
 def _load(slug: str):
@@ -45,10 +46,19 @@ def _load(slug: str):
         region_key=form.region.data or None,
         year=form.year.data,
     )
-    figures = cached_figures(db.session, group, filters, tree, locale)
+    figures = cached_figures(
+        db.session,
+        group,
+        filters,
+        tree,
+        locale,
+        wait_up_to=current_app.config["ANALYTICS_WAIT_MEMBERS"],
+    )
     commit_snapshot(db.session)  # a fresh snapshot, and the privacy budget a noisy release spent
-    if figures.stale:
+    if figures is None or figures.stale:
         schedule_refresh(group.id, filters, locale)
+    if figures is None:
+        return group, None, None, form, 200
     admin = policy.can_export_analytics(current_user, group)
     return group, figures, build_figures(figures, locale, admin=admin), form, 200
 
@@ -61,6 +71,8 @@ def index(slug: str):
         "analytics/index.html",
         group=group,
         state=state,
+        recounting=status == 200 and state is None,
+        reload_seconds=RECOUNT_RELOAD_SECONDS,
         figures=figures or [],
         form=form,
         can_export=policy.can_export_analytics(current_user, group),
@@ -74,6 +86,13 @@ def export(slug: str, name: str):
     policy.require(policy.can_export_analytics(current_user, group))
     if status != 200:
         abort(400)
+    if figures is None:
+        return Response(
+            _("The figures are being recounted. Try again in a few seconds."),
+            status=503,
+            mimetype="text/plain",
+            headers={"Retry-After": str(RECOUNT_RELOAD_SECONDS)},
+        )
     figure = next((f for f in figures if f.name == name), None)
     if figure is None:
         abort(404)
