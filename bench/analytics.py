@@ -39,6 +39,9 @@ from tecopio.categories.models import Category  # noqa: E402
 from tecopio.categories.services import load_tree  # noqa: E402
 from tecopio.db import db  # noqa: E402
 from tecopio.directory.models import Company  # noqa: E402
+from tecopio.governance.charter import defaults  # noqa: E402
+from tecopio.governance.models import CharterVersion  # noqa: E402
+from tecopio.governance.services import current_charter  # noqa: E402
 from tecopio.groups.models import Group, Membership  # noqa: E402
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany  # noqa: E402
 from tecopio.privacy.models import Consent  # noqa: E402
@@ -106,11 +109,22 @@ def load(session, members: int, seed: int = 7) -> int:
                 "name": "Bench",
                 "description": "",
                 "region": "",
-                "membership_policy": "open",
             }
         ],
     )
     group_id = session.scalar(select(Group.id).where(Group.slug == "bench"))
+    session.execute(
+        insert(CharterVersion),
+        [
+            {
+                "group_id": group_id,
+                "number": 1,
+                "rules": defaults().document(),
+                "adoption": "founding",
+                "reason": "",
+            }
+        ],
+    )
     companies = [
         {
             "name": f"Company {n}",
@@ -324,7 +338,7 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
             group = db.session.get(Group, group_id)
             tree = load_tree(db.session)
             filters = queries.Filters()
-            k = group.k_anonymity
+            k = current_charter(db.session, group).k_anonymity
             session = db.session
             figures = {
                 "demand": lambda: release_all(

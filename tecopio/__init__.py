@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.audit import models as _audit_models  # noqa: F401
     from tecopio.categories import views as category_views
     from tecopio.directory import views as directory_views
+    from tecopio.governance import views as governance_views
     from tecopio.groups import views as group_views
     from tecopio.memberdata import models as _memberdata_models  # noqa: F401
     from tecopio.memberdata import views as memberdata_views
@@ -64,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     memberdata_views.init_app(app)
     privacy_views.init_app(app)
     analytics_views.init_app(app)
+    governance_views.init_app(app)
     main.init_app(app)
     audit_labels.init_app(app)
     demo.init_app(app)

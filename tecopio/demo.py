@@ -13,12 +13,14 @@ from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
+from tecopio.governance.services import change_by_admin
 from tecopio.groups import services as groups
 from tecopio.groups.models import Invitation, InvitationStatus, Membership
 from tecopio.memberdata import services as memberdata
 from tecopio.privacy import services as privacy
 
 DEMO_PASSWORD = "tecopio-demo-2026"  # noqa: S105
+DEMO_ENERGY_SLUG = "bilbao-green-energy-cooperative"
 
 # (email, display name, what they show)
 DEMO_PEOPLE = [
@@ -76,6 +78,13 @@ def load_demo_data(session) -> dict[str, User]:
         description="Members who want durable, repairable products and honest after-sales service.",
         region="Donostia, Gipuzkoa",
         policy="invitation",
+    )
+    change_by_admin(
+        session,
+        people["ane"],
+        energy,
+        {"revenue.reserve_percent": 15, "revenue.split": "contribution"},
+        reason="Agreed at the first assembly: a bigger reserve, and points for taking part.",
     )
     for name in ("jon", "maite", "iker"):
         membership = groups.join_group(session, people[name], energy)

@@ -7,6 +7,7 @@ refusal into 403 (or 404 where even the object's existence is private).
 from flask import abort, g, has_request_context
 
 from tecopio.db import db
+from tecopio.governance.services import admins_may_change, current_charter
 from tecopio.groups.models import Group, Invitation, MembershipStatus
 from tecopio.groups.services import membership_of
 
@@ -80,6 +81,16 @@ def can_view_analytics(user, group: Group) -> bool:
 
 def can_export_analytics(user, group: Group) -> bool:
     return is_group_admin(user, group)
+
+
+def can_view_charter(user, group: Group) -> bool:
+    """The group's rules and their history, for its members."""
+    return is_active_member(user, group)
+
+
+def can_change_charter_directly(user, group: Group) -> bool:
+    """Admins, where the charter in force lets admins change it (else only a vote does)."""
+    return is_group_admin(user, group) and admins_may_change(current_charter(db.session, group))
 
 
 def can_revoke_invitation(user, invitation: Invitation) -> bool:

@@ -11,6 +11,8 @@ from tecopio.categories.models import Category
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
 from tecopio.directory.services import normalise_company_name
+from tecopio.governance.models import Adoption
+from tecopio.governance.services import adopt, build_charter, current_charter, found_charter
 from tecopio.groups.models import (
     Group,
     Invitation,
@@ -26,6 +28,11 @@ from tecopio.privacy.models import Consent
 PASSWORD = "correct horse battery staple"
 # Hashed once with the test profile: creating users stays fast.
 PASSWORD_HASH = PasswordHasher.from_parameters(profiles.CHEAPEST).hash(PASSWORD)
+CHARTER_KEYWORDS = {
+    "membership_policy": "membership.policy",
+    "k_anonymity": "privacy.k_anonymity",
+    "company_k": "privacy.company_k",
+}
 _sequence = itertools.count(1)
 
 
@@ -50,18 +57,54 @@ class Factories:
         return self._save(User(**values))
 
     def group(self, admin: User | None = None, **overrides) -> Group:
+        """A group whose admin founded its charter; rules as keywords (``k_anonymity=3``).
+
+        ``membership_policy``, ``k_anonymity``, ``company_k`` and
+        ``noise_epsilon_milli`` set those rules; other rules by path with
+        ``__`` for ``.`` (``decisions__quorum_percent=50``).
+        """
         n = next(_sequence)
+        rules = {"membership.policy": MembershipPolicy.OPEN.value}
+        for name, path in CHARTER_KEYWORDS.items():
+            if name in overrides:
+                value = overrides.pop(name)
+                rules[path] = value.value if isinstance(value, MembershipPolicy) else value
+        if "noise_epsilon_milli" in overrides:
+            epsilon = overrides.pop("noise_epsilon_milli")
+            rules["privacy.noise"] = epsilon is not None
+            if epsilon is not None:
+                rules["privacy.noise_epsilon_milli"] = epsilon
+        for name in [name for name in overrides if "__" in name]:
+            rules[name.replace("__", ".")] = overrides.pop(name)
         values = {
             "slug": f"group-{n}",
             "name": f"Group {n}",
             "description": "A test group.",
             "region": "Bilbao",
-            "membership_policy": MembershipPolicy.OPEN,
         }
         values.update(overrides)
         group = self._save(Group(**values))
-        self.membership(group, admin or self.user(), role=Role.ADMIN)
+        founder = admin or self.user()
+        self.membership(group, founder, role=Role.ADMIN)
+        found_charter(self.session, group, founder, rules)
+        self.session.commit()
         return group
+
+    def charter(self, group: Group, **changes):
+        """A new charter version in force, decided by the admins (e.g. ``k_anonymity=9``)."""
+        rules = {}
+        for name, value in changes.items():
+            path = CHARTER_KEYWORDS.get(name, name.replace("__", "."))
+            rules[path] = value.value if isinstance(value, MembershipPolicy) else value
+        if "noise_epsilon_milli" in changes:
+            epsilon = rules.pop("noise_epsilon_milli")
+            rules["privacy.noise"] = epsilon is not None
+            if epsilon is not None:
+                rules["privacy.noise_epsilon_milli"] = epsilon
+        charter = build_charter(self.session, current_charter(self.session, group), rules)
+        version = adopt(self.session, group, charter, adoption=Adoption.ADMINS, actor=None)
+        self.session.commit()
+        return version
 
     def membership(self, group: Group, user: User | None = None, **overrides) -> Membership:
         values = {

@@ -149,7 +149,7 @@ def test_admins_see_how_many_ratings_have_comments_never_the_words(client, make)
 
 def test_small_figures_are_hidden_and_labelled(client, make, db_session):
     group, admin, members = build_group(make, 3)
-    group.k_anonymity = 4
+    make.charter(group, k_anonymity=4)
     db_session.commit()
     login(client, admin)
     html = client.get(f"/groups/{group.slug}/analytics").text
@@ -356,7 +356,7 @@ def test_csv_while_figures_are_recounted_says_to_retry(client, make, db_session)
 
 def test_noisy_figures_stay_the_same_until_the_data_changes(client, make, db_session):
     group, admin, _members = build_group(make, 8)
-    group.noise_epsilon_milli = 200
+    make.charter(group, noise_epsilon_milli=200)
     db_session.commit()
     login(client, admin)
     url = f"/groups/{group.slug}/analytics"

@@ -7,9 +7,13 @@ from fractions import Fraction
 import pytest
 
 from tecopio.analytics.noise import add_noise, discrete_laplace
+from tecopio.analytics.queries import Filters, group_figures
 from tecopio.analytics.release import Row, Suppressed, Table
+from tecopio.categories.services import load_tree
+from tecopio.governance.services import current_charter
 from tests.factories import PASSWORD
 from tests.test_analytics_http import build_group, page_table
+from tests.test_governance import charter_form_data
 
 
 def test_the_sampler_follows_the_discrete_laplace_distribution():
@@ -38,14 +42,17 @@ def test_epsilon_must_be_positive(epsilon):
         discrete_laplace(epsilon)
 
 
-def test_noise_touches_released_counts_only():
+def test_noise_goes_on_counts_of_members_and_other_numbers_are_withheld():
     hidden = Row("a", "a", members=2, values={"members": 2}, suppressed=Suppressed.TOO_FEW)
-    shown = Row("b", "b", members=500, values={"members": 500, "average": 3.5})
+    shown = Row("b", "b", members=500, values={"members": 500, "count": 900, "average": 3.5})
+    star = Row("b:5", "5", members=400, values={"members": 400, "count": 700, "rating": 5})
+    shown.children = [star]
     table = Table("t", [hidden, shown])
-    for _ in range(20):
-        add_noise([table], Fraction(1, 100))
+    noisy = [add_noise([table], Fraction(1, 100)) for _ in range(20)]
+    assert noisy == [2] * 20  # one noisy count per released row, each time
     assert hidden.values == {"members": 2}
-    assert shown.values["average"] == 3.5
+    assert shown.values["average"] is None and shown.values["count"] is None
+    assert star.values["count"] is None and star.values["rating"] == 5  # a label, not a count
     assert shown.values["members"] != 500
 
 
@@ -56,14 +63,15 @@ def test_the_page_says_when_noise_is_on_and_counts_the_budget(client, make, db_s
     assert "calibrated random noise" not in client.get(f"/groups/{group.slug}/analytics").text
     assert group.privacy_budget_spent_milli == 0
 
-    group.noise_epsilon_milli = 100  # epsilon 0.1: a lot of noise
-    db_session.commit()
     seen = set()
-    for _ in range(5):
+    for n in range(5):
+        make.charter(group, noise_epsilon_milli=100 + n)  # a new release each time: a new version
+        db_session.commit()
         html = client.get(f"/groups/{group.slug}/analytics").text
         seen.add(tuple(page_table(html, "demand")[1]))
-    assert "calibrated random noise" in html and "epsilon 0.1" in html
-    assert any(row != tuple(exact[1]) for row in seen)
+    assert "calibrated random noise" in html and "per count" in html
+    assert any(row[1] != exact[1][1] for row in seen)  # members, with noise
+    assert all(row[2:] == ("", "—", "", "", "") for row in seen)  # intents, quantity, budgets
     db_session.refresh(group)
     assert group.privacy_budget_spent_milli > 0
     assert (
@@ -75,25 +83,30 @@ def test_the_page_says_when_noise_is_on_and_counts_the_budget(client, make, db_s
 def test_admins_turn_noise_on_with_an_epsilon_in_range(client, make, db_session):
     group, admin, _members = build_group(make, 3)
     client.submit("/login", {"email": admin.email, "password": PASSWORD})
-    data = {
-        "name": group.name,
-        "description": "",
-        "region": "",
-        "membership_policy": "open",
-        "k_anonymity": "5",
-        "company_k": "10",
-        "noise": "y",
-    }
-    for epsilon in ("0.05", "11", "abc"):
-        response = client.submit(f"/groups/{group.slug}/edit", {**data, "epsilon": epsilon})
+    url = f"/groups/{group.slug}/charter/edit"
+    data = charter_form_data(current_charter(db_session, group), privacy__noise="y")
+    for epsilon in ("0.05", "11", "abc", "0.0001"):
+        response = client.submit(url, {**data, "privacy__noise_epsilon_milli": epsilon})
         assert response.status_code == 400
-    assert group.noise_epsilon_milli is None
-    assert (
-        client.submit(f"/groups/{group.slug}/edit", {**data, "epsilon": "0.5"}).status_code == 302
+    assert current_charter(db_session, group).noise_epsilon_milli is None
+    response = client.submit(url, {**data, "privacy__noise_epsilon_milli": "0,5"})
+    assert response.status_code == 302
+    assert current_charter(db_session, group).noise_epsilon_milli == 500
+    data.pop("privacy__noise")
+    assert client.submit(url, {**data, "privacy__noise_epsilon_milli": "0.5"}).status_code == 302
+    assert current_charter(db_session, group).noise_epsilon_milli is None
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_the_budget_counts_epsilon_for_every_noisy_count(db_session, make):
+    group, _admin, _members = build_group(make, 12)
+    make.charter(group, noise_epsilon_milli=250)
+    figures = group_figures(db_session, group, Filters(), load_tree(db_session), "en")
+    noisy = sum(
+        isinstance(row.values.get("members"), int)
+        for table in figures.tables()
+        for row in [*table.all_rows(), *([table.total] if table.total else [])]
+        if row.released
     )
-    assert group.noise_epsilon_milli == 500
-    data.pop("noise")
-    assert (
-        client.submit(f"/groups/{group.slug}/edit", {**data, "epsilon": "0.5"}).status_code == 302
-    )
-    assert group.noise_epsilon_milli is None
+    assert noisy > 10
+    assert group.privacy_budget_spent_milli == 250 * noisy

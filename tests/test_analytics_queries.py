@@ -110,11 +110,11 @@ def test_a_small_sub_category_is_suppressed_with_its_complement(db_session, comm
     assert electricity.value("intents") is None and energy.value("intents") == 10
 
 
-def test_k_boundary_on_the_page_data(db_session, community):
+def test_k_boundary_on_the_page_data(db_session, make, community):
     group, _members = community
-    group.k_anonymity = 9
+    make.charter(group, k_anonymity=9)
     assert figures(db_session, group).demand.total.suppressed == Suppressed.TOO_FEW
-    group.k_anonymity = 8
+    make.charter(group, k_anonymity=8)
     assert figures(db_session, group).demand.total.released
 
 

@@ -7,7 +7,8 @@ from tecopio.accounts.passwords import check_password_policy
 from tecopio.accounts.services import authenticate
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
-from tecopio.demo import DEMO_PASSWORD, NEIGHBOURS, load_demo_data
+from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD, NEIGHBOURS, load_demo_data
+from tecopio.governance.services import current_charter, history
 from tecopio.groups.models import (
     Group,
     Invitation,
@@ -24,8 +25,11 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     people = load_demo_data(db_session)
     check_password_policy(DEMO_PASSWORD)
     assert authenticate(db_session, "ane@example.com", DEMO_PASSWORD) is people["ane"]
-    groups = {g.membership_policy: g for g in db_session.scalars(select(Group))}
-    assert set(groups) == set(MembershipPolicy)
+    groups = {
+        current_charter(db_session, g).membership_policy: g
+        for g in db_session.scalars(select(Group))
+    }
+    assert set(groups) == {policy.value for policy in MembershipPolicy}
     energy = groups[MembershipPolicy.APPROVAL]
     active = list_memberships(db_session, energy, MembershipStatus.ACTIVE)
     assert [m.user.display_name for m in active if m.is_admin] == ["Ane Etxeberria"]
@@ -35,16 +39,14 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     invitations = db_session.scalars(
         select(Invitation).where(Invitation.email == people["lucia"].email)
     ).all()
-    assert [(i.group.membership_policy, i.status) for i in invitations] == [
-        (MembershipPolicy.INVITATION, InvitationStatus.PENDING)
+    assert [(i.group, i.status) for i in invitations] == [
+        (groups[MembershipPolicy.INVITATION], InvitationStatus.PENDING)
     ]
 
 
 def test_demo_group_has_analytics_to_show(db_session):
     load_demo_data(db_session)
-    energy = db_session.scalar(
-        select(Group).where(Group.membership_policy == MembershipPolicy.APPROVAL)
-    )
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     figures = group_figures(db_session, energy, Filters(), load_tree(db_session), "en")
     assert figures.demand.total.released and figures.demand.total.values["members"] >= 10
     assert any(row.released for row in figures.segments.rows)
@@ -59,3 +61,11 @@ def test_demo_load_command_refuses_a_database_with_data(app, make):
     assert result.exit_code == 0
     assert "ane@example.com" in result.output
     assert "Lucía's invitation" not in result.output  # this database has no demo invitation
+
+
+def test_demo_charter_has_a_history_to_compare(db_session):
+    load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    versions = history(db_session, energy)
+    assert [version.number for version in versions] == [2, 1]
+    assert current_charter(db_session, energy)["revenue.split"] == "contribution"

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tecopio.audit.models import AuditEvent
 from tecopio.db import utcnow
+from tecopio.governance.services import current_charter
 from tecopio.groups.models import (
     Group,
     Invitation,
@@ -202,6 +203,7 @@ def test_create_a_group(client, auth, db_session):
     assert response.headers["Location"] == "/groups/donostia-repair"
     group = db_session.scalar(select(Group).where(Group.slug == "donostia-repair"))
     assert membership_of(db_session, user, group).is_admin
+    assert current_charter(db_session, group).membership_policy == "invitation"
     page = client.get("/groups/donostia-repair").text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "<script>" not in page
@@ -232,39 +234,13 @@ def test_admin_edits_the_group(client, world, db_session):
     login(client, world.admin)
     response = client.submit(
         f"/groups/{world.group.slug}/edit",
-        {
-            "name": "Bilbao Energy",
-            "description": "New text",
-            "region": "Bizkaia",
-            "membership_policy": "open",
-            "k_anonymity": "7",
-            "company_k": "12",
-        },
+        {"name": "Bilbao Energy", "description": "New text", "region": "Bizkaia"},
     )
     assert response.status_code == 302
-    assert (world.group.region, world.group.membership_policy) == ("Bizkaia", MembershipPolicy.OPEN)
-    assert (world.group.k_anonymity, world.group.company_k) == (7, 12)
-
-
-@pytest.mark.parametrize(
-    "k, company_k, message",
-    [
-        ("2", "10", "Enter a number from 3 to 1000."),
-        ("5", "4", "must not be below the number for members"),
-        ("", "10", "Enter a number."),
-        ("five", "10", "Not a valid integer value."),
-    ],
-)
-def test_privacy_thresholds_have_floors(client, world, db_session, k, company_k, message):
-    login(client, world.admin)
-    data = {"name": "Bilbao Energy", "description": "", "region": "", "membership_policy": "open"}
-    response = client.submit(
-        f"/groups/{world.group.slug}/edit", {**data, "k_anonymity": k, "company_k": company_k}
-    )
-    assert response.status_code == 400
-    assert message in response.text
-    db_session.refresh(world.group)
-    assert (world.group.k_anonymity, world.group.company_k) == (5, 10)
+    assert (world.group.region, world.group.description) == ("Bizkaia", "New text")
+    page = client.get(f"/groups/{world.group.slug}/edit").text
+    assert "k_anonymity" not in page and "membership_policy" not in page  # rules: the charter
+    assert f"/groups/{world.group.slug}/charter" in page
 
 
 def test_members_cannot_edit_the_group(client, world, db_session):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from tecopio.audit.models import AuditEvent
 from tecopio.db import utcnow
+from tecopio.governance.services import current_charter
 from tecopio.groups import services
 from tecopio.groups.models import (
     Group,
@@ -78,10 +79,10 @@ def test_create_group_makes_the_creator_its_first_admin(db_session, make):
     )
     assert group.name == "Bilbao Green Energy"
     assert group.slug == "bilbao-green-energy"
-    assert group.membership_policy == MembershipPolicy.APPROVAL
+    assert current_charter(db_session, group).membership_policy == MembershipPolicy.APPROVAL
     membership = services.membership_of(db_session, creator, group)
     assert (membership.role, membership.status) == (Role.ADMIN, S.ACTIVE)
-    assert audit_actions(db_session, group) == ["group.created"]
+    assert audit_actions(db_session, group) == ["group.created", "charter.adopted"]
 
 
 def test_slugs_stay_unique_and_ascii(db_session, make):
@@ -124,12 +125,10 @@ def test_create_group_refuses_an_unknown_policy(db_session, make):
 def test_update_group_records_what_changed(db_session, make):
     admin = make.user()
     group = make.group(admin=admin, name="Old", region="Bilbao")
-    services.update_group(
-        db_session, admin, group, name="New", description="", region="Bilbao", policy="invitation"
-    )
-    assert (group.name, group.membership_policy) == ("New", MembershipPolicy.INVITATION)
+    services.update_group(db_session, admin, group, name="New", description="", region="Bilbao")
+    assert group.name == "New"
     event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "group.updated"))
-    assert event.details == {"changed": ["description", "membership_policy", "name"]}
+    assert event.details == {"changed": ["description", "name"]}
 
 
 # --- joining and leaving ------------------------------------------------------
@@ -437,21 +436,3 @@ def test_search_pages(db_session, make):
     rows, total = services.search_groups(db_session, "", page=2, per_page=2)
     assert total == 5
     assert [group.name for group, _ in rows] == ["Group 2", "Group 3"]
-
-
-@pytest.mark.parametrize("k, company_k", [(2, 10), (5, 4), (1001, 1001), (0, 0)])
-def test_privacy_thresholds_are_refused_out_of_range(db_session, make, k, company_k):
-    group = make.group()
-    with pytest.raises(services.InvalidPrivacySettings):
-        services.update_group(
-            db_session,
-            make.admin_of(group),
-            group,
-            name=group.name,
-            description="",
-            region="",
-            policy="open",
-            k_anonymity=k,
-            company_k=company_k,
-        )
-    assert (group.k_anonymity, group.company_k) == (5, 10)

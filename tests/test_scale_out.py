@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 REDIS_URL = os.environ.get("TECOPIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Two servers on one machine: each without gunicorn's control socket, whose default
+# path is shared (the second server would take over the first one's).
+GUNICORN = [sys.executable, "-m", "gunicorn", "-w", "1", "--no-control-socket"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,7 +89,7 @@ def test_login_limit_counts_attempts_on_every_process(tmp_path):
     ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "app:app"],
+            [*GUNICORN, "-b", f"127.0.0.1:{port}", "app:app"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -48,6 +48,7 @@ from tecopio.analytics.queries import Figures, filter_pages
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
+from tecopio.governance.services import current_charter
 from tecopio.groups.models import Group, Membership, MembershipStatus
 from tecopio.groups.services import active_member_count
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
@@ -276,14 +277,15 @@ def _load(payload: str) -> Figures:
     )
 
 
-def _settings(group) -> str:
-    return f"|k={group.k_anonymity}|noise={group.noise_epsilon_milli}"
+def _settings(session: Session, group) -> str:
+    """The charter version the figures follow (its k, noise and categories)."""
+    return f"|charter={current_charter(session, group).number}"
 
 
-def _key(group, filters, locale: str) -> str:
+def _key(session: Session, group, filters, locale: str) -> str:
     return (
         f"{locale}|{filters.root_category_id}|{filters.region_key}|{filters.year}"
-        + _settings(group)
+        + _settings(session, group)
     )[:200]
 
 
@@ -316,7 +318,7 @@ def cached_figures(
     (``background.py``).
     """
     version = group_version(session, group.id)
-    snapshot = _stored(session, group.id, _key(group, filters, locale))
+    snapshot = _stored(session, group.id, _key(session, group, filters, locale))
     fresh = version is not None and snapshot is not None and snapshot.changes == version.changes
     if fresh:
         return _from_snapshot(snapshot, stale=False)
@@ -337,7 +339,7 @@ def refresh_snapshots(session: Session, group, filters, tree, locale: str) -> Fi
     """
     session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
     version = group_version(session, group.id)
-    key = _key(group, filters, locale)
+    key = _key(session, group, filters, locale)
     snapshot = _stored(session, group.id, key)
     if version is not None and snapshot is not None and snapshot.changes == version.changes:
         return _from_snapshot(snapshot, stale=False)
@@ -346,7 +348,9 @@ def refresh_snapshots(session: Session, group, filters, tree, locale: str) -> Fi
     figures.computed_at = utcnow()
     if version is None:
         return figures
-    keys = {_key(group, page, locale): page_figures for page, page_figures in pages.items()}
+    keys = {
+        _key(session, group, page, locale): page_figures for page, page_figures in pages.items()
+    }
     # These are replaced; so are those that may count removed data or older settings.
     # Stale ones are kept: until refreshed they are still better than a wait.
     session.execute(
@@ -354,7 +358,7 @@ def refresh_snapshots(session: Session, group, filters, tree, locale: str) -> Fi
             AnalyticsSnapshot.group_id == group.id,
             AnalyticsSnapshot.key.in_(keys)
             | (AnalyticsSnapshot.removals != version.removals)
-            | ~AnalyticsSnapshot.key.endswith(_settings(group)),
+            | ~AnalyticsSnapshot.key.endswith(_settings(session, group)),
         )
     )
     session.add_all(

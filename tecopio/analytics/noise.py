@@ -56,20 +56,42 @@ def discrete_laplace(epsilon: Fraction) -> int:
         return -magnitude if negative else magnitude
 
 
-NOISY_KEYS = ("members", "intents", "count", "preferences")
+# Numbers that depend on how many items one member has, or on their values: with no
+# bound on that, noise cannot be calibrated for them, so they are withheld.
+WITHHELD_WITH_NOISE = (
+    "intents",
+    "count",
+    "preferences",
+    "quantity",
+    "budget_p25",
+    "budget_median",
+    "budget_p75",
+    "weight",
+    "share",
+    "average",
+    "nps",
+    "comments",
+)
 
 
 def add_noise(tables, epsilon: Fraction) -> int:
-    """Add independent noise to every released count; returns how many tables got noise."""
+    """Noise on every released count of members, every other number withheld.
+
+    One member changes a count of members by at most one (sensitivity 1), so
+    each count with discrete Laplace noise of scale 1/epsilon is
+    epsilon-differentially private; a member can be in many counts, so the
+    privacy spent is epsilon times the number of noisy counts (sequential
+    composition, an upper bound). Returns that number.
+    """
     noisy = 0
     for table in tables:
-        touched = False
         for row in [*table.all_rows(), *([table.total] if table.total else [])]:
             if not row.released:
                 continue
-            for key in NOISY_KEYS:
-                if isinstance(row.values.get(key), int):
-                    row.values[key] = max(0, row.values[key] + discrete_laplace(epsilon))
-                    touched = True
-        noisy += touched
+            for key in WITHHELD_WITH_NOISE:
+                if key in row.values:
+                    row.values[key] = None
+            if isinstance(row.values.get("members"), int):
+                row.values["members"] = max(0, row.values["members"] + discrete_laplace(epsilon))
+                noisy += 1
     return noisy

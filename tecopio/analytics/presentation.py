@@ -55,6 +55,10 @@ def _display(
     """
     rows = []
 
+    def bar(row: Row):
+        measure = bar_of(row)  # withheld with noise on: the count of members instead
+        return measure if measure is not None else row.values.get("members")
+
     def add(row: Row, depth: int):
         hidden = str(SUPPRESSED_LABELS[row.suppressed]) if row.suppressed else None
         rows.append(
@@ -62,7 +66,7 @@ def _display(
                 label=row.label,
                 depth=depth,
                 cells=[] if hidden else cells(row),
-                bar=None if hidden else bar_of(row),
+                bar=None if hidden else bar(row),
                 hidden=hidden,
             )
         )
@@ -92,7 +96,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
         v = row.values
         quantity = (
             f"{_number(v['quantity'], locale)} {UNITS.get(v['unit'], v['unit'])}"
-            if v["unit"]
+            if v["unit"] and v["quantity"] is not None
             else "—"
         )
         return [
@@ -118,7 +122,8 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
         return cells + [_number(v.get("comments"), locale)] if admin else cells
 
     def bucket_cells(row: Row):
-        return ["", _number(row.values["count"], locale), "", ""] + ([""] if admin else [])
+        cells = [_number(row.values["members"], locale), _number(row.values["count"], locale)]
+        return cells + ["", ""] + ([""] if admin else [])
 
     result = [
         Figure(

@@ -17,10 +17,10 @@ from tecopio.analytics.noise import add_noise
 from tecopio.analytics.release import Row, Suppressed, Table, release
 from tecopio.analytics.segments import segments_tables
 from tecopio.analytics.source import (
-    WHOLE,
     WHOLE_BUCKET,
     Filters,
     Split,
+    allowed_roots,
     consented,
     dialect,
     month_of,
@@ -28,6 +28,7 @@ from tecopio.analytics.source import (
 )
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
+from tecopio.governance.services import current_charter
 from tecopio.groups.models import Group
 from tecopio.memberdata.models import (
     Feedback,
@@ -499,7 +500,7 @@ def ratings_tables(
                     key=f"{company_id}:{rating}",
                     label=f"{rating} ★",
                     members=star_members,
-                    values={"count": count, "rating": rating},
+                    values={"members": star_members, "count": count, "rating": rating},
                 )
             )
         rows = []
@@ -581,10 +582,16 @@ TREND_KINDS = {"intents": Intent, "preferences": Preference, "feedback": Feedbac
 
 
 def _compute(
-    session, group, split: Split, tree, locale: str, top: int | None, listed: list[int] | None
+    session,
+    group,
+    k: int,
+    split: Split,
+    tree,
+    locale: str,
+    top: int | None,
+    listed: list[int] | None,
 ) -> dict:
-    """Every figure, released with the group's k on its own, for every bucket of ``split``."""
-    k = group.k_anonymity
+    """Every figure, released with k on its own, for every bucket of ``split``."""
     demand = demand_tables(session, group.id, split, tree, locale, k)
     windows = windows_tables(session, group.id, split)
     preferences = preference_tables(session, group.id, split, tree, locale, top)
@@ -678,13 +685,13 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     release(table, k)
 
 
-def _add_noise(session: Session, group, pages: list[Figures]) -> None:
-    """Every release with noise spends epsilon per figure it touched (sequential composition).
+def _add_noise(session: Session, group, epsilon_milli: int, pages: list[Figures]) -> None:
+    """Every release with noise spends epsilon per noisy count (``noise.py``).
 
     The group's budget counter shows the total, kept in SQL so that
     concurrent page views all count.
     """
-    epsilon = Fraction(group.noise_epsilon_milli, 1000)
+    epsilon = Fraction(epsilon_milli, 1000)
     touched = 0
     for figures in pages:
         touched += add_noise(figures.tables(), epsilon)
@@ -693,8 +700,7 @@ def _add_noise(session: Session, group, pages: list[Figures]) -> None:
         update(Group)
         .where(Group.id == group.id)
         .values(
-            privacy_budget_spent_milli=Group.privacy_budget_spent_milli
-            + group.noise_epsilon_milli * touched
+            privacy_budget_spent_milli=Group.privacy_budget_spent_milli + epsilon_milli * touched
         )
     )
     session.refresh(group, ["privacy_budget_spent_milli"])
@@ -714,16 +720,18 @@ def filter_pages(
     page, Bilbao and Getxo could still be subtracted from it together. The
     whole page comes with them.
     """
-    k = group.k_anonymity
-    whole = _compute(session, group, WHOLE, tree, locale, TOP_ROWS, None)[WHOLE_BUCKET]
+    charter = current_charter(session, group)
+    k = charter.k_anonymity
+    whole_split = Split(roots=allowed_roots(charter, tree))
+    whole = _compute(session, group, k, whole_split, tree, locale, TOP_ROWS, None)[WHOLE_BUCKET]
     pages = {Filters(): whole}
     if filters.active:
-        split = offered_split(session, group, tree, filters.dimension)
+        split = offered_split(session, group, charter, tree, filters.dimension)
         if filters.value not in split.values:
             raise ValueError(f"{filters} is not offered")
         listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
         # Every company, so that all pages' cells are known; the lists are cut after release.
-        found = _compute(session, group, split, tree, locale, None, listed)
+        found = _compute(session, group, k, split, tree, locale, None, listed)
         outside = found.pop(None)
         _release_together(list(found.values()), outside, whole, k)
         for bucket, figures in found.items():
@@ -731,13 +739,13 @@ def filter_pages(
             pages[split.filters(bucket)] = figures
     for figures in pages.values():
         _withhold_derived_ratings(figures.ratings)
-    if group.noise_epsilon_milli:
-        _add_noise(session, group, list(pages.values()))
+    if charter.noise_epsilon_milli:
+        _add_noise(session, group, charter.noise_epsilon_milli, list(pages.values()))
     return pages
 
 
 def group_figures(
     session: Session, group, filters: Filters, tree: CategoryTree, locale: str
 ) -> Figures:
-    """Every figure of the analytics page, released with the group's k."""
+    """Every figure of the analytics page, released with the charter's k."""
     return filter_pages(session, group, filters, tree, locale)[filters]

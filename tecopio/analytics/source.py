@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from tecopio.accounts.models import User
 from tecopio.categories.services import CategoryTree
 from tecopio.db import utcnow
+from tecopio.governance.charter import ALL_CATEGORIES
 from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.privacy.models import Consent
 from tecopio.privacy.services import root_category_id, shared_with_group
@@ -60,6 +61,8 @@ class Split:
 
     dimension: str | None = None
     values: tuple = ()
+    # The top categories the group's charter lets it add up (None: all of them).
+    roots: tuple[int, ...] | None = None
 
     def filters(self, bucket) -> Filters:
         if self.dimension is None:
@@ -75,15 +78,23 @@ def offered_years(today: date) -> list[int]:
     return list(range(today.year, today.year - YEARS_OFFERED, -1))
 
 
-def offered_split(session: Session, group, tree: CategoryTree, dimension: str) -> Split:
-    """Every value the page offers for one filter."""
+def allowed_roots(charter, tree: CategoryTree) -> tuple[int, ...] | None:
+    """The top categories the charter lets the group add up, as ids (None: all)."""
+    if charter["privacy.categories"] == ALL_CATEGORIES:
+        return None
+    return tuple(root.id for root in tree.roots if charter.allows_category(root.slug))
+
+
+def offered_split(session: Session, group, charter, tree: CategoryTree, dimension: str) -> Split:
+    """Every value the page offers for one filter, within what the charter lets it add up."""
+    roots = allowed_roots(charter, tree)
     if dimension == "category":
-        return Split("category", tuple(root.id for root in tree.roots))
+        return Split("category", roots or tuple(root.id for root in tree.roots), roots)
     if dimension == "region":
-        regions = shared_regions(session, group.id, group.k_anonymity)
-        return Split("region", tuple(key for key, _name in regions))
+        regions = shared_regions(session, group.id, charter.k_anonymity)
+        return Split("region", tuple(key for key, _name in regions), roots)
     if dimension == "year":
-        return Split("year", tuple(offered_years(utcnow().date())))
+        return Split("year", tuple(offered_years(utcnow().date())), roots)
     raise ValueError(f"unknown filter {dimension!r}")
 
 
@@ -108,7 +119,7 @@ def consented(model, group_id: int, split: Split, *columns):
         bucket = literal_column(str(WHOLE_BUCKET), Integer)
     if not callable(bucket):
         bucket = bucket.label("bucket")
-    statement = shared_with_group(model, group_id, *columns, bucket)
+    statement = shared_with_group(model, group_id, *columns, bucket, roots=split.roots)
     if split.dimension == "region":
         statement = statement.join(User, User.id == model.user_id)
     return statement

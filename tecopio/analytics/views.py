@@ -14,6 +14,7 @@ from tecopio.analytics.queries import Filters
 from tecopio.analytics.source import offered_years, shared_regions
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
+from tecopio.governance.services import current_charter
 from tecopio.groups.services import get_group
 
 bp = Blueprint("analytics", __name__)
@@ -29,12 +30,15 @@ def _load(slug: str):
     locale = str(get_locale())
     tree = load_tree(db.session)
     form = FilterForm(request.args)
+    charter = current_charter(db.session, group)
     form.category.choices = [SelectChoice("", _("All categories"))] + [
-        SelectChoice(str(root.id), root.label(locale)) for root in tree.roots
+        SelectChoice(str(root.id), root.label(locale))
+        for root in tree.roots
+        if charter.allows_category(root.slug)
     ]
     form.region.choices = [SelectChoice("", _("All regions"))] + [
         SelectChoice(key, name)
-        for key, name in shared_regions(db.session, group.id, group.k_anonymity)
+        for key, name in shared_regions(db.session, group.id, charter.k_anonymity)
     ]
     form.year.choices = [SelectChoice("", _("Any time"))] + [
         SelectChoice(str(year), str(year)) for year in offered_years(utcnow().date())
@@ -70,6 +74,7 @@ def index(slug: str):
     return render_template(
         "analytics/index.html",
         group=group,
+        charter=current_charter(db.session, group),
         state=state,
         recounting=status == 200 and state is None,
         reload_seconds=RECOUNT_RELOAD_SECONDS,

@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
@@ -34,39 +34,19 @@ class InvitationStatus(StrEnum):
     REVOKED = "revoked"
 
 
-# The fewest members any released figure may rest on, and the floor for it.
-DEFAULT_K = 5
-MIN_K = 3
-MAX_K = 1000
-DEFAULT_COMPANY_K = 10
-
-
 class Group(db.Model):
+    """A cooperative group; its rules (joining, privacy, money, decisions) are in its charter."""
+
     __tablename__ = "groups"
-    __table_args__ = (
-        CheckConstraint(f"k_anonymity >= {MIN_K}", name="k_minimum"),
-        CheckConstraint("company_k >= k_anonymity", name="company_k_minimum"),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     region: Mapped[str] = mapped_column(String(100), default="", index=True)
-    membership_policy: Mapped[MembershipPolicy] = mapped_column(
-        str_enum(MembershipPolicy, "membership_policy")
-    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Privacy: figures shown to members rest on at least k_anonymity members;
-    # figures released to companies on at least company_k.
-    k_anonymity: Mapped[int] = mapped_column(default=DEFAULT_K, server_default=str(DEFAULT_K))
-    company_k: Mapped[int] = mapped_column(
-        default=DEFAULT_COMPANY_K, server_default=str(DEFAULT_COMPANY_K)
-    )
-    # Calibrated noise on released counts: epsilon in thousandths (None: off), and the
-    # privacy budget spent so far, also in thousandths of epsilon.
-    noise_epsilon_milli: Mapped[int | None]
+    # The privacy budget calibrated noise has spent so far, in thousandths of epsilon.
     privacy_budget_spent_milli: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="group")

@@ -18,9 +18,8 @@ from tecopio import tokens
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
+from tecopio.governance.services import current_charter, found_charter
 from tecopio.groups.models import (
-    MAX_K,
-    MIN_K,
     Group,
     InvalidMembershipTransition,
     Invitation,
@@ -123,20 +122,30 @@ def _unique_slug(session: Session, name: str) -> str:
     return f"{base}-{n}"
 
 
-def _clean_group_fields(name, description, region, policy):
+def _clean_group_fields(name, description, region):
     return {
         "name": clean_line(name, max_length=NAME_MAX),
         "description": clean_paragraphs(description, max_length=DESCRIPTION_MAX),
         "region": clean_line(region, max_length=REGION_MAX, required=False),
-        "membership_policy": MembershipPolicy(policy),
     }
 
 
 def create_group(
-    session: Session, creator: User, *, name: str, description: str, region: str, policy: str
+    session: Session,
+    creator: User,
+    *,
+    name: str,
+    description: str,
+    region: str,
+    policy: str,
+    rules: dict | None = None,
 ) -> Group:
-    """Create a group; its creator becomes its first admin."""
-    fields = _clean_group_fields(name, description, region, policy)
+    """Create a group and found its charter; its creator becomes its first admin.
+
+    ``policy`` is who may join; ``rules`` other charter rules (flat paths)
+    that differ from the defaults.
+    """
+    fields = _clean_group_fields(name, description, region)
     group = Group(slug=_unique_slug(session, fields["name"]), created_by_id=creator.id, **fields)
     session.add(group)
     session.flush()
@@ -144,41 +153,22 @@ def create_group(
         Membership(group=group, user=creator, role=Role.ADMIN, status=MembershipStatus.ACTIVE)
     )
     record(session, "group.created", actor=creator, group=group, name=group.name)
+    found_charter(
+        session,
+        group,
+        creator,
+        {"membership.policy": MembershipPolicy(policy).value, **(rules or {})},
+    )
     session.flush()
     return group
 
 
-UNCHANGED = object()
-
-
-class InvalidPrivacySettings(GroupError):
-    message = _l("Figures need at least 3 members, and those for companies at least as many.")
-
-
 def update_group(
-    session: Session,
-    actor: User,
-    group: Group,
-    *,
-    name: str,
-    description: str,
-    region: str,
-    policy: str,
-    k_anonymity: int | None = None,
-    company_k: int | None = None,
-    noise_epsilon_milli: int | None | object = UNCHANGED,
+    session: Session, actor: User, group: Group, *, name: str, description: str, region: str
 ) -> None:
-    fields = _clean_group_fields(name, description, region, policy)
-    k = group.k_anonymity if k_anonymity is None else k_anonymity
-    company = group.company_k if company_k is None else company_k
-    if not (MIN_K <= k <= MAX_K and k <= company <= MAX_K):
-        raise InvalidPrivacySettings()
-    fields.update(k_anonymity=k, company_k=company)
-    if noise_epsilon_milli is not UNCHANGED:
-        if noise_epsilon_milli is not None and not 100 <= noise_epsilon_milli <= 10_000:
-            raise InvalidPrivacySettings()
-        fields["noise_epsilon_milli"] = noise_epsilon_milli
-    changed = {k: str(v) for k, v in fields.items() if getattr(group, k) != v}
+    """The group's name, description and region (its rules are in its charter)."""
+    fields = _clean_group_fields(name, description, region)
+    changed = {key: str(value) for key, value in fields.items() if getattr(group, key) != value}
     for key, value in fields.items():
         setattr(group, key, value)
     if changed:
@@ -319,13 +309,10 @@ def join_group(session: Session, user: User, group: Group) -> Membership:
         raise AlreadyMember()
     if current == MembershipStatus.PENDING:
         raise RequestAlreadyPending()
-    if group.membership_policy == MembershipPolicy.INVITATION:
+    joining = current_charter(session, group).membership_policy
+    if joining == MembershipPolicy.INVITATION:
         raise InvitationRequired()
-    event = (
-        MembershipEvent.JOIN
-        if group.membership_policy == MembershipPolicy.OPEN
-        else MembershipEvent.REQUEST
-    )
+    event = MembershipEvent.JOIN if joining == MembershipPolicy.OPEN else MembershipEvent.REQUEST
     try:
         status = next_membership_status(current, event)
     except InvalidMembershipTransition as exc:

@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,8 +8,9 @@ from tecopio import policy
 from tecopio.audit.services import group_events
 from tecopio.db import db, utcnow
 from tecopio.errors import abort_with
+from tecopio.governance.services import current_charter, current_charters
 from tecopio.groups import services
-from tecopio.groups.forms import GroupForm, GroupSettingsForm, InviteForm
+from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
 from tecopio.mail import MailError, send_mail
 from tecopio.views import page_number, public_url, render_form
@@ -41,7 +40,13 @@ def index():
     per_page = current_app.config["GROUPS_PER_PAGE"]
     rows, total = services.search_groups(db.session, query, page=page, per_page=per_page)
     return render_template(
-        "groups/index.html", rows=rows, total=total, query=query, page=page, per_page=per_page
+        "groups/index.html",
+        rows=rows,
+        charters=current_charters(db.session, [group.id for group, _count in rows]),
+        total=total,
+        query=query,
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -69,6 +74,7 @@ def _render_group_page(group, status: int = 200):
     return render_template(
         "groups/show.html",
         group=group,
+        joining=current_charter(db.session, group).membership_policy,
         membership=membership,
         member_count=services.active_member_count(db.session, group),
     ), status
@@ -86,12 +92,7 @@ def show(slug: str):
 def edit(slug: str):
     group = _group_or_404(slug)
     policy.require(policy.can_edit_group(current_user, group))
-    form = GroupSettingsForm(obj=group)
-    if request.method == "GET":
-        form.membership_policy.data = group.membership_policy.value
-        form.noise.data = group.noise_epsilon_milli is not None
-        if group.noise_epsilon_milli:
-            form.epsilon.data = Decimal(group.noise_epsilon_milli) / 1000
+    form = GroupDetailsForm(obj=group)
     if form.validate_on_submit():
         services.update_group(
             db.session,
@@ -100,12 +101,6 @@ def edit(slug: str):
             name=form.name.data,
             description=form.description.data,
             region=form.region.data,
-            policy=form.membership_policy.data,
-            k_anonymity=form.k_anonymity.data,
-            company_k=form.company_k.data,
-            noise_epsilon_milli=(
-                int(form.epsilon.data * 1000) if form.noise.data and form.epsilon.data else None
-            ),
         )
         db.session.commit()
         flash(_("The group's details are saved."), "success")

@@ -126,20 +126,21 @@ def consent_history(session: Session, user: User) -> list[ConsentEvent]:
     )
 
 
-def shared_with_group(model, group_id: int, *columns, roots=None, exclude_roots: bool = False):
+def shared_with_group(model, group_id: int, *columns, roots=None):
     """A SELECT of ``model`` rows (preferences, intents, feedback) a group may count.
 
     The owner must be an active member who consents, for this group, to the
     item's top-level category. Analytics builds on this; nothing else decides
     what a group may see. With ``columns`` the SELECT returns just those
-    (``root_category_id`` names the item's top-level category).
+    (``root_category_id`` names the item's top-level category); ``roots``
+    keeps only items under those top-level categories (None: all).
     """
     category = aliased(Category, name="item_category")
     root = func.coalesce(category.parent_id, category.id)
     selected = [column(model, category) if callable(column) else column for column in columns] or [
         model
     ]
-    return (
+    statement = (
         select(*selected)
         .join(category, category.id == model.category_id)
         .join(
@@ -160,6 +161,7 @@ def shared_with_group(model, group_id: int, *columns, roots=None, exclude_roots:
             ),
         )
     )
+    return statement if roots is None else statement.where(root.in_(roots))
 
 
 def root_category_id(model, category):

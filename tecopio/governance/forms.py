@@ -1,0 +1,112 @@
+"""The form that changes a charter, built from the rules table: one field per rule."""
+
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from tecopio.forms import NOT_A_CHOICE, PlainParagraphs
+from tecopio.governance.charter import ALL_CATEGORIES, RULES, Charter, Rule
+from tecopio.governance.services import REASON_MAX
+
+
+def field_name(rule: Rule) -> str:
+    return rule.path.replace(".", "__")
+
+
+class _Scaled(StringField):
+    """A decimal typed by a person, kept as an integer × scale (epsilon in thousandths)."""
+
+    def __init__(self, *args, scale: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scale = scale
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        self.raw = valuelist[0].strip().replace(",", ".") if valuelist else ""
+        if not self.raw:
+            return
+        try:
+            value = Decimal(self.raw) * self.scale
+        except InvalidOperation:
+            return
+        if value == value.to_integral_value():
+            self.data = int(value)
+
+    def process_data(self, value):
+        self.data = value
+
+    def _value(self):
+        if getattr(self, "raw", None) is not None:
+            return self.raw
+        return "" if self.data is None else f"{self.data / self.scale:g}"
+
+    def pre_validate(self, form):
+        if self.data is None:
+            raise ValidationError(_l("Enter a number."))
+
+
+class _Checkboxes(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _field(rule: Rule, category_choices):
+    label, description = rule.label, None
+    if rule.kind == "int" and rule.scale != 1:
+        return _Scaled(label, scale=rule.scale, description=description)
+    if rule.kind == "int":
+        return IntegerField(label, validators=[InputRequired(_l("Enter a whole number."))])
+    if rule.kind == "bool":
+        return BooleanField(label)
+    if rule.kind == "choice":
+        return RadioField(
+            label,
+            choices=[SelectChoice(value, choice) for value, choice in rule.choices.items()],
+            invalid_choice_message=NOT_A_CHOICE,
+            validators=[InputRequired(_l("Choose one."))],
+        )
+    return _Checkboxes(
+        label,
+        choices=category_choices,
+        description=_l("None ticked: all categories."),
+        invalid_choice_message=NOT_A_CHOICE,
+    )
+
+
+def charter_form(category_choices: list[SelectChoice], charter: Charter):
+    """A form with one field per rule, showing ``charter`` until the person submits theirs."""
+
+    class CharterForm(FlaskForm):
+        reason = TextAreaField(
+            _l("Why (shown in the charter's history)"),
+            validators=[PlainParagraphs(REASON_MAX)],
+        )
+
+        def changes(self) -> dict:
+            """The rules as typed, by path: the service validates them against the schema."""
+            values = {}
+            for rule in RULES:
+                data = self[field_name(rule)].data
+                if rule.kind == "categories":
+                    data = list(data) if data else ALL_CATEGORIES
+                values[rule.path] = data
+            return values
+
+    for rule in RULES:
+        setattr(CharterForm, field_name(rule), _field(rule, category_choices))
+    data = {field_name(rule): charter[rule.path] for rule in RULES}
+    chosen = charter["privacy.categories"]
+    data["privacy__categories"] = [] if chosen == ALL_CATEGORIES else list(chosen)
+    return CharterForm(data=data)
