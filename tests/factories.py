@@ -36,6 +36,23 @@ CHARTER_KEYWORDS = {
 _sequence = itertools.count(1)
 
 
+def charter_rules(keywords: dict) -> dict:
+    """Charter rules by path from factory keywords (``k_anonymity=3``, ``decisions__x=...``).
+
+    ``noise_epsilon_milli`` switches noise on with that epsilon, or off with None.
+    """
+    rules = {}
+    for name, value in keywords.items():
+        if name == "noise_epsilon_milli":
+            rules["privacy.noise"] = value is not None
+            if value is not None:
+                rules["privacy.noise_epsilon_milli"] = value
+            continue
+        path = CHARTER_KEYWORDS.get(name, name.replace("__", "."))
+        rules[path] = value.value if isinstance(value, MembershipPolicy) else value
+    return rules
+
+
 class Factories:
     def __init__(self, session):
         self.session = session
@@ -64,18 +81,12 @@ class Factories:
         ``__`` for ``.`` (``decisions__quorum_percent=50``).
         """
         n = next(_sequence)
-        rules = {"membership.policy": MembershipPolicy.OPEN.value}
-        for name, path in CHARTER_KEYWORDS.items():
-            if name in overrides:
-                value = overrides.pop(name)
-                rules[path] = value.value if isinstance(value, MembershipPolicy) else value
-        if "noise_epsilon_milli" in overrides:
-            epsilon = overrides.pop("noise_epsilon_milli")
-            rules["privacy.noise"] = epsilon is not None
-            if epsilon is not None:
-                rules["privacy.noise_epsilon_milli"] = epsilon
-        for name in [name for name in overrides if "__" in name]:
-            rules[name.replace("__", ".")] = overrides.pop(name)
+        keywords = {
+            name: overrides.pop(name)
+            for name in list(overrides)
+            if name in CHARTER_KEYWORDS or name == "noise_epsilon_milli" or "__" in name
+        }
+        rules = {"membership.policy": MembershipPolicy.OPEN.value, **charter_rules(keywords)}
         values = {
             "slug": f"group-{n}",
             "name": f"Group {n}",
@@ -92,15 +103,7 @@ class Factories:
 
     def charter(self, group: Group, **changes):
         """A new charter version in force, decided by the admins (e.g. ``k_anonymity=9``)."""
-        rules = {}
-        for name, value in changes.items():
-            path = CHARTER_KEYWORDS.get(name, name.replace("__", "."))
-            rules[path] = value.value if isinstance(value, MembershipPolicy) else value
-        if "noise_epsilon_milli" in changes:
-            epsilon = rules.pop("noise_epsilon_milli")
-            rules["privacy.noise"] = epsilon is not None
-            if epsilon is not None:
-                rules["privacy.noise_epsilon_milli"] = epsilon
+        rules = charter_rules(changes)
         charter = build_charter(self.session, current_charter(self.session, group), rules)
         version = adopt(self.session, group, charter, adoption=Adoption.ADMINS, actor=None)
         self.session.commit()
