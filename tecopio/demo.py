@@ -13,6 +13,7 @@ from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
+from tecopio.governance import decisions
 from tecopio.governance.services import change_by_admin
 from tecopio.groups import services as groups
 from tecopio.groups.models import Invitation, InvitationStatus, Membership
@@ -102,7 +103,35 @@ def load_demo_data(session) -> dict[str, User]:
     people["operator"].is_platform_admin = True
     load_members_data(session, people, energy)
     load_neighbours(session, energy)
+    load_decisions(session, people, energy)
     return people
+
+
+def load_decisions(session, people, energy) -> None:
+    """An open charter proposal with votes, and a motion, in the energy group."""
+    charter_change = decisions.open_proposal(
+        session,
+        people["jon"],
+        energy,
+        kind="charter",
+        title="Ten days to vote",
+        description="Some of us travel for work: a week is short to read and vote.",
+        payload={"changes": {"decisions.voting_days": 10}},
+    )
+    for name, choice in (("jon", "yes"), ("maite", "yes"), ("iker", "abstain")):
+        decisions.cast_vote(session, people[name], charter_change, choice)
+    motion = decisions.open_proposal(
+        session,
+        people["maite"],
+        energy,
+        kind="motion",
+        title="Ask three installers for a group offer on solar panels",
+        description="With our demand figures in hand, before the summer.",
+    )
+    decisions.cast_vote(session, people["ane"], motion, "yes")
+    decisions.add_comment(
+        session, people["iker"], motion, "Good idea. One of them should be a local cooperative."
+    )
 
 
 # More households in the Bilbao group, so that its analytics have figures to show.

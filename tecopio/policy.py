@@ -93,6 +93,14 @@ def can_change_charter_directly(user, group: Group) -> bool:
     return is_group_admin(user, group) and admins_may_change(current_charter(db.session, group))
 
 
+def can_take_part_in_decisions(user, group: Group) -> bool:
+    """Read proposals, open them, vote and comment: the group's active members.
+
+    (Which members' votes count on a given proposal is the decision's own rule.)
+    """
+    return is_active_member(user, group)
+
+
 def can_revoke_invitation(user, invitation: Invitation) -> bool:
     return is_group_admin(user, invitation.group)
 

@@ -1,6 +1,7 @@
 """Races between requests, run for real: separate connections, real commits."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -18,6 +19,8 @@ from tecopio.analytics.queries import Filters
 from tecopio.audit.models import AuditEvent
 from tecopio.categories.services import load_tree
 from tecopio.db import db
+from tecopio.governance import decisions
+from tecopio.governance.models import Proposal, Vote
 from tecopio.groups import services
 from tecopio.groups.models import Group, Membership, Role
 from tecopio.memberdata.models import Preference
@@ -199,3 +202,32 @@ def test_a_stale_snapshot_is_refreshed_by_a_thread_after_the_response(app, commi
         with app.app_context():
             db.session.execute(delete(Preference).where(Preference.user_id == member_id))
             db.session.commit()
+
+
+def test_the_same_first_vote_sent_twice_at_once_counts_once(app, committed):
+    (admin_id,), group_id = commit_group(app, committed, "Race vote", "race-vote@example.com")
+    with app.app_context():
+        admin, group = db.session.get(User, admin_id), db.session.get(Group, group_id)
+        proposal = decisions.open_proposal(
+            db.session, admin, group, kind="motion", title="Race", description=""
+        )
+        # The proposal opens a moment after the admin joined: the admin votes on it.
+        proposal.opens_at = proposal.opens_at + timedelta(seconds=1)
+        db.session.commit()
+        proposal_id = proposal.id
+
+    def vote(choice):
+        def action(session, barrier):
+            user, found = session.get(User, admin_id), session.get(Proposal, proposal_id)
+            barrier.wait()
+            decisions.cast_vote(session, user, found, choice)
+
+        return action
+
+    outcomes = run_together(app, vote("yes"), vote("no"))
+    with app.app_context():
+        votes = db.session.scalars(select(Vote.choice).where(Vote.proposal_id == proposal_id)).all()
+        db.session.execute(delete(Proposal).where(Proposal.id == proposal_id))
+        db.session.commit()
+    assert outcomes == ["done", "done"]  # the second waited for the row lock, then changed it
+    assert len(votes) == 1

@@ -8,6 +8,7 @@ from tecopio.accounts.services import authenticate
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
 from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD, NEIGHBOURS, load_demo_data
+from tecopio.governance import decisions
 from tecopio.governance.services import current_charter, history
 from tecopio.groups.models import (
     Group,
@@ -69,3 +70,14 @@ def test_demo_charter_has_a_history_to_compare(db_session):
     versions = history(db_session, energy)
     assert [version.number for version in versions] == [2, 1]
     assert current_charter(db_session, energy)["revenue.split"] == "contribution"
+
+
+def test_demo_group_has_decisions_under_way(db_session):
+    people = load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    proposals = decisions.proposals_of(db_session, energy)
+    assert {p.kind for p in proposals} == {"charter", "motion"}
+    charter_change = next(p for p in proposals if p.kind == "charter")
+    tally = decisions.current_tally(db_session, charter_change)
+    assert (tally.yes, tally.abstain) == (2, 1)
+    assert decisions.may_vote(db_session, people["ane"], charter_change)

@@ -16,8 +16,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from tecopio.forms import NOT_A_CHOICE, PlainParagraphs
+from tecopio.forms import NOT_A_CHOICE, PlainLine, PlainParagraphs
 from tecopio.governance.charter import ALL_CATEGORIES, RULES, Charter, Rule
+from tecopio.governance.decisions import COMMENT_MAX, DESCRIPTION_MAX, TITLE_MAX
+from tecopio.governance.models import VoteChoice
 from tecopio.governance.services import REASON_MAX
 
 
@@ -85,15 +87,26 @@ def _field(rule: Rule, category_choices):
     )
 
 
-def charter_form(category_choices: list[SelectChoice], charter: Charter):
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why (shown in the charter's history)"),
+        validators=[PlainParagraphs(REASON_MAX)],
+    )
+
+
+class ProposalForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[PlainLine(TITLE_MAX)])
+    description = TextAreaField(
+        _l("Description"),
+        description=_l("What you propose and why. Plain text."),
+        validators=[PlainParagraphs(DESCRIPTION_MAX)],
+    )
+
+
+def charter_form(category_choices: list[SelectChoice], charter: Charter, base=ReasonForm):
     """A form with one field per rule, showing ``charter`` until the person submits theirs."""
 
-    class CharterForm(FlaskForm):
-        reason = TextAreaField(
-            _l("Why (shown in the charter's history)"),
-            validators=[PlainParagraphs(REASON_MAX)],
-        )
-
+    class CharterForm(base):
         def changes(self) -> dict:
             """The rules as typed, by path: the service validates them against the schema."""
             values = {}
@@ -110,3 +123,23 @@ def charter_form(category_choices: list[SelectChoice], charter: Charter):
     chosen = charter["privacy.categories"]
     data["privacy__categories"] = [] if chosen == ALL_CATEGORIES else list(chosen)
     return CharterForm(data=data)
+
+
+class VoteForm(FlaskForm):
+    choice = RadioField(
+        _l("Your vote"),
+        choices=[
+            SelectChoice(VoteChoice.YES.value, _l("Yes")),
+            SelectChoice(VoteChoice.NO.value, _l("No")),
+            SelectChoice(VoteChoice.ABSTAIN.value, _l("Abstain")),
+        ],
+        invalid_choice_message=NOT_A_CHOICE,
+        validators=[InputRequired(_l("Choose yes, no or abstain."))],
+    )
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(
+        _l("Comment"),
+        validators=[InputRequired(_l("Write your comment first.")), PlainParagraphs(COMMENT_MAX)],
+    )

@@ -1,17 +1,28 @@
+import click
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.cli import AppGroup, with_appcontext
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
-from tecopio.governance import services
+from tecopio.governance import decisions, services
 from tecopio.governance.charter import BY_PATH, RULES, SECTIONS, diff, plain_value
-from tecopio.governance.forms import charter_form, field_name
-from tecopio.governance.models import CharterVersion
+from tecopio.governance.forms import (
+    CommentForm,
+    ProposalForm,
+    VoteForm,
+    charter_form,
+    field_name,
+)
+from tecopio.governance.kinds import KINDS
+from tecopio.governance.models import CharterVersion, Proposal, ProposalComment
 from tecopio.groups.services import get_group
 from tecopio.views import render_form
 
@@ -111,22 +122,16 @@ def compare(slug: str):
 def edit(slug: str):
     group = _group(slug)
     policy.require(policy.can_change_charter_directly(current_user, group))
-    locale = str(get_locale())
-    choices = [SelectChoice(root.slug, root.label(locale)) for root in load_tree(db.session).roots]
     charter = services.current_charter(db.session, group)
-    form = charter_form(choices, charter)
+    form = charter_form(_category_choices(), charter)
     if form.validate_on_submit():
         try:
             version = services.change_by_admin(
                 db.session, current_user, group, form.changes(), form.reason.data
             )
-        except services.InvalidCharter as error:
-            db.session.rollback()
-            for path, message in error.errors.items():
-                form[field_name(BY_PATH[path])].errors.append(message)
         except services.GovernanceError as error:
             db.session.rollback()
-            form.form_errors.append(error.message)
+            _show_errors(form, error)
         else:
             db.session.commit()
             flash(
@@ -134,16 +139,203 @@ def edit(slug: str):
                 "success",
             )
             return redirect(url_for("governance.charter", slug=group.slug))
+    return render_form("governance/edit.html", group=group, form=form, sections=_fields(form))
+
+
+def _fields(form):
+    """The charter form's fields by section, for the template."""
     sections: dict = {}
     for rule in RULES:
         sections.setdefault(rule.section, []).append(form[field_name(rule)])
+    return [(str(SECTIONS[name]), fields) for name, fields in sections.items()]
+
+
+def _category_choices():
+    locale = str(get_locale())
+    return [SelectChoice(root.slug, root.label(locale)) for root in load_tree(db.session).roots]
+
+
+def _show_errors(form, error) -> None:
+    if isinstance(error, services.InvalidCharter):
+        for path, message in error.errors.items():
+            form[field_name(BY_PATH[path])].errors.append(message)
+    else:
+        form.form_errors.append(error.message)
+
+
+# --- proposals ----------------------------------------------------------------------
+
+
+def _proposal_or_404(group, proposal_id: int) -> Proposal:
+    proposal = db.session.get(Proposal, proposal_id)
+    if proposal is None or proposal.group_id != group.id:
+        abort(404)
+    return proposal
+
+
+@bp.get("/groups/<slug>/proposals")
+@login_required
+def proposals(slug: str):
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    found = decisions.proposals_of(db.session, group)
+    for proposal in found:
+        decisions.close_if_due(db.session, proposal)
+    db.session.commit()
+    return render_template("governance/proposals.html", group=group, proposals=found, kinds=KINDS)
+
+
+@bp.route("/groups/<slug>/proposals/new", methods=["GET", "POST"])
+@login_required
+def new_proposal(slug: str):
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    kind = request.args.get("kind", "motion")
+    if kind not in KINDS:
+        abort(404)
+    if kind == "charter":
+        charter = services.current_charter(db.session, group)
+        form = charter_form(_category_choices(), charter, base=ProposalForm)
+    else:
+        form = ProposalForm()
+    if form.validate_on_submit():
+        try:
+            proposal = decisions.open_proposal(
+                db.session,
+                current_user,
+                group,
+                kind=kind,
+                title=form.title.data,
+                description=form.description.data,
+                payload={"changes": form.changes()} if kind == "charter" else {},
+            )
+        except services.GovernanceError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your proposal is open for votes."), "success")
+            return redirect(
+                url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id)
+            )
     return render_form(
-        "governance/edit.html",
+        "governance/new_proposal.html",
         group=group,
         form=form,
-        sections=[(str(SECTIONS[name]), fields) for name, fields in sections.items()],
+        kind=KINDS[kind],
+        sections=_fields(form) if kind == "charter" else [],
     )
+
+
+def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=200):
+    decisions.close_if_due(db.session, proposal)
+    db.session.commit()
+    comments = db.session.scalars(
+        select(ProposalComment)
+        .where(ProposalComment.proposal_id == proposal.id)
+        .options(joinedload(ProposalComment.author))
+        .order_by(ProposalComment.id)
+    ).all()
+    vote = decisions.vote_of(db.session, current_user, proposal)
+    return render_template(
+        "governance/proposal.html",
+        group=group,
+        proposal=proposal,
+        kind=KINDS[proposal.kind],
+        details=KINDS[proposal.kind].describe(proposal, _category_label()),
+        tally=decisions.current_tally(db.session, proposal),
+        vote=vote,
+        may_vote=decisions.may_vote(db.session, current_user, proposal),
+        vote_form=vote_form or VoteForm(data={"choice": vote.choice if vote else None}),
+        comment_form=comment_form or CommentForm(),
+        comments=comments,
+    ), status
+
+
+@bp.get("/groups/<slug>/proposals/<int:proposal_id>")
+@login_required
+def proposal(slug: str, proposal_id: int):
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    return _render_proposal(group, _proposal_or_404(group, proposal_id))
+
+
+@bp.post("/groups/<slug>/proposals/<int:proposal_id>/vote")
+@login_required
+def vote(slug: str, proposal_id: int):
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    proposal = _proposal_or_404(group, proposal_id)
+    form = VoteForm()
+    if not form.validate_on_submit():
+        return _render_proposal(group, proposal, vote_form=form, status=400)
+    try:
+        decisions.cast_vote(db.session, current_user, proposal, form.choice.data)
+        db.session.commit()
+    except IntegrityError:
+        # The same member's first vote, sent twice at once: the other request recorded it.
+        db.session.rollback()
+        decisions.cast_vote(db.session, current_user, proposal, form.choice.data)
+        db.session.commit()
+    except services.GovernanceError as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+        return _render_proposal(group, proposal, vote_form=form, status=409)
+    flash(_("Your vote is recorded. You may change it until the vote closes."), "success")
+    return redirect(url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id))
+
+
+@bp.post("/groups/<slug>/proposals/<int:proposal_id>/withdraw")
+@login_required
+def withdraw(slug: str, proposal_id: int):
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    proposal = _proposal_or_404(group, proposal_id)
+    try:
+        decisions.withdraw(db.session, current_user, proposal)
+        db.session.commit()
+    except services.GovernanceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_proposal(group, proposal, status=409)
+    flash(_("Your proposal is withdrawn."), "success")
+    return redirect(url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id))
+
+
+@bp.post("/groups/<slug>/proposals/<int:proposal_id>/comments")
+@login_required
+def comment(slug: str, proposal_id: int):
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    proposal = _proposal_or_404(group, proposal_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        return _render_proposal(group, proposal, comment_form=form, status=400)
+    try:
+        decisions.add_comment(db.session, current_user, proposal, form.body.data)
+    except services.GovernanceError as error:
+        db.session.rollback()
+        form.body.errors.append(error.message)
+        return _render_proposal(group, proposal, comment_form=form, status=400)
+    db.session.commit()
+    return redirect(
+        url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id) + "#comments"
+    )
+
+
+@click.command("close-due")
+@with_appcontext
+def close_due_command():
+    """Close every proposal whose voting period has ended (for a scheduler, e.g. hourly)."""
+    closed = decisions.close_due_proposals(db.session)
+    db.session.commit()
+    click.echo(f"{closed} proposal(s) closed.")
+
+
+proposals_cli = AppGroup("proposals", help="Group decisions.")
+proposals_cli.add_command(close_due_command)
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    app.cli.add_command(proposals_cli)

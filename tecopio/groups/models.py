@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from tecopio.accounts.models import User
 from tecopio.db import db, str_enum, utcnow
@@ -70,9 +70,18 @@ class Membership(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the member last became active: votes are for members of the group
+    # from before a proposal opened.
+    active_since: Mapped[datetime | None]
 
     group: Mapped[Group] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship()
+
+    @validates("status")
+    def _note_activation(self, _key, status):
+        if status == MembershipStatus.ACTIVE and self.status != MembershipStatus.ACTIVE:
+            self.active_since = utcnow()
+        return status
 
     @property
     def is_active(self) -> bool:

@@ -5,6 +5,10 @@ import zipfile
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import update
+
+from tecopio.db import db, utcnow
+from tecopio.governance.models import Proposal
 
 pytestmark = pytest.mark.browser
 
@@ -140,3 +144,50 @@ def test_import_with_progress_and_line_numbered_errors(live_server, new_page, tm
     assert page.evaluate("window.progressShown") is True
     assert "2000 items imported." in page.locator(".flashes").inner_text()
     assert page.locator("#preferences li.item").count() == 2000
+
+
+def test_members_vote_a_higher_k_into_the_charter(app, live_server, new_page):
+    """An admin proposes raising k, two members vote yes, the proposal passes at its close."""
+    base = live_server
+    admin = new_page()
+    sign_up(admin, base, "ane@example.com", "Ane Etxeberria")
+    admin.goto(f"{base}/groups/new")
+    admin.get_by_label("Name").fill("Charter Test")
+    admin.get_by_label("Open: anyone may join at once").check()
+    admin.get_by_role("button", name="Create the group").click()
+    admin.wait_for_url(f"{base}/groups/charter-test")
+
+    voters = []
+    for email, name in (("jon@example.com", "Jon Agirre"), ("maite@example.com", "Maite Ruiz")):
+        member = new_page()
+        sign_up(member, base, email, name)
+        member.goto(f"{base}/groups/charter-test")
+        member.get_by_role("button", name="Join the group").click()
+        voters.append(member)
+
+    admin.goto(f"{base}/groups/charter-test/charter")
+    assert "version 1" in admin.locator("#charter h2").inner_text()
+    admin.get_by_role("link", name="Propose a change to the charter").click()
+    admin.get_by_label("Title").fill("Raise k to 6")
+    admin.get_by_label("Description").fill("Our figures should rest on more people.")
+    admin.get_by_label("Fewest members behind any figure members see").fill("6")
+    admin.get_by_role("button", name="Open the vote").click()
+    assert "Your proposal is open for votes." in admin.locator(".flashes").inner_text()
+    proposal_url = admin.url
+
+    for member in voters:
+        member.goto(proposal_url)
+        member.get_by_label("Yes", exact=True).check()
+        member.get_by_role("button", name="Vote").click()
+        assert "Your vote is recorded." in member.locator(".flashes").inner_text()
+
+    with app.app_context():  # the voting period ends
+        db.session.execute(update(Proposal).values(closes_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    admin.goto(proposal_url)
+    assert "Adopted as version 2 of the charter." in admin.content()
+    assert "2 of 3 members" in admin.locator("#outcome").inner_text()
+    admin.goto(f"{base}/groups/charter-test/charter")
+    assert "version 2" in admin.locator("#charter h2").inner_text()
+    assert "6 members" in admin.locator("#charter").inner_text()
+    assert "by a vote of the members" in admin.locator("#charter-history").inner_text()

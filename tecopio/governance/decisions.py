@@ -1,0 +1,283 @@
+"""Proposals, votes and their close: how a group decides.
+
+Who may vote: members active since before the proposal opened (joining a
+group after a proposal opened gives no say on it). The quorum is a share of
+those members still active at the close; every vote (abstentions too) counts
+towards it, and the threshold is a share of the yes and no votes (and of
+abstentions, where the charter says so). The rules are those of the charter
+version in force when the proposal opened, whatever happens to the charter
+meanwhile. A proposal closes when it is read after its closing time, or when
+``flask proposals close-due`` runs (for a scheduler).
+"""
+
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from tecopio.accounts.models import User
+from tecopio.audit.services import record
+from tecopio.db import utcnow
+from tecopio.governance.kinds import KINDS
+from tecopio.governance.models import Proposal, ProposalComment, ProposalStatus, Vote, VoteChoice
+from tecopio.governance.services import (
+    GovernanceError,
+    charter_of,
+    current_charter,
+    current_version,
+)
+from tecopio.governance.tally import Tally, rules_tally
+from tecopio.groups.models import Group, Membership, MembershipStatus
+from tecopio.text import clean_line, clean_paragraphs
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 8000
+COMMENT_MAX = 4000
+REMINDER_BEFORE = timedelta(days=1)
+
+
+class NotEligible(GovernanceError):
+    message = _l("Only members who were in the group when the proposal opened vote on it.")
+
+
+class VotingClosed(GovernanceError):
+    message = _l("Voting on this proposal has closed.")
+
+
+class AlreadyClosed(GovernanceError):
+    message = _l("This proposal is already closed.")
+
+
+class CannotWithdraw(GovernanceError):
+    message = _l("Only its author may withdraw a proposal, and only before anyone votes.")
+
+
+class UnknownKind(GovernanceError):
+    message = _l("There is no such kind of proposal.")
+
+
+class EmptyComment(GovernanceError):
+    message = _l("Write your comment first.")
+
+
+def _eligible(group_id: int, opens_at: datetime):
+    """Memberships that may vote on a proposal that opened at ``opens_at``."""
+    return (
+        Membership.group_id == group_id,
+        Membership.status == MembershipStatus.ACTIVE,
+        Membership.active_since <= opens_at,
+    )
+
+
+def may_vote(session: Session, user: User, proposal: Proposal) -> bool:
+    return (
+        session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user.id, *_eligible(proposal.group_id, proposal.opens_at)
+            )
+        )
+        is not None
+    )
+
+
+def open_proposal(
+    session: Session,
+    author: User,
+    group: Group,
+    *,
+    kind: str,
+    title: str,
+    description: str,
+    payload: dict | None = None,
+    now: datetime | None = None,
+) -> Proposal:
+    """Open a proposal for the charter's voting period. (That the author is a member is policy.)"""
+    if kind not in KINDS:
+        raise UnknownKind()
+    now = now or utcnow()
+    title = clean_line(title, max_length=TITLE_MAX)
+    description = clean_paragraphs(description, max_length=DESCRIPTION_MAX)
+    prepared = KINDS[kind].prepare(session, group, payload or {})
+    version = current_version(session, group.id)
+    days = current_charter(session, group)["decisions.voting_days"]
+    proposal = Proposal(
+        group_id=group.id,
+        author_id=author.id,
+        kind=kind,
+        title=title,
+        description=description,
+        payload=prepared,
+        charter_version_id=version.id,
+        opens_at=now,
+        closes_at=now + timedelta(days=days),
+    )
+    session.add(proposal)
+    session.flush()
+    record(session, "proposal.opened", actor=author, group=group, proposal=proposal.id, kind=kind)
+    return proposal
+
+
+def _locked(session: Session, proposal: Proposal) -> Proposal:
+    """The proposal's row, locked (PostgreSQL) and read again, so closes and votes queue."""
+    session.execute(select(Proposal.id).where(Proposal.id == proposal.id).with_for_update())
+    session.refresh(proposal)
+    return proposal
+
+
+def current_tally(session: Session, proposal: Proposal) -> Tally:
+    """Votes of the members who may vote, under the rules the proposal opened with."""
+    eligible = _eligible(proposal.group_id, proposal.opens_at)
+    electorate = session.scalar(select(func.count(Membership.id)).where(*eligible))
+    counts = session.execute(
+        select(
+            *(func.coalesce(func.sum(case((Vote.choice == c, 1), else_=0)), 0) for c in VoteChoice)
+        )
+        .join(Membership, Membership.user_id == Vote.user_id)
+        .where(Vote.proposal_id == proposal.id, *eligible)
+    ).one()
+    charter = charter_of(proposal.charter_version)
+    yes, no, abstain = (int(counts[i]) for i, _choice in enumerate(VoteChoice))
+    return rules_tally(charter, yes, no, abstain, electorate)
+
+
+def close_proposal(session: Session, proposal: Proposal, now: datetime | None = None) -> Proposal:
+    """Count, record the outcome, and carry out a passing proposal, all in one transaction."""
+    proposal = _locked(session, proposal)
+    if proposal.status != ProposalStatus.OPEN:
+        raise AlreadyClosed()
+    group = session.get(Group, proposal.group_id)
+    tally = current_tally(session, proposal)
+    proposal.yes, proposal.no, proposal.abstain = tally.yes, tally.no, tally.abstain
+    proposal.electorate = tally.electorate
+    proposal.quorum_reached = tally.quorum_reached
+    proposal.closed_at = now or utcnow()
+    proposal.status = ProposalStatus.PASSED if tally.passed else ProposalStatus.REJECTED
+    if tally.passed:
+        try:
+            with session.begin_nested():
+                KINDS[proposal.kind].carry_out(session, group, proposal)
+        except GovernanceError as error:
+            # Passed, but what it asks can no longer be done (a later version made it invalid).
+            proposal.outcome_note = str(error.message)
+    record(
+        session,
+        "proposal.closed",
+        group=group,
+        proposal=proposal.id,
+        status=str(proposal.status),
+        yes=tally.yes,
+        no=tally.no,
+        abstain=tally.abstain,
+        electorate=tally.electorate,
+    )
+    session.flush()
+    return proposal
+
+
+def close_if_due(session: Session, proposal: Proposal, now: datetime | None = None) -> Proposal:
+    """Close the proposal if its time has come (a proposal is closed when it is read)."""
+    now = now or utcnow()
+    if proposal.status == ProposalStatus.OPEN and proposal.closes_at <= now:
+        with suppress(AlreadyClosed):  # a concurrent reader closed it first
+            close_proposal(session, proposal, now)
+    return proposal
+
+
+def close_due_proposals(session: Session, now: datetime | None = None) -> int:
+    """Close every proposal whose time has come; returns how many it closed."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Proposal)
+        .where(Proposal.status == ProposalStatus.OPEN, Proposal.closes_at <= now)
+        .order_by(Proposal.id)
+    ).all()
+    closed = 0
+    for proposal in due:
+        try:
+            close_proposal(session, proposal, now)
+            closed += 1
+        except AlreadyClosed:
+            continue
+    return closed
+
+
+def cast_vote(
+    session: Session,
+    user: User,
+    proposal: Proposal,
+    choice: str,
+    now: datetime | None = None,
+) -> Vote:
+    """Vote, or change one's vote, until the close."""
+    choice = VoteChoice(choice)
+    proposal = _locked(session, proposal)
+    close_if_due(session, proposal, now)
+    if proposal.status != ProposalStatus.OPEN:
+        raise VotingClosed()
+    if not may_vote(session, user, proposal):
+        raise NotEligible()
+    vote = session.scalar(
+        select(Vote).where(Vote.proposal_id == proposal.id, Vote.user_id == user.id)
+    )
+    if vote is None:
+        vote = Vote(proposal_id=proposal.id, user_id=user.id, choice=choice)
+        session.add(vote)
+    else:
+        vote.choice = choice
+    session.flush()
+    return vote
+
+
+def vote_of(session: Session, user: User, proposal: Proposal) -> Vote | None:
+    return session.scalar(
+        select(Vote).where(Vote.proposal_id == proposal.id, Vote.user_id == user.id)
+    )
+
+
+def withdraw(session: Session, user: User, proposal: Proposal) -> Proposal:
+    proposal = _locked(session, proposal)
+    if proposal.status != ProposalStatus.OPEN or proposal.author_id != user.id:
+        raise CannotWithdraw()
+    if session.scalar(select(func.count(Vote.id)).where(Vote.proposal_id == proposal.id)):
+        raise CannotWithdraw()
+    proposal.status = ProposalStatus.WITHDRAWN
+    proposal.closed_at = utcnow()
+    record(
+        session,
+        "proposal.withdrawn",
+        actor=user,
+        group=session.get(Group, proposal.group_id),
+        proposal=proposal.id,
+    )
+    session.flush()
+    return proposal
+
+
+def add_comment(session: Session, user: User, proposal: Proposal, body: str) -> ProposalComment:
+    comment = ProposalComment(
+        proposal_id=proposal.id,
+        author_id=user.id,
+        body=clean_paragraphs(body, max_length=COMMENT_MAX),
+    )
+    if not comment.body:
+        raise EmptyComment()
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def proposals_of(session: Session, group: Group) -> list[Proposal]:
+    """Open proposals first (closing soonest first), then the rest, newest first."""
+    return list(
+        session.scalars(
+            select(Proposal)
+            .where(Proposal.group_id == group.id)
+            .order_by(
+                case((Proposal.status == ProposalStatus.OPEN, 0), else_=1),
+                case((Proposal.status == ProposalStatus.OPEN, Proposal.closes_at), else_=None),
+                Proposal.id.desc(),
+            )
+        )
+    )

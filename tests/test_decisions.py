@@ -1,0 +1,288 @@
+"""Proposals and votes: the tally, the close, and every refusal."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tecopio.db import utcnow
+from tecopio.governance import decisions, services
+from tecopio.governance.models import Adoption, ProposalStatus, Vote
+from tecopio.governance.tally import Tally
+from tecopio.groups.models import MembershipStatus
+from tests.factories import PASSWORD
+from tests.test_governance import charter_form_data
+
+
+@pytest.mark.parametrize(
+    "yes, no, abstain, electorate, quorum, threshold, abstentions, reached, passed",
+    [
+        # quorum 20 % of 10 members = 2 votes
+        (1, 0, 0, 10, 20, 50, False, False, False),  # quorum not reached
+        (2, 0, 0, 10, 20, 50, False, True, True),  # reached exactly
+        (1, 1, 0, 10, 20, 50, False, True, False),  # a tie is not more than half
+        (3, 2, 0, 10, 20, 50, False, True, True),
+        (1, 0, 1, 10, 20, 50, False, True, True),  # abstentions count for the quorum only
+        (1, 0, 1, 10, 20, 50, True, True, False),  # ... or also in the threshold: 1 of 2
+        (2, 0, 1, 10, 20, 50, True, True, True),
+        (0, 0, 2, 10, 20, 50, False, True, False),  # only abstentions: nothing to count
+        (2, 1, 0, 3, 100, 66, False, True, True),  # 66.7 % > 66 %
+        (2, 1, 0, 3, 100, 67, False, True, False),  # 66.7 % is not more than 67 %
+        (7, 3, 0, 21, 50, 50, False, False, False),  # 10 of 21 < ceil(10.5) = 11
+        (8, 3, 0, 21, 50, 50, False, True, True),
+        (0, 0, 0, 0, 0, 50, False, True, False),  # no electorate
+    ],
+)
+def test_tally(yes, no, abstain, electorate, quorum, threshold, abstentions, reached, passed):
+    tally = Tally(yes, no, abstain, electorate, quorum, threshold, abstentions)
+    assert (tally.quorum_reached, tally.passed) == (reached, passed)
+    assert tally.still_needed == max(0, tally.quorum_votes - tally.votes)
+
+
+def test_the_quorum_needs_whole_votes():
+    assert Tally(0, 0, 0, 21, 50, 50, False).quorum_votes == 11
+    assert Tally(3, 0, 0, 21, 50, 50, False).still_needed == 8
+
+
+@pytest.fixture
+def assembly(make):
+    """A group of an admin and four members, active since before any proposal."""
+    admin = make.user()
+    group = make.group(admin=admin, decisions__quorum_percent=50)
+    members = [make.member(group) for _ in range(4)]
+    for membership in group.memberships:
+        membership.active_since = utcnow() - timedelta(days=30)
+    make.session.commit()
+    return group, admin, members
+
+
+def open_k_change(db_session, group, author, k=7, **kwargs):
+    return decisions.open_proposal(
+        db_session,
+        author,
+        group,
+        kind="charter",
+        title=f"Raise k to {k}",
+        description="More caution.",
+        payload={"changes": {"privacy.k_anonymity": k}},
+        **kwargs,
+    )
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_passing_charter_change_becomes_the_next_version_at_the_close(db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin)
+    assert proposal.payload == {"changes": {"privacy.k_anonymity": 7}}
+    for member, choice in zip(members, ["yes", "yes", "no", "abstain"], strict=True):
+        decisions.cast_vote(db_session, member, proposal, choice)
+    decisions.cast_vote(db_session, members[2], proposal, "yes")  # changed their mind
+    assert services.current_charter(db_session, group).k_anonymity == 5  # not before the close
+    decisions.close_proposal(db_session, proposal, proposal.closes_at)
+    assert proposal.status == ProposalStatus.PASSED
+    assert (proposal.yes, proposal.no, proposal.abstain, proposal.electorate) == (3, 0, 1, 5)
+    assert proposal.result_version.number == 2
+    assert proposal.result_version.adoption == Adoption.VOTE
+    assert services.current_charter(db_session, group).k_anonymity == 7
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_the_outcome_follows_the_charter_in_force_when_the_proposal_opened(
+    db_session, make, assembly
+):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin)
+    make.charter(group, decisions__quorum_percent=100)  # later, the group asks for everyone
+    decisions.cast_vote(db_session, members[0], proposal, "yes")
+    decisions.cast_vote(db_session, members[1], proposal, "yes")
+    decisions.cast_vote(db_session, members[2], proposal, "yes")
+    decisions.close_proposal(db_session, proposal, proposal.closes_at)
+    assert proposal.status == ProposalStatus.PASSED  # 3 of 5 reach the 50 % it opened with
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_too_few_votes_reject_and_change_nothing(db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin)
+    decisions.cast_vote(db_session, members[0], proposal, "yes")
+    decisions.close_proposal(db_session, proposal, proposal.closes_at)
+    assert (proposal.status, proposal.quorum_reached) == (ProposalStatus.REJECTED, False)
+    assert services.version_count(db_session, group) == 1
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_who_may_vote(db_session, make, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin, now=utcnow() - timedelta(hours=1))
+    late = make.member(group)  # joined after the proposal opened
+    applicant = make.user()
+    make.membership(group, applicant, status=MembershipStatus.PENDING)
+    outsider = make.user()
+    for person in (late, applicant, outsider):
+        with pytest.raises(decisions.NotEligible):
+            decisions.cast_vote(db_session, person, proposal, "yes")
+    assert db_session.scalar(select(func.count(Vote.id))) == 0
+    decisions.cast_vote(db_session, members[0], proposal, "yes")
+    assert decisions.current_tally(db_session, proposal).electorate == 5  # not the late one
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_member_who_leaves_no_longer_counts(db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin)
+    decisions.cast_vote(db_session, members[0], proposal, "no")
+    membership = next(m for m in group.memberships if m.user_id == members[0].id)
+    membership.status = MembershipStatus.LEFT
+    tally = decisions.current_tally(db_session, proposal)
+    assert (tally.votes, tally.electorate) == (0, 4)
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_no_votes_after_the_close_and_no_second_close(db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin)
+    late = proposal.closes_at + timedelta(seconds=1)
+    with pytest.raises(decisions.VotingClosed):
+        decisions.cast_vote(db_session, members[0], proposal, "yes", now=late)
+    assert proposal.status == ProposalStatus.REJECTED  # closed when the late vote came
+    with pytest.raises(decisions.AlreadyClosed):
+        decisions.close_proposal(db_session, proposal)
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_withdrawal_only_by_the_author_before_any_vote(db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, members[0])
+    with pytest.raises(decisions.CannotWithdraw):
+        decisions.withdraw(db_session, admin, proposal)
+    decisions.cast_vote(db_session, members[1], proposal, "abstain")
+    with pytest.raises(decisions.CannotWithdraw):
+        decisions.withdraw(db_session, members[0], proposal)
+    other = open_k_change(db_session, group, members[0], k=8)
+    decisions.withdraw(db_session, members[0], other)
+    assert other.status == ProposalStatus.WITHDRAWN
+    with pytest.raises(decisions.VotingClosed):
+        decisions.cast_vote(db_session, members[1], other, "yes")
+
+
+@pytest.mark.usefixtures("app_ctx")
+@pytest.mark.parametrize(
+    "payload, error",
+    [
+        ({"changes": {"privacy.k_anonymity": 2}}, services.InvalidCharter),
+        ({"changes": {"revenue.reserve_percent": 101}}, services.InvalidCharter),
+        ({"changes": {"privacy.categories": ["weapons"]}}, services.InvalidCharter),
+        ({"changes": {"privacy.k_anonymity": 5}}, services.NothingChanged),
+        ({}, services.NothingChanged),
+    ],
+)
+def test_a_charter_proposal_must_carry_a_valid_change(db_session, assembly, payload, error):
+    group, admin, _members = assembly
+    with pytest.raises(error):
+        decisions.open_proposal(
+            db_session, admin, group, kind="charter", title="T", description="", payload=payload
+        )
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_unknown_kinds_are_refused(db_session, assembly):
+    group, admin, _members = assembly
+    with pytest.raises(decisions.UnknownKind):
+        decisions.open_proposal(db_session, admin, group, kind="coup", title="T", description="")
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_the_scheduler_command_closes_what_is_due(app, db_session, assembly):
+    group, admin, members = assembly
+    due = open_k_change(db_session, group, admin, now=utcnow() - timedelta(days=8))
+    running = open_k_change(db_session, group, admin, k=9)
+    db_session.commit()
+    result = app.test_cli_runner().invoke(args=["proposals", "close-due"])
+    assert "1 proposal(s) closed." in result.output
+    assert (due.status, running.status) == (ProposalStatus.REJECTED, ProposalStatus.OPEN)
+
+
+# --- pages --------------------------------------------------------------------------
+
+
+def login(client, user):
+    client.submit("/login", {"email": user.email, "password": PASSWORD})
+
+
+def test_members_propose_vote_and_comment_through_the_pages(client, db_session, assembly):
+    group, admin, members = assembly
+    login(client, members[0])
+    response = client.submit(
+        f"/groups/{group.slug}/proposals/new?kind=motion",
+        {"title": "Buy solar together", "description": "Let us ask <b>three</b> installers."},
+    )
+    assert response.status_code == 302
+    url = response.headers["Location"]
+    page = client.get(url).text
+    assert "Buy solar together" in page and "&lt;b&gt;three&lt;/b&gt;" in page
+    assert "The quorum needs 3 more votes." in page
+    assert client.submit(f"{url}/vote", {"choice": "yes"}).status_code == 302
+    assert client.submit(f"{url}/vote", {"choice": "maybe"}).status_code == 400
+    assert client.submit(f"{url}/comments", {"body": "<script>x</script>"}).status_code == 302
+    assert client.submit(f"{url}/comments", {"body": "   "}).status_code == 400
+    page = client.get(url).text
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x" not in page
+    assert "The quorum needs 2 more votes." in page
+    assert "Buy solar together" in client.get(f"/groups/{group.slug}/proposals").text
+
+
+def test_a_charter_proposal_through_the_pages_passes_at_the_close(
+    client, make_client, db_session, assembly
+):
+    group, admin, members = assembly
+    login(client, admin)
+    data = charter_form_data(
+        services.current_charter(db_session, group),
+        privacy__k_anonymity="8",
+        title="Raise k to 8",
+        description="",
+    )
+    response = client.submit(f"/groups/{group.slug}/proposals/new?kind=charter", data)
+    assert response.status_code == 302
+    url = response.headers["Location"]
+    for member in members[:3]:
+        browser = make_client()
+        login(browser, member)
+        assert browser.submit(f"{url}/vote", {"choice": "yes"}).status_code == 302
+    proposal = decisions.proposals_of(db_session, group)[0]
+    proposal.closes_at = utcnow() - timedelta(seconds=1)
+    db_session.commit()
+    page = client.get(url).text  # read after the close: closed now
+    assert "Adopted as version 2 of the charter." in page
+    assert "3 of 5 members" in page
+    assert "version 2" in client.get(f"/groups/{group.slug}/charter").text
+    assert browser.submit(f"{url}/vote", {"choice": "no"}).status_code == 409
+
+
+@pytest.mark.parametrize("role, status", [("outsider", 403), ("applicant", 403)])
+def test_only_members_reach_the_decisions(client, make, db_session, assembly, role, status):
+    group, admin, _members = assembly
+    proposal = decisions.open_proposal(
+        db_session, admin, group, kind="motion", title="T", description=""
+    )
+    db_session.commit()
+    user = make.user()
+    if role == "applicant":
+        make.membership(group, user, status=MembershipStatus.PENDING)
+    login(client, user)
+    base = f"/groups/{group.slug}/proposals"
+    assert client.get(base).status_code == status
+    assert client.get(f"{base}/{proposal.id}").status_code == status
+    assert client.submit(f"{base}/{proposal.id}/vote", {"choice": "yes"}).status_code == status
+    assert client.submit(f"{base}/new?kind=motion", {"title": "x"}).status_code == status
+    assert db_session.scalar(select(func.count(Vote.id))) == 0
+
+
+def test_bad_proposals_get_a_message_and_write_nothing(client, db_session, assembly):
+    group, admin, _members = assembly
+    login(client, admin)
+    base = f"/groups/{group.slug}/proposals/new"
+    assert client.get(f"{base}?kind=coup").status_code == 404
+    response = client.submit(f"{base}?kind=motion", {"title": "", "description": ""})
+    assert response.status_code == 400 and "This field is required." in response.text
+    assert decisions.proposals_of(db_session, group) == []
