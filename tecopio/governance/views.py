@@ -166,11 +166,14 @@ def _show_errors(form, error) -> None:
 # --- proposals ----------------------------------------------------------------------
 
 
-def _proposal_or_404(group, proposal_id: int) -> Proposal:
+def _member_proposal(slug: str, proposal_id: int):
+    """The group and its proposal, for one of its members (else 403; unknown: 404)."""
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
     proposal = db.session.get(Proposal, proposal_id)
     if proposal is None or proposal.group_id != group.id:
         abort(404)
-    return proposal
+    return group, proposal
 
 
 @bp.get("/groups/<slug>/proposals")
@@ -255,17 +258,13 @@ def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=
 @bp.get("/groups/<slug>/proposals/<int:proposal_id>")
 @login_required
 def proposal(slug: str, proposal_id: int):
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
-    return _render_proposal(group, _proposal_or_404(group, proposal_id))
+    return _render_proposal(*_member_proposal(slug, proposal_id))
 
 
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/vote")
 @login_required
 def vote(slug: str, proposal_id: int):
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
-    proposal = _proposal_or_404(group, proposal_id)
+    group, proposal = _member_proposal(slug, proposal_id)
     form = VoteForm()
     if not form.validate_on_submit():
         return _render_proposal(group, proposal, vote_form=form, status=400)
@@ -288,9 +287,7 @@ def vote(slug: str, proposal_id: int):
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/withdraw")
 @login_required
 def withdraw(slug: str, proposal_id: int):
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
-    proposal = _proposal_or_404(group, proposal_id)
+    group, proposal = _member_proposal(slug, proposal_id)
     try:
         decisions.withdraw(db.session, current_user, proposal)
         db.session.commit()
@@ -305,9 +302,7 @@ def withdraw(slug: str, proposal_id: int):
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/comments")
 @login_required
 def comment(slug: str, proposal_id: int):
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
-    proposal = _proposal_or_404(group, proposal_id)
+    group, proposal = _member_proposal(slug, proposal_id)
     form = CommentForm()
     if not form.validate_on_submit():
         return _render_proposal(group, proposal, comment_form=form, status=400)
