@@ -14,7 +14,6 @@ from tecopio.db import db
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
 from tecopio.governance import decisions
-from tecopio.governance.services import change_by_admin
 from tecopio.groups import services as groups
 from tecopio.groups.models import Invitation, InvitationStatus, Membership
 from tecopio.memberdata import services as memberdata
@@ -80,7 +79,7 @@ def load_demo_data(session) -> dict[str, User]:
         region="Donostia, Gipuzkoa",
         policy="invitation",
     )
-    change_by_admin(
+    decisions.change_charter_by_admin(
         session,
         people["ane"],
         energy,

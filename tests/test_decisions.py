@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tecopio.db import utcnow
-from tecopio.governance import decisions, services
+from tecopio.governance import decisions, kinds, services
 from tecopio.governance.models import Adoption, ProposalStatus, Vote
 from tecopio.governance.tally import Tally
 from tecopio.groups.models import MembershipStatus
@@ -286,3 +286,116 @@ def test_bad_proposals_get_a_message_and_write_nothing(client, db_session, assem
     response = client.submit(f"{base}?kind=motion", {"title": "", "description": ""})
     assert response.status_code == 400 and "This field is required." in response.text
     assert decisions.proposals_of(db_session, group) == []
+
+
+# --- admissions and admins' decisions -------------------------------------------------
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_admins_decisions_are_in_the_history_of_decisions(db_session, make, assembly):
+    group, admin, _members = assembly
+    version = decisions.change_charter_by_admin(
+        db_session, admin, group, {"revenue.reserve_percent": 20}, "A bigger reserve."
+    )
+    applicant = make.user(display_name="Lucía")
+    request = make.membership(group, applicant, status=MembershipStatus.PENDING)
+    decisions.admission_by_admin(db_session, admin, request, admitted=True)
+    recorded = decisions.proposals_of(db_session, group)
+    assert [(p.kind, p.status) for p in recorded] == [
+        ("admission", ProposalStatus.DECIDED),
+        ("charter", ProposalStatus.DECIDED),
+    ]
+    assert recorded[0].payload == {"membership_id": request.id, "name": "Lucía", "admitted": True}
+    assert recorded[1].payload == {"changes": {"revenue.reserve_percent": 20}}
+    assert recorded[1].result_version_id == version.id
+    assert request.status == MembershipStatus.ACTIVE
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_where_members_admit_an_admin_cannot_and_the_vote_decides(db_session, make):
+    admin = make.user()
+    group = make.group(admin=admin, membership_policy="approval", membership__admission="vote")
+    members = [make.member(group) for _ in range(2)]
+    for membership in group.memberships:
+        membership.active_since = utcnow() - timedelta(days=1)
+    first, second = (
+        make.membership(group, make.user(), status=MembershipStatus.PENDING) for _ in range(2)
+    )
+    with pytest.raises(decisions.AdmissionByVote):
+        decisions.admission_by_admin(db_session, admin, first, admitted=True)
+    admit = decisions.open_proposal(
+        db_session,
+        members[0],
+        group,
+        kind="admission",
+        title="Admit",
+        description="",
+        payload={"membership_id": first.id},
+    )
+    with pytest.raises(kinds.AlreadyProposed):
+        decisions.open_proposal(
+            db_session,
+            members[1],
+            group,
+            kind="admission",
+            title="Again",
+            description="",
+            payload={"membership_id": first.id},
+        )
+    refuse = decisions.open_proposal(
+        db_session,
+        members[0],
+        group,
+        kind="admission",
+        title="Admit too",
+        description="",
+        payload={"membership_id": second.id},
+    )
+    for member in members:
+        decisions.cast_vote(db_session, member, admit, "yes")
+        decisions.cast_vote(db_session, member, refuse, "no")
+    decisions.close_proposal(db_session, admit, admit.closes_at)
+    decisions.close_proposal(db_session, refuse, refuse.closes_at)
+    assert (first.status, second.status) == (MembershipStatus.ACTIVE, MembershipStatus.REJECTED)
+
+
+@pytest.mark.usefixtures("app_ctx")
+@pytest.mark.parametrize("state", ["active", "other group", "missing"])
+def test_only_a_waiting_request_is_put_to_a_vote(db_session, make, assembly, state):
+    group, admin, members = assembly
+    if state == "active":
+        membership_id = next(m.id for m in group.memberships if m.user_id == members[0].id)
+    elif state == "other group":
+        other = make.group()
+        membership_id = make.membership(other, make.user(), status=MembershipStatus.PENDING).id
+    else:
+        membership_id = 10_000
+    with pytest.raises(kinds.NoSuchRequest):
+        decisions.open_proposal(
+            db_session,
+            admin,
+            group,
+            kind="admission",
+            title="Admit",
+            description="",
+            payload={"membership_id": membership_id},
+        )
+
+
+def test_members_put_a_request_to_a_vote_from_the_members_page(client, make, db_session):
+    admin = make.user()
+    group = make.group(admin=admin, membership_policy="approval", membership__admission="vote")
+    member = make.member(group)
+    request = make.membership(
+        group, make.user(display_name="Lucía"), status=MembershipStatus.PENDING
+    )
+    login(client, admin)
+    page = client.get(f"/groups/{group.slug}/members").text
+    assert "Lucía" in page and "Put to a vote" in page and ">Approve<" not in page
+    refused = client.submit(f"/groups/{group.slug}/members/{request.id}/approve", {})
+    assert refused.status_code == 409 and request.status == MembershipStatus.PENDING
+    login(client, member)
+    response = client.submit(f"/groups/{group.slug}/members/{request.id}/admission-vote", {})
+    assert response.status_code == 302
+    assert "Person asking to join" in client.get(response.headers["Location"]).text
+    assert "See the vote" in client.get(f"/groups/{group.slug}/members").text

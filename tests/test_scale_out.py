@@ -42,9 +42,10 @@ def wait_until_serving(port: int, process) -> None:
         if process.poll() is not None:
             raise RuntimeError(process.stderr.read().decode())
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5)
             return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # Not listening yet, or its first answer is slow on a busy machine.
             time.sleep(0.2)
     raise TimeoutError(f"nothing answered on port {port}")
 

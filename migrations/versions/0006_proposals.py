@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('charter_version_id', sa.Integer(), nullable=False),
     sa.Column('opens_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closes_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('status', sa.Enum('open', 'passed', 'rejected', 'withdrawn', name='proposal_status', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('status', sa.Enum('open', 'passed', 'rejected', 'withdrawn', 'decided', name='proposal_status', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('yes', sa.Integer(), nullable=False),
     sa.Column('no', sa.Integer(), nullable=False),

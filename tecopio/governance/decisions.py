@@ -24,12 +24,14 @@ from tecopio.governance.kinds import KINDS
 from tecopio.governance.models import Proposal, ProposalComment, ProposalStatus, Vote, VoteChoice
 from tecopio.governance.services import (
     GovernanceError,
+    change_by_admin,
     charter_of,
     current_charter,
     current_version,
 )
 from tecopio.governance.tally import Tally, rules_tally
 from tecopio.groups.models import Group, Membership, MembershipStatus
+from tecopio.groups.services import approve_member, reject_member
 from tecopio.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 200
@@ -56,6 +58,14 @@ class CannotWithdraw(GovernanceError):
 
 class UnknownKind(GovernanceError):
     message = _l("There is no such kind of proposal.")
+
+
+class AdmissionByAdmins(GovernanceError):
+    message = _l("The charter says the group's admins decide requests to join.")
+
+
+class AdmissionByVote(GovernanceError):
+    message = _l("The charter says requests to join are decided by a vote of the members.")
 
 
 class EmptyComment(GovernanceError):
@@ -154,13 +164,14 @@ def close_proposal(session: Session, proposal: Proposal, now: datetime | None = 
     proposal.quorum_reached = tally.quorum_reached
     proposal.closed_at = now or utcnow()
     proposal.status = ProposalStatus.PASSED if tally.passed else ProposalStatus.REJECTED
-    if tally.passed:
-        try:
-            with session.begin_nested():
-                KINDS[proposal.kind].carry_out(session, group, proposal)
-        except GovernanceError as error:
-            # Passed, but what it asks can no longer be done (a later version made it invalid).
-            proposal.outcome_note = str(error.message)
+    kind = KINDS[proposal.kind]
+    effect = kind.carry_out if tally.passed else kind.carry_out_rejection
+    try:
+        with session.begin_nested():
+            effect(session, group, proposal)
+    except GovernanceError as error:
+        # Decided, but what it asks can no longer be done (a later change made it moot).
+        proposal.outcome_note = str(error.message)
     record(
         session,
         "proposal.closed",
@@ -281,3 +292,93 @@ def proposals_of(session: Session, group: Group) -> list[Proposal]:
             )
         )
     )
+
+
+def record_admin_decision(
+    session: Session,
+    admin: User,
+    group: Group,
+    *,
+    kind: str,
+    title: str,
+    payload: dict,
+) -> Proposal:
+    """What admins decided directly, where the charter let them: in the decisions' history too."""
+    now = utcnow()
+    proposal = Proposal(
+        group_id=group.id,
+        author_id=admin.id,
+        kind=kind,
+        title=clean_line(title, max_length=TITLE_MAX),
+        payload=payload,
+        charter_version_id=current_version(session, group.id).id,
+        opens_at=now,
+        closes_at=now,
+        closed_at=now,
+        status=ProposalStatus.DECIDED,
+    )
+    session.add(proposal)
+    session.flush()
+    return proposal
+
+
+def change_charter_by_admin(
+    session: Session, admin: User, group: Group, changes: dict, reason: str = ""
+):
+    """An admin's change to the charter (``services.change_by_admin``), recorded as a decision."""
+    before = current_charter(session, group)
+    version = change_by_admin(session, admin, group, changes, reason)
+    changed = {
+        path: (list(value) if isinstance(value, tuple) else value)
+        for path, value in charter_of(version).values.items()
+        if value != before[path]
+    }
+    proposal = record_admin_decision(
+        session,
+        admin,
+        group,
+        kind="charter",
+        title=reason.splitlines()[0] if reason.strip() else str(_l("Charter changed by an admin")),
+        payload={"changes": changed},
+    )
+    proposal.result_version_id = version.id
+    return version
+
+
+def admins_admit(charter) -> bool:
+    return charter["membership.admission"] == "admins"
+
+
+def admission_by_admin(session: Session, admin: User, membership, *, admitted: bool) -> None:
+    """An admin approves or declines a request to join, where the charter lets admins admit."""
+    group = membership.group
+    if not admins_admit(current_charter(session, group)):
+        raise AdmissionByVote()
+    if admitted:
+        approve_member(session, admin, membership)
+    else:
+        reject_member(session, admin, membership)
+    record_admin_decision(
+        session,
+        admin,
+        group,
+        kind="admission",
+        title=str(_l("Request to join of %(name)s", name=membership.user.display_name)),
+        payload={
+            "membership_id": membership.id,
+            "name": membership.user.display_name,
+            "admitted": admitted,
+        },
+    )
+
+
+def open_admission_votes(session: Session, group: Group) -> dict[int, int]:
+    """{membership id: proposal id} of the requests to join now put to a vote."""
+    rows = session.execute(
+        select(Proposal.id, Proposal.payload).where(
+            Proposal.group_id == group.id,
+            Proposal.kind == "admission",
+            Proposal.status == ProposalStatus.OPEN,
+        )
+    )
+    return {payload["membership_id"]: proposal_id for proposal_id, payload in rows}

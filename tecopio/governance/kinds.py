@@ -8,20 +8,32 @@ reserve) is one more entry here.
 """
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tecopio.governance.charter import BY_PATH, plain_value
-from tecopio.governance.models import Adoption, Proposal
+from tecopio.governance.models import Adoption, Proposal, ProposalStatus
 from tecopio.governance.services import (
+    GovernanceError,
     NothingChanged,
     adopt,
     build_charter,
     current_charter,
 )
-from tecopio.groups.models import Group
+from tecopio.groups.models import Group, Membership, MembershipStatus
+from tecopio.groups.services import admit_by_decision
+
+
+class NoSuchRequest(GovernanceError):
+    message = _l("There is no such request to join waiting.")
+
+
+class AlreadyProposed(GovernanceError):
+    message = _l("This request to join is already put to a vote.")
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,8 @@ class ProposalKind:
     carry_out: Callable[[Session, Group, Proposal], None]
     # (proposal, category label) -> [(what, value)] for the proposal's page.
     describe: Callable[[Proposal, Callable[[str], str]], list[tuple[str, str]]]
+    # (session, group, proposal) -> None; runs when the proposal does not pass.
+    carry_out_rejection: Callable[[Session, Group, Proposal], None] = lambda *_args: None
 
 
 def _prepare_charter_change(session: Session, group: Group, payload: dict) -> dict:
@@ -102,3 +116,61 @@ register(
     )
 )
 register(ProposalKind("motion", _l("General motion"), _nothing, _no_effect, _no_details))
+
+
+def _pending_request(session: Session, group: Group, membership_id) -> Membership:
+    membership = session.get(Membership, membership_id) if isinstance(membership_id, int) else None
+    if (
+        membership is None
+        or membership.group_id != group.id
+        or membership.status != MembershipStatus.PENDING
+    ):
+        raise NoSuchRequest()
+    return membership
+
+
+def _prepare_admission(session: Session, group: Group, payload: dict) -> dict:
+    """A pending request to join, not already put to a vote."""
+    membership = _pending_request(session, group, payload.get("membership_id"))
+    already = session.scalar(
+        select(Proposal.id).where(
+            Proposal.group_id == group.id,
+            Proposal.kind == "admission",
+            Proposal.status == ProposalStatus.OPEN,
+            Proposal.payload["membership_id"].as_integer() == membership.id,
+        )
+    )
+    if already is not None:
+        raise AlreadyProposed()
+    return {"membership_id": membership.id, "name": membership.user.display_name}
+
+
+def _admit(session: Session, group: Group, proposal: Proposal) -> None:
+    membership = _pending_request(session, group, proposal.payload["membership_id"])
+    admit_by_decision(session, membership, admitted=True)
+
+
+def _decline(session: Session, group: Group, proposal: Proposal) -> None:
+    with suppress(NoSuchRequest):  # withdrawn meanwhile: nothing to decline
+        membership = _pending_request(session, group, proposal.payload["membership_id"])
+        admit_by_decision(session, membership, admitted=False)
+
+
+def _describe_admission(proposal: Proposal, _category_label) -> list[tuple[str, str]]:
+    lines = [(str(_l("Person asking to join")), proposal.payload["name"])]
+    if "admitted" in proposal.payload:  # decided by an admin
+        answer = _l("admitted") if proposal.payload["admitted"] else _l("declined")
+        lines.append((str(_l("Decision")), str(answer)))
+    return lines
+
+
+register(
+    ProposalKind(
+        "admission",
+        _l("Admit a member"),
+        _prepare_admission,
+        _admit,
+        _describe_admission,
+        carry_out_rejection=_decline,
+    )
+)

@@ -42,6 +42,7 @@ class ProposalStatus(StrEnum):
     PASSED = "passed"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    DECIDED = "decided"  # by an admin, where the charter let admins decide: no vote
 
 
 class VoteChoice(StrEnum):
@@ -51,7 +52,10 @@ class VoteChoice(StrEnum):
 
 
 class Proposal(db.Model):
-    """A question put to the group's members; what happens when it passes depends on its kind."""
+    """A question put to the group's members, or a decision its admins took where allowed.
+
+    What happens when it passes depends on its kind (``kinds.py``).
+    """
 
     __tablename__ = "proposals"
 

@@ -23,6 +23,7 @@ from tecopio.governance.forms import (
 )
 from tecopio.governance.kinds import KINDS
 from tecopio.governance.models import CharterVersion, Proposal, ProposalComment
+from tecopio.groups.models import Membership
 from tecopio.groups.services import get_group
 from tecopio.views import render_form
 
@@ -126,7 +127,7 @@ def edit(slug: str):
     form = charter_form(_category_choices(), charter)
     if form.validate_on_submit():
         try:
-            version = services.change_by_admin(
+            version = decisions.change_charter_by_admin(
                 db.session, current_user, group, form.changes(), form.reason.data
             )
         except services.GovernanceError as error:
@@ -186,6 +187,36 @@ def proposals(slug: str):
         decisions.close_if_due(db.session, proposal)
     db.session.commit()
     return render_template("governance/proposals.html", group=group, proposals=found, kinds=KINDS)
+
+
+@bp.post("/groups/<slug>/members/<int:membership_id>/admission-vote")
+@login_required
+def propose_admission(slug: str, membership_id: int):
+    """Put a request to join to the members' vote (where the charter says members admit)."""
+    group = _group(slug)
+    policy.require(policy.can_take_part_in_decisions(current_user, group))
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.group_id != group.id:
+        abort(404)
+    try:
+        if decisions.admins_admit(services.current_charter(db.session, group)):
+            raise decisions.AdmissionByAdmins()
+        proposal = decisions.open_proposal(
+            db.session,
+            current_user,
+            group,
+            kind="admission",
+            title=_("Admit %(name)s", name=membership.user.display_name),
+            description="",
+            payload={"membership_id": membership.id},
+        )
+    except services.GovernanceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("groups.members", slug=group.slug))
+    db.session.commit()
+    flash(_("The request to join is put to a vote."), "success")
+    return redirect(url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id))
 
 
 @bp.route("/groups/<slug>/proposals/new", methods=["GET", "POST"])

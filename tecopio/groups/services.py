@@ -368,6 +368,14 @@ def reject_member(session: Session, actor: User, membership: Membership) -> None
     session.flush()
 
 
+def admit_by_decision(session: Session, membership: Membership, *, admitted: bool) -> None:
+    """A request to join decided by the members' vote (no admin acted)."""
+    _apply(membership, MembershipEvent.APPROVE if admitted else MembershipEvent.REJECT)
+    action = "member.approved" if admitted else "member.rejected"
+    record(session, action, group=membership.group, target_user=membership.user, by="vote")
+    session.flush()
+
+
 def promote_member(session: Session, actor: User, membership: Membership) -> None:
     if not membership.is_active or membership.role == Role.ADMIN:
         raise InvalidMemberAction()

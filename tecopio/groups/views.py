@@ -1,3 +1,5 @@
+from functools import partial
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -8,7 +10,8 @@ from tecopio import policy
 from tecopio.audit.services import group_events
 from tecopio.db import db, utcnow
 from tecopio.errors import abort_with
-from tecopio.governance.services import current_charter, current_charters
+from tecopio.governance import decisions
+from tecopio.governance.services import GovernanceError, current_charter, current_charters
 from tecopio.groups import services
 from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
@@ -18,8 +21,14 @@ from tecopio.views import page_number, public_url, render_form
 bp = Blueprint("groups", __name__)
 
 MEMBER_ACTIONS = {
-    "approve": (services.approve_member, _l("%(name)s is now a member.")),
-    "reject": (services.reject_member, _l("The request of %(name)s was declined.")),
+    "approve": (
+        partial(decisions.admission_by_admin, admitted=True),
+        _l("%(name)s is now a member."),
+    ),
+    "reject": (
+        partial(decisions.admission_by_admin, admitted=False),
+        _l("The request of %(name)s was declined."),
+    ),
     "promote": (services.promote_member, _l("%(name)s is now an admin.")),
     "demote": (services.demote_member, _l("%(name)s is no longer an admin.")),
     "remove": (services.remove_member, _l("%(name)s was removed from the group.")),
@@ -151,14 +160,20 @@ def leave(slug: str):
 
 def _render_members(group, status: int = 200):
     is_admin = policy.can_manage_members(current_user, group)
+    admins_admit = decisions.admins_admit(current_charter(db.session, group))
+    # Requests to join: for admins where they admit, for every member where members vote.
+    show_requests = is_admin if admins_admit else policy.is_active_member(current_user, group)
     return render_template(
         "groups/members.html",
         group=group,
         is_admin=is_admin,
+        show_requests=show_requests,
+        admins_admit=admins_admit,
+        admission_votes=decisions.open_admission_votes(db.session, group),
         members=services.list_memberships(db.session, group, MembershipStatus.ACTIVE),
         pending=(
             services.list_memberships(db.session, group, MembershipStatus.PENDING)
-            if is_admin
+            if show_requests
             else []
         ),
     ), status
@@ -185,7 +200,7 @@ def member_action(slug: str, membership_id: int, action: str):
     service, message = MEMBER_ACTIONS[action]
     try:
         service(db.session, current_user, membership)
-    except services.GroupError as exc:
+    except (services.GroupError, GovernanceError) as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return _render_members(group, 409)
