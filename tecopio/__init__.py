@@ -47,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.groups import views as group_views
     from tecopio.memberdata import models as _memberdata_models  # noqa: F401
     from tecopio.memberdata import views as memberdata_views
+    from tecopio.notifications import views as notification_views
     from tecopio.privacy import models as _privacy_models  # noqa: F401
     from tecopio.privacy import views as privacy_views
 
@@ -66,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     privacy_views.init_app(app)
     analytics_views.init_app(app)
     governance_views.init_app(app)
+    notification_views.init_app(app)
     main.init_app(app)
     audit_labels.init_app(app)
     demo.init_app(app)

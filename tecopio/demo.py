@@ -100,6 +100,7 @@ def load_demo_data(session) -> dict[str, User]:
         valid_days=current_app.config["INVITATION_VALID_DAYS"],
     )
     people["operator"].is_platform_admin = True
+    people["maite"].email_notifications = True
     load_members_data(session, people, energy)
     load_neighbours(session, energy)
     load_decisions(session, people, energy)

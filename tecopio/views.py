@@ -1,6 +1,6 @@
 """Helpers shared by every feature's views."""
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, has_request_context, render_template, request, url_for
 
 
 def render_form(template: str, **context):
@@ -10,8 +10,16 @@ def render_form(template: str, **context):
 
 
 def public_url(endpoint: str, **values) -> str:
-    """An absolute link for an email, built from PUBLIC_URL rather than the request's Host."""
-    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+    """An absolute link for an email, built from PUBLIC_URL rather than the request's Host.
+
+    Works outside requests too (emails sent by a scheduled command).
+    """
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        with current_app.test_request_context():
+            path = url_for(endpoint, **values)
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
 def page_number() -> int:

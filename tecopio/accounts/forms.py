@@ -64,6 +64,10 @@ class ProfileForm(FlaskForm):
         + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
         invalid_choice_message=NOT_A_CHOICE,
     )
+    email_notifications = BooleanField(
+        _l("Email me about votes in my groups"),
+        description=_l("When a vote opens, and a day before it closes if you have not voted."),
+    )
 
 
 class PasswordChangeForm(FlaskForm):

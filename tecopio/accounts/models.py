@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tecopio.db import db, utcnow
@@ -16,6 +16,8 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Opted in to emails about their groups' votes (in-app notifications always appear).
+    email_notifications: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Where the member lives, in their own words (town or district); optional.
     # Group analytics can be filtered by it where enough members share one.
     region: Mapped[str | None] = mapped_column(String(100))

@@ -116,9 +116,17 @@ REGION_MAX = 100
 
 
 def update_profile(
-    user: User, *, display_name: str, locale: str | None, region: str | None = None
+    user: User,
+    *,
+    display_name: str,
+    locale: str | None,
+    region: str | None = None,
+    email_notifications: bool | None = None,
 ) -> None:
+    """The profile's fields; ``email_notifications`` None leaves that choice as it is."""
     user.display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
+    if email_notifications is not None:
+        user.email_notifications = email_notifications
     user.locale = locale if locale in LANGUAGES else None
     user.region = clean_line(region, max_length=REGION_MAX, required=False) or None
     if region_key(user.region) != user.region_key:

@@ -114,6 +114,7 @@ def profile():
             display_name=form.display_name.data,
             locale=form.locale.data or None,
             region=form.region.data,
+            email_notifications=form.email_notifications.data,
         )
         db.session.commit()
         if current_user.locale:

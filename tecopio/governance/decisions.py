@@ -32,6 +32,7 @@ from tecopio.governance.services import (
 from tecopio.governance.tally import Tally, rules_tally
 from tecopio.groups.models import Group, Membership, MembershipStatus
 from tecopio.groups.services import approve_member, reject_member
+from tecopio.notifications import services as notifications
 from tecopio.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 200
@@ -126,6 +127,7 @@ def open_proposal(
     session.add(proposal)
     session.flush()
     record(session, "proposal.opened", actor=author, group=group, proposal=proposal.id, kind=kind)
+    notifications.proposal_opened(session, proposal)
     return proposal
 
 

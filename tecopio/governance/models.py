@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
 from tecopio.db import db, str_enum, utcnow
+from tecopio.groups.models import Group
 
 
 class Adoption(StrEnum):
@@ -87,6 +88,7 @@ class Proposal(db.Model):
     reminded_at: Mapped[datetime | None]
 
     author: Mapped[User | None] = relationship()
+    group: Mapped[Group] = relationship()
     charter_version: Mapped[CharterVersion] = relationship(foreign_keys=[charter_version_id])
     result_version: Mapped[CharterVersion | None] = relationship(foreign_keys=[result_version_id])
 

@@ -25,6 +25,7 @@ from tecopio.governance.kinds import KINDS
 from tecopio.governance.models import CharterVersion, Proposal, ProposalComment
 from tecopio.groups.models import Membership
 from tecopio.groups.services import get_group
+from tecopio.notifications import services as notifications
 from tecopio.views import render_form
 
 bp = Blueprint("governance", __name__)
@@ -358,8 +359,18 @@ def close_due_command():
     click.echo(f"{closed} proposal(s) closed.")
 
 
+@click.command("remind")
+@with_appcontext
+def remind_command():
+    """Remind members who have not voted, a day before each vote closes (for a scheduler)."""
+    reminded = notifications.remind_closing(db.session)
+    db.session.commit()
+    click.echo(f"{reminded} reminder(s) written.")
+
+
 proposals_cli = AppGroup("proposals", help="Group decisions.")
 proposals_cli.add_command(close_due_command)
+proposals_cli.add_command(remind_command)
 
 
 def init_app(app) -> None:

@@ -17,9 +17,11 @@ from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
+from tecopio.governance.models import Proposal, ProposalComment, Vote
 from tecopio.groups.models import Group, Invitation, Membership, MembershipStatus, Role
 from tecopio.memberdata.models import Feedback, Intent, Preference, Stance
 from tecopio.memberdata.services import feedback_of, intents_of, preferences_of
+from tecopio.notifications.models import Notification
 from tecopio.privacy.models import Consent, ConsentEvent
 from tecopio.privacy.services import consent_history
 from tecopio.text import spreadsheet_safe
@@ -114,6 +116,7 @@ def export_data(session: Session, user: User) -> dict:
             "display_name": user.display_name,
             "locale": user.locale,
             "region": user.region,
+            "email_notifications": user.email_notifications,
             "created_at": _iso(user.created_at),
         },
         "memberships": [
@@ -199,6 +202,7 @@ def export_data(session: Session, user: User) -> dict:
             for e in data.consent_history
         ],
         "companies_added": [{"name": c.name, "website": c.website} for c in data.companies_added],
+        **_decisions_of(session, user),
         "activity": [
             {
                 "at": _iso(e.created_at),
@@ -207,6 +211,47 @@ def export_data(session: Session, user: User) -> dict:
                 "details": e.details,
             }
             for e in data.activity
+        ],
+    }
+
+
+def _decisions_of(session: Session, user: User) -> dict:
+    """The member's part in their groups' decisions: proposals, votes, comments."""
+    proposals = session.scalars(
+        select(Proposal)
+        .where(Proposal.author_id == user.id)
+        .options(joinedload(Proposal.group))
+        .order_by(Proposal.id)
+    ).all()
+    votes = session.execute(
+        select(Vote, Proposal)
+        .join(Proposal, Proposal.id == Vote.proposal_id)
+        .where(Vote.user_id == user.id)
+        .order_by(Vote.id)
+    ).all()
+    comments = session.execute(
+        select(ProposalComment, Proposal)
+        .join(Proposal, Proposal.id == ProposalComment.proposal_id)
+        .where(ProposalComment.author_id == user.id)
+        .order_by(ProposalComment.id)
+    ).all()
+    return {
+        "proposals": [
+            {
+                "group": p.group.name,
+                "title": p.title,
+                "description": p.description,
+                "status": p.status.value,
+                "opened_at": _iso(p.opens_at),
+            }
+            for p in proposals
+        ],
+        "votes": [
+            {"proposal": p.title, "choice": v.choice.value, "at": _iso(v.updated_at)}
+            for v, p in votes
+        ],
+        "comments": [
+            {"proposal": p.title, "text": c.body, "at": _iso(c.created_at)} for c, p in comments
         ],
     }
 
@@ -310,7 +355,8 @@ def erase_account(session: Session, user: User) -> None:
     """Delete the member's personal data; keep a nameless row others' records point to.
 
     Deleted: email, name, password, preferences, intents, feedback, consents and
-    their history, invitations to the address. Kept, without anything that
+    their history, invitations to the address, votes, comments and
+    notifications. Kept, without anything that
     identifies the person: the account's number (so group audit logs, and later
     votes and the ledger, stay consistent), memberships marked as left, and the
     directory entries they added.
@@ -328,6 +374,12 @@ def erase_account(session: Session, user: User) -> None:
     session.execute(delete(Consent).where(Consent.user_id == user.id))
     session.execute(delete(ConsentEvent).where(ConsentEvent.user_id == user.id))
     session.execute(delete(Invitation).where(Invitation.email == email))
+    # Votes and comments are the member's own; proposals stay as the group's record
+    # of its decisions, without their author.
+    session.execute(delete(Vote).where(Vote.user_id == user.id))
+    session.execute(delete(ProposalComment).where(ProposalComment.author_id == user.id))
+    session.execute(delete(Notification).where(Notification.user_id == user.id))
+    session.execute(update(Proposal).where(Proposal.author_id == user.id).values(author_id=None))
     # Stored analytics may still hold figures the person was part of: computed afresh.
     session.execute(delete(AnalyticsSnapshot))
     session.execute(

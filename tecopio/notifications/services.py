@@ -1,0 +1,162 @@
+"""Telling members about their groups' votes: in the app always, by email when they opted in.
+
+Notifications are rows written in the same transaction as what they tell
+about; emails are sent from them later (``flask notifications send``, for a
+scheduler), each in its reader's language, so that a slow or failing mail
+server never holds up a vote, and a message is sent once.
+"""
+
+from datetime import datetime, timedelta
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from tecopio.accounts.models import User
+from tecopio.db import utcnow
+from tecopio.governance.models import Proposal, ProposalStatus, Vote
+from tecopio.groups.models import Membership, MembershipStatus
+from tecopio.mail import MailError, send_mail
+from tecopio.notifications.models import Notification, NotificationKind
+from tecopio.views import public_url
+
+REMIND_BEFORE = timedelta(days=1)
+SUBJECTS = {
+    NotificationKind.PROPOSAL_OPENED: _l("A vote has opened in %(group)s"),
+    NotificationKind.PROPOSAL_CLOSING: _l("A vote in %(group)s closes in a day"),
+}
+
+
+def _voters(proposal: Proposal):
+    """Members who may vote on the proposal (as ``decisions`` counts them)."""
+    return select(Membership.user_id).where(
+        Membership.group_id == proposal.group_id,
+        Membership.status == MembershipStatus.ACTIVE,
+        Membership.active_since <= proposal.opens_at,
+    )
+
+
+def _notify(session: Session, proposal: Proposal, kind: NotificationKind, recipients) -> int:
+    """One notification per recipient, in one statement (a group may have many members)."""
+    rows = recipients.add_columns(
+        literal(proposal.group_id), literal(proposal.id), literal(kind.value), literal(utcnow())
+    )
+    count = session.scalar(select(func.count()).select_from(recipients.subquery()))
+    session.execute(
+        insert(Notification).from_select(
+            ["user_id", "group_id", "proposal_id", "kind", "created_at"], rows
+        )
+    )
+    return count
+
+
+def proposal_opened(session: Session, proposal: Proposal) -> int:
+    """Tell every member who may vote, but its author, that a proposal is open."""
+    recipients = _voters(proposal)
+    if proposal.author_id is not None:
+        recipients = recipients.where(Membership.user_id != proposal.author_id)
+    return _notify(session, proposal, NotificationKind.PROPOSAL_OPENED, recipients)
+
+
+def remind_closing(session: Session, now: datetime | None = None) -> int:
+    """A day before each open proposal closes, remind the members who have not voted yet."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Proposal)
+        .where(
+            Proposal.status == ProposalStatus.OPEN,
+            Proposal.reminded_at.is_(None),
+            Proposal.closes_at > now,
+            Proposal.closes_at <= now + REMIND_BEFORE,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    reminded = 0
+    for proposal in due:
+        voted = select(Vote.user_id).where(Vote.proposal_id == proposal.id)
+        recipients = _voters(proposal).where(Membership.user_id.not_in(voted))
+        reminded += _notify(session, proposal, NotificationKind.PROPOSAL_CLOSING, recipients)
+        proposal.reminded_at = now
+    session.flush()
+    return reminded
+
+
+def unread_count(session: Session, user: User) -> int:
+    return session.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
+
+
+def notifications_of(session: Session, user: User, limit: int = 50) -> list[Notification]:
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .options(joinedload(Notification.group), joinedload(Notification.proposal))
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_all_read(session: Session, user: User) -> None:
+    session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+
+
+def send_pending_emails(session: Session, limit: int = 500) -> int:
+    """Email the notifications of members who opted in; each is sent once, then marked.
+
+    Each message is committed as sent before the next, so a mail server
+    failing halfway leaves the rest for the next run and resends nothing.
+    """
+    pending = session.scalars(
+        select(Notification)
+        .join(User, User.id == Notification.user_id)
+        .where(
+            and_(
+                Notification.emailed_at.is_(None),
+                User.email_notifications.is_(True),
+                User.erased_at.is_(None),
+            )
+        )
+        .options(
+            joinedload(Notification.group),
+            joinedload(Notification.proposal),
+        )
+        .order_by(Notification.id)
+        .limit(limit)
+    ).all()
+    sent = 0
+    for notification in pending:
+        user = session.get(User, notification.user_id)
+        proposal = notification.proposal
+        url = public_url(
+            "governance.proposal", slug=notification.group.slug, proposal_id=proposal.id
+        )
+        with force_locale(user.locale or "en"):
+            subject = str(SUBJECTS[notification.kind] % {"group": notification.group.name})
+            try:
+                send_mail(
+                    user.email,
+                    subject,
+                    "proposal_notice",
+                    user=user,
+                    notification=notification,
+                    proposal=proposal,
+                    group=notification.group,
+                    url=url,
+                )
+            except MailError:
+                session.rollback()
+                break
+        notification.emailed_at = utcnow()
+        session.commit()
+        sent += 1
+    return sent

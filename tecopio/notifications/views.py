@@ -1,0 +1,51 @@
+import click
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from tecopio.db import db
+from tecopio.notifications import services
+
+bp = Blueprint("notifications", __name__)
+
+
+@bp.get("/notifications")
+@login_required
+def index():
+    return render_template(
+        "notifications/index.html",
+        notifications=services.notifications_of(db.session, current_user),
+    )
+
+
+@bp.post("/notifications/read")
+@login_required
+def mark_read():
+    services.mark_all_read(db.session, current_user)
+    db.session.commit()
+    flash(_("All notifications are marked as read."), "success")
+    return redirect(url_for("notifications.index"))
+
+
+def _unread_notifications():
+    """The number in the menu, for signed-in people (one small query per page)."""
+    if current_user and current_user.is_authenticated:
+        return {"unread_notifications": services.unread_count(db.session, current_user)}
+    return {"unread_notifications": 0}
+
+
+notifications_cli = AppGroup("notifications", help="Members' notifications.")
+
+
+@notifications_cli.command("send")
+def send_command():
+    """Email the notifications of members who asked for emails (for a scheduler)."""
+    sent = services.send_pending_emails(db.session)
+    click.echo(f"{sent} email(s) sent.")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    app.context_processor(_unread_notifications)
+    app.cli.add_command(notifications_cli)
