@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tecopio.analytics.queries import Filters, group_figures
+from tecopio.categories.services import load_tree
 from tecopio.db import utcnow
 from tecopio.governance import decisions, kinds, services
 from tecopio.governance.models import Adoption, ProposalStatus, Vote
@@ -399,3 +401,20 @@ def test_members_put_a_request_to_a_vote_from_the_members_page(client, make, db_
     assert response.status_code == 302
     assert "Person asking to join" in client.get(response.headers["Location"]).text
     assert "See the vote" in client.get(f"/groups/{group.slug}/members").text
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_analytics_follow_a_k_voted_in_right_after_the_close(db_session, make, assembly):
+    group, admin, members = assembly
+    for member in members:
+        make.consent(member, group, "energy")
+        make.intent(member, category=make.category("energy-electricity"))
+    tree = load_tree(db_session)
+    make.charter(group, k_anonymity=3)
+    assert group_figures(db_session, group, Filters(), tree, "en").demand.total.released
+    proposal = open_k_change(db_session, group, admin, k=5)
+    for member in members:
+        decisions.cast_vote(db_session, member, proposal, "yes")
+    decisions.close_proposal(db_session, proposal, proposal.closes_at)
+    total = group_figures(db_session, group, Filters(), tree, "en").demand.total
+    assert (total.members, total.released) == (4, False)  # four members, now fewer than k

@@ -6,14 +6,18 @@ that could run script: script elements not from this site, event-handler
 attributes, style attributes, script-capable URLs, or embedding elements.
 """
 
+import itertools
 from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select
 
 from tecopio.directory.models import Company
+from tecopio.governance import decisions
+from tecopio.governance.services import current_charter
 from tecopio.groups.models import Group
 from tests.factories import PASSWORD
+from tests.test_governance import charter_form_data
 from tests.xss_payloads import PAYLOADS
 
 URL_ATTRIBUTES = {
@@ -119,6 +123,8 @@ def submit_and_collect(client, url, data, pages):
     response = client.submit(url, data)
     assert response.status_code in (302, 400, 409), (url, response.status_code)
     shown = [response.get_data(as_text=True)]
+    if response.status_code == 302:  # the page the person lands on
+        pages = [response.headers["Location"], *pages]
     shown += [client.get(page).get_data(as_text=True) for page in pages]
     return response, shown
 
@@ -126,7 +132,29 @@ def submit_and_collect(client, url, data, pages):
 def field_cases(make, user, group):
     company = make.company(name="Plain Company", sector_id=make.category("energy").id)
     category = make.category("energy-electricity").id
+    proposal = decisions.open_proposal(
+        make.session, user, group, kind="motion", title="Plain", description=""
+    )
+    make.session.commit()
+    proposal_page = f"/groups/{group.slug}/proposals/{proposal.id}"
+    k_values = itertools.cycle(["6", "5"])  # every charter change must change something
+    charter = charter_form_data(current_charter(make.session, group))
     return {
+        "proposal title and description": (
+            f"/groups/{group.slug}/proposals/new?kind=motion",
+            lambda p: {"title": p[:200], "description": p},
+            [f"/groups/{group.slug}/proposals"],
+        ),
+        "proposal comment": (
+            f"{proposal_page}/comments",
+            lambda p: {"body": p},
+            [proposal_page],
+        ),
+        "charter change reason": (
+            f"/groups/{group.slug}/charter/edit",
+            lambda p: {**charter, "privacy__k_anonymity": next(k_values), "reason": p},
+            [f"/groups/{group.slug}/charter"],
+        ),
         "preference note": (
             "/my/preferences/new",
             lambda p: {"category_id": category, "importance": "3", "note": p},
@@ -186,6 +214,9 @@ def field_cases(make, user, group):
         "group description",
         "display name",
         "region",
+        "proposal title and description",
+        "proposal comment",
+        "charter change reason",
     ],
 )
 def test_no_payload_comes_back_executable(client, make, member, field):

@@ -304,6 +304,7 @@ def record_admin_decision(
     kind: str,
     title: str,
     payload: dict,
+    description: str = "",
 ) -> Proposal:
     """What admins decided directly, where the charter let them: in the decisions' history too."""
     now = utcnow()
@@ -312,6 +313,7 @@ def record_admin_decision(
         author_id=admin.id,
         kind=kind,
         title=clean_line(title, max_length=TITLE_MAX),
+        description=clean_paragraphs(description, max_length=DESCRIPTION_MAX),
         payload=payload,
         charter_version_id=current_version(session, group.id).id,
         opens_at=now,
@@ -340,7 +342,8 @@ def change_charter_by_admin(
         admin,
         group,
         kind="charter",
-        title=reason.splitlines()[0] if reason.strip() else str(_l("Charter changed by an admin")),
+        title=str(_l("Charter changed by an admin")),
+        description=reason,
         payload={"changes": changed},
     )
     proposal.result_version_id = version.id
