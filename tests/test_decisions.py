@@ -257,7 +257,9 @@ def test_a_charter_proposal_through_the_pages_passes_at_the_close(
     page = client.get(url).text  # read after the close: closed now
     assert "Adopted as version 2 of the charter." in page
     assert "3 of 5 members" in page
-    assert "version 2" in client.get(f"/groups/{group.slug}/charter").text
+    charter_page = client.get(f"/groups/{group.slug}/charter").text
+    assert "version 2" in charter_page
+    assert f'href="{url}"' in charter_page  # the history links to the decision
     assert browser.submit(f"{url}/vote", {"choice": "no"}).status_code == 409
 
 

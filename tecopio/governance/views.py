@@ -71,8 +71,17 @@ def charter(slug: str):
         if version.number - 1 in charters
     }
     current = versions[0] if versions else None
+    # The vote that adopted each version, where one did.
+    adopted_by_vote = dict(
+        db.session.execute(
+            select(Proposal.result_version_id, Proposal.id).where(
+                Proposal.group_id == group.id, Proposal.result_version_id.is_not(None)
+            )
+        ).all()
+    )
     return render_template(
         "governance/charter.html",
+        adopted_by_vote=adopted_by_vote,
         group=group,
         current=current,
         sections=_sections(charters[current.number], label) if current else [],
