@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_configuration(app)
     app.jinja_env.add_extension("jinja2.ext.do")
 
-    from tecopio import db, demo, errors, i18n, limiter, main, security
+    from tecopio import db, demo, errors, i18n, limiter, main, security, views
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.privacy import views as privacy_views
 
     security.init_app(app)
+    views.init_app(app)  # before the blueprints: their routes use its converters
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

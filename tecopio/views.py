@@ -1,6 +1,7 @@
 """Helpers shared by every feature's views."""
 
 from flask import current_app, has_request_context, render_template, request, url_for
+from werkzeug.routing import IntegerConverter
 
 
 def render_form(template: str, **context):
@@ -27,3 +28,15 @@ def page_number() -> int:
         return max(1, min(int(request.args.get("page", 1)), 10_000))
     except ValueError:
         return 1
+
+
+class DatabaseInteger(IntegerConverter):
+    """``<int:...>`` in every route: ids beyond what the database stores are simply not found."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def init_app(app) -> None:
+    app.url_map.converters["int"] = DatabaseInteger

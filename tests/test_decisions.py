@@ -287,6 +287,9 @@ def test_bad_proposals_get_a_message_and_write_nothing(client, db_session, assem
     login(client, admin)
     base = f"/groups/{group.slug}/proposals/new"
     assert client.get(f"{base}?kind=coup").status_code == 404
+    assert client.get(f"{base}?kind=admission").status_code == 404  # from the members page
+    huge = f"/groups/{group.slug}/proposals/99999999999999999999999"
+    assert client.get(huge).status_code == 404
     response = client.submit(f"{base}?kind=motion", {"title": "", "description": ""})
     assert response.status_code == 400 and "This field is required." in response.text
     assert decisions.proposals_of(db_session, group) == []
@@ -420,3 +423,59 @@ def test_analytics_follow_a_k_voted_in_right_after_the_close(db_session, make, a
     decisions.close_proposal(db_session, proposal, proposal.closes_at)
     total = group_figures(db_session, group, Filters(), tree, "en").demand.total
     assert (total.members, total.released) == (4, False)  # four members, now fewer than k
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_passing_change_already_in_force_adds_no_empty_version(db_session, make, assembly):
+    group, admin, members = assembly
+    proposal = open_k_change(db_session, group, admin, k=8)
+    make.charter(group, k_anonymity=8)  # the admins did it meanwhile
+    for member in members:
+        decisions.cast_vote(db_session, member, proposal, "yes")
+    decisions.close_proposal(db_session, proposal, proposal.closes_at)
+    assert proposal.status == ProposalStatus.PASSED and proposal.result_version_id is None
+    assert "same as the ones in force" in proposal.outcome_note
+    assert services.version_count(db_session, group) == 2
+
+
+def test_the_list_of_proposals_costs_the_same_for_one_and_for_ten(
+    client, db_session, count_queries, assembly
+):
+    group, admin, _members = assembly
+    login(client, admin)
+    url = f"/groups/{group.slug}/proposals"
+    counts = []
+    for total in (1, 10):
+        while len(decisions.proposals_of(db_session, group)) < total:
+            decisions.open_proposal(
+                db_session, admin, group, kind="motion", title="T", description=""
+            )
+        db_session.commit()
+        client.get(url)
+        with count_queries() as counted:
+            assert client.get(url).status_code == 200
+        counts.append(counted["n"])
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_an_erased_applicant_is_no_longer_named_in_the_decisions(db_session, make):
+    from tecopio.privacy.records import erase_account
+
+    admin = make.user()
+    group = make.group(admin=admin, membership_policy="approval", membership__admission="vote")
+    member = make.member(group)
+    applicant = make.user(display_name="Alice Secret")
+    request = make.membership(group, applicant, status=MembershipStatus.PENDING)
+    proposal = decisions.open_proposal(
+        db_session,
+        member,
+        group,
+        kind="admission",
+        title="Admit Alice Secret",
+        description="",
+        payload={"membership_id": request.id},
+    )
+    erase_account(db_session, applicant)
+    db_session.refresh(proposal)
+    assert "Alice" not in proposal.title and "Alice" not in str(proposal.payload)

@@ -41,6 +41,7 @@ def charter_form_data(charter, **changes) -> dict:
             data[name] = f"{value / rule.scale:g}"
         else:
             data[name] = str(value)
+    data["based_on"] = str(charter.number)
     data.update(changes)
     return data
 
@@ -316,3 +317,33 @@ def test_the_history_page_statement_count_does_not_grow_with_versions(
         html = client.get(url).text
     assert "version 11" in html
     assert many["n"] == few["n"]
+
+
+def test_a_form_left_open_does_not_undo_a_change_made_meanwhile(client, make, db_session):
+    admin = make.user()
+    group = make.group(admin=admin)
+    seen = services.current_charter(db_session, group)  # k = 5 in the form
+    make.charter(group, k_anonymity=9)  # another admin, meanwhile
+    login(client, admin)
+    data = charter_form_data(seen, revenue__reserve_percent="20")
+    assert client.submit(f"/groups/{group.slug}/charter/edit", data).status_code == 302
+    charter = services.current_charter(db_session, group)
+    assert (charter.k_anonymity, charter["revenue.reserve_percent"]) == (9, 20)
+    stale = charter_form_data(seen, based_on="77", revenue__reserve_percent="30")
+    response = client.submit(f"/groups/{group.slug}/charter/edit", stale)
+    assert response.status_code == 400 and "out of date" in response.text
+
+
+@pytest.mark.parametrize("epsilon", ["Infinity", "-Infinity", "NaN", "1e999999", "0.0001"])
+def test_impossible_numbers_are_refused_not_crashed_on(client, make, db_session, epsilon):
+    admin = make.user()
+    group = make.group(admin=admin)
+    login(client, admin)
+    data = charter_form_data(
+        services.current_charter(db_session, group),
+        privacy__noise="y",
+        privacy__noise_epsilon_milli=epsilon,
+    )
+    response = client.submit(f"/groups/{group.slug}/charter/edit", data)
+    assert response.status_code == 400
+    assert services.version_count(db_session, group) == 1

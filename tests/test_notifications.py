@@ -156,3 +156,17 @@ def test_members_opt_in_to_emails_on_their_profile(client, make, db_session):
     assert user.email_notifications is True
     client.submit("/account", form)
     assert user.email_notifications is False
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_no_email_about_what_is_no_longer_news(db_session, mail, make, assembly):
+    group, admin, members = assembly
+    withdrawn = open_motion(db_session, group, admin)
+    decisions.withdraw(db_session, admin, withdrawn)
+    closing = open_motion(db_session, group, admin, now=utcnow() - timedelta(days=6, hours=1))
+    services.remind_closing(db_session)
+    decisions.cast_vote(db_session, members[0], closing, "no")  # voted after the reminder
+    db_session.commit()
+    assert services.send_pending_emails(db_session) == 1  # only the opening of ``closing``
+    assert "Solar together" in mail[0].get_content()
+    assert services.send_pending_emails(db_session) == 0

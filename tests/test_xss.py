@@ -138,7 +138,6 @@ def field_cases(make, user, group):
     make.session.commit()
     proposal_page = f"/groups/{group.slug}/proposals/{proposal.id}"
     k_values = itertools.cycle(["6", "5"])  # every charter change must change something
-    charter = charter_form_data(current_charter(make.session, group))
     return {
         "proposal title and description": (
             f"/groups/{group.slug}/proposals/new?kind=motion",
@@ -152,7 +151,11 @@ def field_cases(make, user, group):
         ),
         "charter change reason": (
             f"/groups/{group.slug}/charter/edit",
-            lambda p: {**charter, "privacy__k_anonymity": next(k_values), "reason": p},
+            lambda p: charter_form_data(
+                current_charter(make.session, group),
+                privacy__k_anonymity=next(k_values),
+                reason=p,
+            ),
             [f"/groups/{group.slug}/charter"],
         ),
         "preference note": (

@@ -198,14 +198,17 @@ def close_if_due(session: Session, proposal: Proposal, now: datetime | None = No
     return proposal
 
 
-def close_due_proposals(session: Session, now: datetime | None = None) -> int:
-    """Close every proposal whose time has come; returns how many it closed."""
+def close_due_proposals(
+    session: Session, now: datetime | None = None, group: Group | None = None
+) -> int:
+    """Close every proposal (of ``group``, or of all groups) whose time has come; how many."""
     now = now or utcnow()
-    due = session.scalars(
-        select(Proposal)
-        .where(Proposal.status == ProposalStatus.OPEN, Proposal.closes_at <= now)
-        .order_by(Proposal.id)
-    ).all()
+    statement = select(Proposal).where(
+        Proposal.status == ProposalStatus.OPEN, Proposal.closes_at <= now
+    )
+    if group is not None:
+        statement = statement.where(Proposal.group_id == group.id)
+    due = session.scalars(statement.order_by(Proposal.id)).all()
     closed = 0
     for proposal in due:
         try:
@@ -243,6 +246,11 @@ def cast_vote(
     return vote
 
 
+def vote_count(session: Session, proposal: Proposal) -> int:
+    """Every vote cast, even of members who left since (a proposal with votes stays)."""
+    return session.scalar(select(func.count(Vote.id)).where(Vote.proposal_id == proposal.id))
+
+
 def vote_of(session: Session, user: User, proposal: Proposal) -> Vote | None:
     return session.scalar(
         select(Vote).where(Vote.proposal_id == proposal.id, Vote.user_id == user.id)
@@ -253,7 +261,7 @@ def withdraw(session: Session, user: User, proposal: Proposal) -> Proposal:
     proposal = _locked(session, proposal)
     if proposal.status != ProposalStatus.OPEN or proposal.author_id != user.id:
         raise CannotWithdraw()
-    if session.scalar(select(func.count(Vote.id)).where(Vote.proposal_id == proposal.id)):
+    if vote_count(session, proposal):
         raise CannotWithdraw()
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.closed_at = utcnow()

@@ -1,11 +1,12 @@
 """The form that changes a charter, built from the rules table: one field per rule."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectMultipleField,
@@ -41,10 +42,10 @@ class _Scaled(StringField):
             return
         try:
             value = Decimal(self.raw) * self.scale
-        except InvalidOperation:
+            if value.is_finite() and value == value.to_integral_value():
+                self.data = int(value)
+        except ArithmeticError:  # InvalidOperation, Overflow: not a usable number
             return
-        if value == value.to_integral_value():
-            self.data = int(value)
 
     def process_data(self, value):
         self.data = value
@@ -107,19 +108,29 @@ def charter_form(category_choices: list[SelectChoice], charter: Charter, base=Re
     """A form with one field per rule, showing ``charter`` until the person submits theirs."""
 
     class CharterForm(base):
-        def changes(self) -> dict:
-            """The rules as typed, by path: the service validates them against the schema."""
+        # The version the person saw: only the rules they changed from it are changes,
+        # so a form left open while the charter changed does not undo that change.
+        based_on = HiddenField()
+
+        def changes(self, seen: Charter) -> dict:
+            """The rules as typed that differ from ``seen``, by path (validated by the service)."""
             values = {}
             for rule in RULES:
                 data = self[field_name(rule)].data
                 if rule.kind == "categories":
-                    data = list(data) if data else ALL_CATEGORIES
-                values[rule.path] = data
+                    data = sorted(data) if data else ALL_CATEGORIES
+                    before = seen[rule.path]
+                    before = before if before == ALL_CATEGORIES else sorted(before)
+                else:
+                    before = seen[rule.path]
+                if data != before:
+                    values[rule.path] = data
             return values
 
     for rule in RULES:
         setattr(CharterForm, field_name(rule), _field(rule, category_choices))
     data = {field_name(rule): charter[rule.path] for rule in RULES}
+    data["based_on"] = str(charter.number)
     chosen = charter["privacy.categories"]
     data["privacy__categories"] = [] if chosen == ALL_CATEGORIES else list(chosen)
     return CharterForm(data=data)

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tecopio.governance.charter import BY_PATH, plain_value
+from tecopio.governance.charter import BY_PATH, diff, plain_value
 from tecopio.governance.models import Adoption, Proposal, ProposalStatus
 from tecopio.governance.services import (
     GovernanceError,
@@ -67,7 +67,10 @@ def _prepare_charter_change(session: Session, group: Group, payload: dict) -> di
 
 def _adopt_charter_change(session: Session, group: Group, proposal: Proposal) -> None:
     """The charter in force at the close, with the proposal's changes: the next version."""
-    charter = build_charter(session, current_charter(session, group), proposal.payload["changes"])
+    in_force = current_charter(session, group)
+    charter = build_charter(session, in_force, proposal.payload["changes"])
+    if not diff(in_force, charter):
+        raise NothingChanged()  # the rules it asks for came into force meanwhile
     version = adopt(
         session,
         group,

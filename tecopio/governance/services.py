@@ -35,6 +35,10 @@ class NothingChanged(GovernanceError):
     message = _l("The new rules are the same as the ones in force.")
 
 
+class OutdatedForm(GovernanceError):
+    message = _l("This form is out of date. Reload the page and make your changes again.")
+
+
 class InvalidCharter(GovernanceError):
     message = _l("Some rules are not valid.")
 

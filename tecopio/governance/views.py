@@ -29,6 +29,7 @@ from tecopio.notifications import services as notifications
 from tecopio.views import render_form
 
 bp = Blueprint("governance", __name__)
+FORM_KINDS = ("charter", "motion")
 
 
 def _group(slug: str):
@@ -138,7 +139,11 @@ def edit(slug: str):
     if form.validate_on_submit():
         try:
             version = decisions.change_charter_by_admin(
-                db.session, current_user, group, form.changes(), form.reason.data
+                db.session,
+                current_user,
+                group,
+                form.changes(_seen_charter(group, form)),
+                form.reason.data,
             )
         except services.GovernanceError as error:
             db.session.rollback()
@@ -159,6 +164,22 @@ def _fields(form):
     for rule in RULES:
         sections.setdefault(rule.section, []).append(form[field_name(rule)])
     return [(str(SECTIONS[name]), fields) for name, fields in sections.items()]
+
+
+def _seen_charter(group, form):
+    """The charter version the form was filled from (its hidden ``based_on``)."""
+    try:
+        number = int(form.based_on.data)
+    except (TypeError, ValueError):
+        raise services.OutdatedForm() from None
+    version = db.session.scalar(
+        select(CharterVersion).where(
+            CharterVersion.group_id == group.id, CharterVersion.number == number
+        )
+    )
+    if version is None:
+        raise services.OutdatedForm()
+    return services.charter_of(version)
 
 
 def _category_choices():
@@ -192,10 +213,9 @@ def _member_proposal(slug: str, proposal_id: int):
 def proposals(slug: str):
     group = _group(slug)
     policy.require(policy.can_take_part_in_decisions(current_user, group))
+    if decisions.close_due_proposals(db.session, group=group):
+        db.session.commit()
     found = decisions.proposals_of(db.session, group)
-    for proposal in found:
-        decisions.close_if_due(db.session, proposal)
-    db.session.commit()
     return render_template("governance/proposals.html", group=group, proposals=found, kinds=KINDS)
 
 
@@ -235,7 +255,7 @@ def new_proposal(slug: str):
     group = _group(slug)
     policy.require(policy.can_take_part_in_decisions(current_user, group))
     kind = request.args.get("kind", "motion")
-    if kind not in KINDS:
+    if kind not in FORM_KINDS:  # admissions open from the members page
         abort(404)
     if kind == "charter":
         charter = services.current_charter(db.session, group)
@@ -251,7 +271,11 @@ def new_proposal(slug: str):
                 kind=kind,
                 title=form.title.data,
                 description=form.description.data,
-                payload={"changes": form.changes()} if kind == "charter" else {},
+                payload=(
+                    {"changes": form.changes(_seen_charter(group, form))}
+                    if kind == "charter"
+                    else {}
+                ),
             )
         except services.GovernanceError as error:
             db.session.rollback()
@@ -288,6 +312,7 @@ def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=
         kind=KINDS[proposal.kind],
         details=KINDS[proposal.kind].describe(proposal, _category_label()),
         tally=decisions.current_tally(db.session, proposal),
+        any_votes=decisions.vote_count(db.session, proposal) > 0,
         vote=vote,
         may_vote=decisions.may_vote(db.session, current_user, proposal),
         vote_form=vote_form or VoteForm(data={"choice": vote.choice if vote else None}),
@@ -302,6 +327,18 @@ def proposal(slug: str, proposal_id: int):
     return _render_proposal(*_member_proposal(slug, proposal_id))
 
 
+def _cast(proposal, choice: str) -> None:
+    try:
+        decisions.cast_vote(db.session, current_user, proposal, choice)
+        db.session.commit()
+    except IntegrityError:
+        # The same member's first vote, sent twice at once: the other request recorded
+        # it, so this one changes it (or meets the same refusal).
+        db.session.rollback()
+        decisions.cast_vote(db.session, current_user, proposal, choice)
+        db.session.commit()
+
+
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/vote")
 @login_required
 def vote(slug: str, proposal_id: int):
@@ -310,13 +347,7 @@ def vote(slug: str, proposal_id: int):
     if not form.validate_on_submit():
         return _render_proposal(group, proposal, vote_form=form, status=400)
     try:
-        decisions.cast_vote(db.session, current_user, proposal, form.choice.data)
-        db.session.commit()
-    except IntegrityError:
-        # The same member's first vote, sent twice at once: the other request recorded it.
-        db.session.rollback()
-        decisions.cast_vote(db.session, current_user, proposal, form.choice.data)
-        db.session.commit()
+        _cast(proposal, form.choice.data)
     except services.GovernanceError as error:
         db.session.rollback()
         form.form_errors.append(error.message)

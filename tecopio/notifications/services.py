@@ -110,11 +110,37 @@ def mark_all_read(session: Session, user: User) -> None:
     )
 
 
+def _still_news(session: Session, notification: Notification) -> bool:
+    """Worth an email now: the vote is open, the person a member, and not yet voted on it."""
+    proposal = notification.proposal
+    if proposal.status != ProposalStatus.OPEN:
+        return False
+    member = session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == notification.user_id,
+            Membership.group_id == proposal.group_id,
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+    )
+    if member is None:
+        return False
+    if notification.kind == NotificationKind.PROPOSAL_CLOSING:
+        voted = session.scalar(
+            select(Vote.id).where(
+                Vote.proposal_id == proposal.id, Vote.user_id == notification.user_id
+            )
+        )
+        return voted is None
+    return True
+
+
 def send_pending_emails(session: Session, limit: int = 500) -> int:
     """Email the notifications of members who opted in; each is sent once, then marked.
 
     Each message is committed as sent before the next, so a mail server
     failing halfway leaves the rest for the next run and resends nothing.
+    Notices that are no longer news (the vote closed, the person left, or
+    voted after the reminder was written) are marked handled, not sent.
     """
     pending = session.scalars(
         select(Notification)
@@ -137,6 +163,10 @@ def send_pending_emails(session: Session, limit: int = 500) -> int:
     for notification in pending:
         user = session.get(User, notification.user_id)
         proposal = notification.proposal
+        if not _still_news(session, notification):
+            notification.emailed_at = utcnow()  # handled: nothing to tell any more
+            session.commit()
+            continue
         url = public_url(
             "governance.proposal", slug=notification.group.slug, proposal_id=proposal.id
         )

@@ -256,6 +256,16 @@ def _decisions_of(session: Session, user: User) -> dict:
     }
 
 
+def _forget_in_admissions(session: Session, user: User) -> None:
+    """Decisions on the person's requests to join stay, without their name."""
+    memberships = set(session.scalars(select(Membership.id).where(Membership.user_id == user.id)))
+    admissions = session.scalars(select(Proposal).where(Proposal.kind == "admission"))
+    for proposal in admissions:
+        if proposal.payload.get("membership_id") in memberships:
+            proposal.payload = {**proposal.payload, "name": ""}
+            proposal.title = str(_l("Request to join of a former member"))
+
+
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
     if rows:
@@ -380,6 +390,7 @@ def erase_account(session: Session, user: User) -> None:
     session.execute(delete(ProposalComment).where(ProposalComment.author_id == user.id))
     session.execute(delete(Notification).where(Notification.user_id == user.id))
     session.execute(update(Proposal).where(Proposal.author_id == user.id).values(author_id=None))
+    _forget_in_admissions(session, user)
     # Stored analytics may still hold figures the person was part of: computed afresh.
     session.execute(delete(AnalyticsSnapshot))
     session.execute(
