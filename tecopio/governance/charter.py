@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 ALL_CATEGORIES = "all"
@@ -35,7 +36,7 @@ class Rule:
     minimum: int | None = None
     maximum: int | None = None
     choices: Mapping[str, Any] = field(default_factory=dict)  # value -> lazy label
-    unit: Any = None  # lazy string with %(value)s, for plain-language numbers
+    unit: Callable[[int], str] | None = None  # how a number reads: 7 → "7 days"
     scale: int = 1  # stored as value × scale (thousandths), shown as a decimal
 
     @property
@@ -50,10 +51,22 @@ SECTIONS = {
     "decisions": _l("Decisions"),
 }
 HOW = {"vote": _l("by a vote of the members"), "admins": _l("by the group's admins")}
-MEMBERS = _l("%(value)s members")
-PERCENT = _l("%(value)s %%")
-DAYS = _l("%(value)s days")
-POINTS = _l("%(value)s points")
+
+
+def in_members(n: int) -> str:
+    return ngettext("%(num)d member", "%(num)d members", n)
+
+
+def in_percent(n: int) -> str:
+    return gettext("%(value)s %%", value=n)
+
+
+def in_days(n: int) -> str:
+    return ngettext("%(num)d day", "%(num)d days", n)
+
+
+def in_points(n: int) -> str:
+    return ngettext("%(num)d point", "%(num)d points", n)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -63,7 +76,7 @@ RULES: tuple[Rule, ...] = (
         _l("Fewest members behind any figure members see"),
         minimum=3,
         maximum=1000,
-        unit=MEMBERS,
+        unit=in_members,
     ),
     Rule(
         "privacy.company_k",
@@ -72,7 +85,7 @@ RULES: tuple[Rule, ...] = (
         _l("Fewest members behind any figure released to companies"),
         minimum=3,
         maximum=1000,
-        unit=MEMBERS,
+        unit=in_members,
     ),
     Rule(
         "privacy.categories",
@@ -97,7 +110,7 @@ RULES: tuple[Rule, ...] = (
         _l("Share of revenue kept in the cooperative reserve"),
         minimum=0,
         maximum=100,
-        unit=PERCENT,
+        unit=in_percent,
     ),
     Rule(
         "revenue.split",
@@ -117,7 +130,7 @@ RULES: tuple[Rule, ...] = (
         _l("Contribution points per preference"),
         minimum=0,
         maximum=100,
-        unit=POINTS,
+        unit=in_points,
     ),
     Rule(
         "revenue.points_intent",
@@ -126,7 +139,7 @@ RULES: tuple[Rule, ...] = (
         _l("Contribution points per purchase intent"),
         minimum=0,
         maximum=100,
-        unit=POINTS,
+        unit=in_points,
     ),
     Rule(
         "revenue.points_feedback",
@@ -135,7 +148,7 @@ RULES: tuple[Rule, ...] = (
         _l("Contribution points per piece of feedback"),
         minimum=0,
         maximum=100,
-        unit=POINTS,
+        unit=in_points,
     ),
     Rule(
         "revenue.points_commitment",
@@ -144,7 +157,7 @@ RULES: tuple[Rule, ...] = (
         _l("Contribution points per commitment to a deal"),
         minimum=0,
         maximum=100,
-        unit=POINTS,
+        unit=in_points,
     ),
     Rule(
         "membership.policy",
@@ -171,7 +184,7 @@ RULES: tuple[Rule, ...] = (
         _l("Quorum: share of active members who must vote"),
         minimum=0,
         maximum=100,
-        unit=PERCENT,
+        unit=in_percent,
     ),
     Rule(
         "decisions.pass_percent",
@@ -180,7 +193,7 @@ RULES: tuple[Rule, ...] = (
         _l("Share of votes a proposal needs to pass (more than this)"),
         minimum=0,
         maximum=99,
-        unit=PERCENT,
+        unit=in_percent,
     ),
     Rule(
         "decisions.count_abstentions",
@@ -195,7 +208,7 @@ RULES: tuple[Rule, ...] = (
         _l("Voting period"),
         minimum=1,
         maximum=60,
-        unit=DAYS,
+        unit=in_days,
     ),
     Rule(
         "decisions.charter_changes",
@@ -353,7 +366,7 @@ def plain_value(rule: Rule, value, category_labels: Callable[[str], str]) -> str
         return ", ".join(category_labels(slug) for slug in value)
     if rule.scale != 1:
         return f"{value / rule.scale:g}"
-    return str(rule.unit % {"value": value}) if rule.unit else str(value)
+    return rule.unit(value) if rule.unit else str(value)
 
 
 def diff(old: Charter, new: Charter) -> list[tuple[Rule, Any, Any]]:

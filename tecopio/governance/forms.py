@@ -60,7 +60,7 @@ class _Scaled(StringField):
             raise ValidationError(_l("Enter a number."))
 
 
-class _Checkboxes(SelectMultipleField):
+class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
@@ -80,7 +80,7 @@ def _field(rule: Rule, category_choices):
             invalid_choice_message=NOT_A_CHOICE,
             validators=[InputRequired(_l("Choose one."))],
         )
-    return _Checkboxes(
+    return CheckboxesField(
         label,
         choices=category_choices,
         description=_l("None ticked: all categories."),
