@@ -68,6 +68,7 @@ def in_days(n: int) -> str:
 def in_points(n: int) -> str:
     return ngettext("%(num)d point", "%(num)d points", n)
 
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "privacy.k_anonymity",
