@@ -20,7 +20,7 @@ from tecopio.audit.models import AuditEvent
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.governance import decisions
-from tecopio.governance.models import Proposal, Vote
+from tecopio.governance.models import CharterVersion, Proposal, Vote
 from tecopio.groups import services
 from tecopio.groups.models import Group, Membership, Role
 from tecopio.memberdata.models import Preference
@@ -231,3 +231,73 @@ def test_the_same_first_vote_sent_twice_at_once_counts_once(app, committed):
         db.session.commit()
     assert outcomes == ["done", "done"]  # the second waited for the row lock, then changed it
     assert len(votes) == 1
+
+
+def test_two_admins_changing_the_charter_at_once_write_two_versions(app, committed):
+    user_ids, group_id = commit_group(
+        app, committed, "Race charter", "race-c1@example.com", "race-c2@example.com", admins=2
+    )
+
+    def change(index, k):
+        def action(session, barrier):
+            admin, group = session.get(User, user_ids[index]), session.get(Group, group_id)
+            barrier.wait()
+            decisions.change_charter_by_admin(session, admin, group, {"privacy.k_anonymity": k})
+
+        return action
+
+    outcomes = run_together(app, change(0, 6), change(1, 7))
+    with app.app_context():
+        numbers = db.session.scalars(
+            select(CharterVersion.number)
+            .where(CharterVersion.group_id == group_id)
+            .order_by(CharterVersion.number)
+        ).all()
+        db.session.execute(delete(Proposal).where(Proposal.group_id == group_id))
+        db.session.commit()
+    assert outcomes == ["done", "done"]  # the second waited for the first, then followed it
+    assert numbers == [1, 2, 3]
+
+
+def test_a_vote_racing_the_close_is_counted_or_refused_never_lost(app, committed):
+    (admin_id, voter_id), group_id = commit_group(
+        app, committed, "Race close", "race-close-a@example.com", "race-close-v@example.com"
+    )
+    with app.app_context():
+        admin, group = db.session.get(User, admin_id), db.session.get(Group, group_id)
+        voter = db.session.get(User, voter_id)
+        services.join_group(db.session, voter, group)
+        proposal = decisions.open_proposal(
+            db.session, admin, group, kind="motion", title="Race", description=""
+        )
+        proposal.opens_at = proposal.opens_at + timedelta(seconds=1)
+        db.session.commit()
+        proposal_id, closes_at = proposal.id, proposal.closes_at
+
+    refused = []
+
+    def vote(session, barrier):
+        user, found = session.get(User, voter_id), session.get(Proposal, proposal_id)
+        barrier.wait()
+        try:
+            decisions.cast_vote(session, user, found, "yes", now=closes_at - timedelta(seconds=1))
+        except decisions.VotingClosed:
+            refused.append(True)
+
+    def close(session, barrier):
+        found = session.get(Proposal, proposal_id)
+        barrier.wait()
+        decisions.close_proposal(session, found, closes_at)
+
+    outcomes = run_together(app, vote, close)
+    with app.app_context():
+        closed = db.session.get(Proposal, proposal_id)
+        votes = db.session.scalar(
+            select(func.count(Vote.id)).where(Vote.proposal_id == proposal_id)
+        )
+        tallied = closed.yes
+        db.session.execute(delete(Proposal).where(Proposal.id == proposal_id))
+        db.session.commit()
+    assert outcomes == ["done", "done"]
+    assert tallied == votes  # a vote recorded is a vote counted
+    assert votes == (0 if refused else 1)
