@@ -170,3 +170,12 @@ def test_no_email_about_what_is_no_longer_news(db_session, mail, make, assembly)
     assert services.send_pending_emails(db_session) == 1  # only the opening of ``closing``
     assert "Solar together" in mail[0].get_content()
     assert services.send_pending_emails(db_session) == 0
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_one_day_vote_gets_no_reminder_on_top_of_its_opening_notice(db_session, make):
+    admin = make.user()
+    group = make.group(admin=admin, decisions__voting_days=1)
+    make.member(group)
+    decisions.open_proposal(db_session, admin, group, kind="motion", title="Quick", description="")
+    assert services.remind_closing(db_session) == 0

@@ -74,10 +74,12 @@ def remind_closing(session: Session, now: datetime | None = None) -> int:
     ).all()
     reminded = 0
     for proposal in due:
+        proposal.reminded_at = now
+        if proposal.closes_at - proposal.opens_at <= REMIND_BEFORE:
+            continue  # a one-day vote: its opening notice said it closes within a day
         voted = select(Vote.user_id).where(Vote.proposal_id == proposal.id)
         recipients = _voters(proposal).where(Membership.user_id.not_in(voted))
         reminded += _notify(session, proposal, NotificationKind.PROPOSAL_CLOSING, recipients)
-        proposal.reminded_at = now
     session.flush()
     return reminded
 
