@@ -23,6 +23,7 @@ from tecopio.analytics.source import (
     allowed_roots,
     consented,
     dialect,
+    materialized,
     month_of,
     offered_split,
 )
@@ -38,7 +39,6 @@ from tecopio.memberdata.models import (
     PreferenceCompany,
 )
 from tecopio.memberdata.vocab import VALUES
-from tecopio.privacy.services import root_category_id
 
 # Budget bands are given in one currency; intents in others count everywhere else.
 BUDGET_CURRENCY = "EUR"
@@ -92,6 +92,13 @@ def _by_bucket(rows) -> dict:
 
 
 # --- demand -----------------------------------------------------------------------
+
+
+def _live(statement):
+    """Intents still wanted (open, or committed to a deal), as a subquery."""
+    rows = statement.subquery()
+    live = [status.value for status in LIVE_INTENTS]
+    return select(rows).where(rows.c.status.in_(live)).subquery()
 
 
 def _demand_measures(s):
@@ -180,22 +187,21 @@ def _demand_values(row, quartiles) -> dict:
 def demand_tables(
     session: Session, group_id: int, split: Split, tree: CategoryTree, locale: str, k: int
 ) -> dict:
-    s = (
+    s = _live(
         consented(
             Intent,
             group_id,
             split,
-            Intent.user_id,
-            Intent.category_id,
-            root_category_id,
-            Intent.quantity,
-            Intent.unit,
-            Intent.budget_min,
-            Intent.budget_max,
-            Intent.currency,
+            "user_id",
+            "category_id",
+            "root_id",
+            "quantity",
+            "unit",
+            "budget_min",
+            "budget_max",
+            "currency",
+            "status",
         )
-        .where(Intent.status.in_(LIVE_INTENTS))
-        .subquery()
     )
     leaves = _by_bucket(
         session.execute(
@@ -254,11 +260,7 @@ def demand_tables(
 
 def windows_tables(session: Session, group_id: int, split: Split) -> dict:
     """When members intend to buy: intents by the quarter their window starts in."""
-    s = (
-        consented(Intent, group_id, split, Intent.user_id, Intent.window_start)
-        .where(Intent.status.in_(LIVE_INTENTS))
-        .subquery()
-    )
+    s = _live(consented(Intent, group_id, split, "user_id", "window_start", "status"))
     year = cast(extract("year", s.c.window_start), Integer).label("year")
     quarter = ((cast(extract("month", s.c.window_start), Integer) - 1) // 3 + 1).label("quarter")
     rows = session.execute(
@@ -307,14 +309,7 @@ def preference_tables(
     brands, or all of them with None).
     """
     s = consented(
-        Preference,
-        group_id,
-        split,
-        Preference.id,
-        Preference.user_id,
-        root_category_id,
-        Preference.importance,
-        Preference.values,
+        Preference, group_id, split, "id", "user_id", "root_id", "importance", "values"
     ).subquery()
     roots = _by_bucket(
         session.execute(
@@ -437,13 +432,7 @@ def ratings_tables(
     their rows, "all other companies" included, can be compared with it.
     """
     s = consented(
-        Feedback,
-        group_id,
-        split,
-        Feedback.user_id,
-        Feedback.company_id,
-        Feedback.rating,
-        Feedback.body,
+        Feedback, group_id, split, "user_id", "company_id", "rating", "commented"
     ).subquery()
     members = func.count(distinct(s.c.user_id))
     companies = (
@@ -456,7 +445,7 @@ def ratings_tables(
             func.sum(s.c.rating),
             func.sum(case((s.c.rating == 5, 1), else_=0)),
             func.sum(case((s.c.rating <= 3, 1), else_=0)),
-            func.sum(case((func.length(s.c.body) > 0, 1), else_=0)),
+            func.sum(s.c.commented),
         )
         .join(Company, Company.id == s.c.company_id)
         .group_by(s.c.bucket, s.c.company_id, Company.name)
@@ -558,7 +547,7 @@ def _withhold_derived_ratings(table: Table) -> None:
 
 
 def trend_tables(session: Session, group_id: int, split: Split, model, name: str) -> dict:
-    s = consented(model, group_id, split, model.user_id, model.created_at).subquery()
+    s = consented(model, group_id, split, "user_id", "created_at").subquery()
     month = month_of(session, s.c.created_at).label("month")
     rows = session.execute(
         select(s.c.bucket, month, func.count(distinct(s.c.user_id)), func.count())
@@ -592,15 +581,16 @@ def _compute(
     listed: list[int] | None,
 ) -> dict:
     """Every figure, released with k on its own, for every bucket of ``split``."""
-    demand = demand_tables(session, group.id, split, tree, locale, k)
-    windows = windows_tables(session, group.id, split)
-    preferences = preference_tables(session, group.id, split, tree, locale, top)
-    ratings = ratings_tables(session, group.id, split, listed)
-    segments = segments_tables(session, group.id, split, tree, k, locale)
-    trends = {
-        name: trend_tables(session, group.id, split, model, name)
-        for name, model in TREND_KINDS.items()
-    }
+    with materialized(session, group.id, split) as gathered:
+        demand = demand_tables(session, group.id, gathered, tree, locale, k)
+        windows = windows_tables(session, group.id, gathered)
+        preferences = preference_tables(session, group.id, gathered, tree, locale, top)
+        ratings = ratings_tables(session, group.id, gathered, listed)
+        segments = segments_tables(session, group.id, gathered, tree, k, locale)
+        trends = {
+            name: trend_tables(session, group.id, gathered, model, name)
+            for name, model in TREND_KINDS.items()
+        }
     buckets = [WHOLE_BUCKET] if split.dimension is None else [*split.values, None]
     pages = {}
     for bucket in buckets:

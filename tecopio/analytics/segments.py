@@ -17,7 +17,6 @@ from tecopio.analytics.source import consented
 from tecopio.categories.services import CategoryTree
 from tecopio.memberdata.models import Preference
 from tecopio.memberdata.vocab import VALUES
-from tecopio.privacy.services import root_category_id
 
 MAX_SEGMENTS = 4
 SEED = 20261122
@@ -30,18 +29,13 @@ def _profiles(session: Session, group_id: int, split, tree: CategoryTree):
     One statement for every bucket; members in id order within each.
     """
     s = consented(
-        Preference,
-        group_id,
-        split,
-        Preference.user_id,
-        root_category_id,
-        Preference.importance,
-        cast(Preference.values, String).label("values_text"),
+        Preference, group_id, split, "user_id", "root_id", "importance", "values"
     ).subquery()
+    values_text = cast(s.c["values"], String)
     roots = [root.id for root in tree.roots]
     codes = list(VALUES)
     columns = [func.sum(case((s.c.root_id == root, s.c.importance), else_=0)) for root in roots] + [
-        func.sum(case((s.c.values_text.contains(f'"{code}"'), s.c.importance), else_=0))
+        func.sum(case((values_text.contains(f'"{code}"'), s.c.importance), else_=0))
         for code in codes
     ]
     rows = session.execute(

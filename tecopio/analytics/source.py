@@ -1,9 +1,26 @@
 """Where every figure's rows come from: members' consented data, narrowed by the page's filter."""
 
-from dataclasses import dataclass
+import uuid
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Integer, and_, case, func, literal_column, null, select
+from sqlalchemy import (
+    Column,
+    Enum,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tecopio.accounts.models import User
@@ -11,6 +28,7 @@ from tecopio.categories.services import CategoryTree
 from tecopio.db import utcnow
 from tecopio.governance.charter import ALL_CATEGORIES
 from tecopio.groups.models import Membership, MembershipStatus
+from tecopio.memberdata.models import Feedback, Intent, Preference
 from tecopio.privacy.models import Consent
 from tecopio.privacy.services import root_category_id, shared_with_group
 
@@ -63,6 +81,8 @@ class Split:
     values: tuple = ()
     # The top categories the group's charter lets it add up (None: all of them).
     roots: tuple[int, ...] | None = None
+    # The consented rows gathered for one computation (``materialized``), by model.
+    tables: dict | None = field(default=None, compare=False, hash=False)
 
     def filters(self, bucket) -> Filters:
         if self.dimension is None:
@@ -107,8 +127,58 @@ def _root_bucket(model, category):
     return root_category_id(model, category).label("bucket")
 
 
-def consented(model, group_id: int, split: Split, *columns):
-    """Rows of ``model`` shared with the group, each with its ``bucket`` of ``split``."""
+def _column(name, build=None):
+    """A column of the consented rows: ``model.<name>``, or ``build(model, category)``."""
+
+    def column(model, category):
+        expression = build(model, category) if build else getattr(model, name)
+        return expression.label(name)
+
+    return column
+
+
+def _root(model, category):
+    return func.coalesce(category.parent_id, category.id)
+
+
+def _commented(model, category):
+    return case((func.length(model.body) > 0, 1), else_=0)
+
+
+# Everything any figure reads of each kind of item, by name.
+COLUMNS = {
+    Intent: {
+        name: _column(name, _root if name == "root_id" else None)
+        for name in (
+            "user_id",
+            "category_id",
+            "root_id",
+            "quantity",
+            "unit",
+            "budget_min",
+            "budget_max",
+            "currency",
+            "window_start",
+            "status",
+            "created_at",
+        )
+    },
+    Preference: {
+        name: _column(name, _root if name == "root_id" else None)
+        for name in ("id", "user_id", "root_id", "importance", "values", "created_at")
+    },
+    Feedback: {
+        "user_id": _column("user_id"),
+        "company_id": _column("company_id"),
+        "rating": _column("rating"),
+        "commented": _column("commented", _commented),
+        "created_at": _column("created_at"),
+    },
+}
+
+
+def _shared(model, group_id: int, split: Split, names):
+    """The consented rows with the named columns and their bucket, straight from the tables."""
     if split.dimension == "category":
         bucket = _root_bucket
     elif split.dimension == "region":
@@ -119,10 +189,60 @@ def consented(model, group_id: int, split: Split, *columns):
         bucket = literal_column(str(WHOLE_BUCKET), Integer)
     if not callable(bucket):
         bucket = bucket.label("bucket")
+    columns = [COLUMNS[model][name] for name in names]
     statement = shared_with_group(model, group_id, *columns, bucket, roots=split.roots)
     if split.dimension == "region":
         statement = statement.join(User, User.id == model.user_id)
     return statement
+
+
+def consented(model, group_id: int, split: Split, *names: str):
+    """Rows of ``model`` shared with the group: the named columns and the row's ``bucket``.
+
+    Inside ``materialized`` they are read from the rows gathered once for the
+    whole computation; otherwise straight from the tables.
+    """
+    table = split.tables.get(model) if split.tables else None
+    if table is None:
+        return _shared(model, group_id, split, names)
+    return select(*(table.c[name] for name in names), table.c.bucket)
+
+
+def _stored_type(sql_type):
+    """A plain column type for the gathered rows (no enum CHECK constraints to name)."""
+    return String(40) if isinstance(sql_type, Enum) else sql_type
+
+
+@contextmanager
+def materialized(session: Session, group_id: int, split: Split):
+    """Gather each kind's consented rows once, in temporary tables, for every figure to read.
+
+    Joining items with memberships and consents is most of what a figure
+    costs; done once per kind instead of once per statement, the page's SQL
+    takes a fraction of the time. The tables go at the end (or with the
+    transaction, if it fails).
+    """
+    connection = session.connection()
+    tables = {}
+    try:
+        for model, columns in COLUMNS.items():
+            statement = _shared(model, group_id, split, list(columns))
+            table = Table(
+                f"analytics_{model.__tablename__}_{uuid.uuid4().hex[:12]}",
+                MetaData(),
+                *(Column(c.name, _stored_type(c.type)) for c in statement.selected_columns),
+                prefixes=["TEMPORARY"],
+            )
+            table.create(connection)
+            tables[model] = table
+            connection.execute(
+                insert(table).from_select([c.name for c in table.columns], statement)
+            )
+        yield replace(split, tables=tables)
+    finally:
+        with suppress(SQLAlchemyError):  # a failed transaction takes them with it
+            for table in tables.values():
+                table.drop(connection)
 
 
 def dialect(session: Session) -> str:
