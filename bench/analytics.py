@@ -392,7 +392,8 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                     cursor = raw.cursor()
                     for statement, parameters in statements:
                         cursor.execute(statement, parameters)
-                        cursor.fetchall()
+                        if cursor.description is not None:  # rows to read (not DDL or INSERT)
+                            cursor.fetchall()
                     cursor.close()
 
                 floor()
