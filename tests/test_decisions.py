@@ -9,7 +9,7 @@ from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
 from tecopio.db import utcnow
 from tecopio.governance import decisions, kinds, services
-from tecopio.governance.models import Adoption, ProposalStatus, Vote
+from tecopio.governance.models import Adoption, ProposalComment, ProposalStatus, Vote
 from tecopio.governance.tally import Tally
 from tecopio.groups.models import MembershipStatus
 from tests.factories import PASSWORD
@@ -279,7 +279,26 @@ def test_only_members_reach_the_decisions(client, make, db_session, assembly, ro
     assert client.get(f"{base}/{proposal.id}").status_code == status
     assert client.submit(f"{base}/{proposal.id}/vote", {"choice": "yes"}).status_code == status
     assert client.submit(f"{base}/new?kind=motion", {"title": "x"}).status_code == status
+    assert client.submit(f"{base}/{proposal.id}/comments", {"body": "x"}).status_code == status
+    assert client.submit(f"{base}/{proposal.id}/withdraw", {}).status_code == status
+    request = make.membership(group, make.user(), status=MembershipStatus.PENDING)
+    vote_on = f"/groups/{group.slug}/members/{request.id}/admission-vote"
+    assert client.submit(vote_on, {}).status_code == status
     assert db_session.scalar(select(func.count(Vote.id))) == 0
+    assert db_session.scalar(select(func.count(ProposalComment.id))) == 0
+    assert proposal.status == ProposalStatus.OPEN
+    assert len(decisions.proposals_of(db_session, group)) == 1
+
+
+def test_where_admins_admit_a_request_is_not_put_to_a_vote(client, make, db_session, assembly):
+    group, admin, members = assembly  # the charter says admins admit
+    request = make.membership(group, make.user(), status=MembershipStatus.PENDING)
+    login(client, members[0])
+    response = client.submit(f"/groups/{group.slug}/members/{request.id}/admission-vote", {})
+    assert response.status_code == 302
+    assert "admins decide requests to join" in client.get(response.headers["Location"]).text
+    assert decisions.proposals_of(db_session, group) == []
+    assert request.status == MembershipStatus.PENDING
 
 
 def test_bad_proposals_get_a_message_and_write_nothing(client, db_session, assembly):

@@ -110,6 +110,17 @@ def test_unknown_environment_is_refused(database_url):
         create_app({"TECOPIO_ENV": "staging", "SQLALCHEMY_DATABASE_URI": database_url})
 
 
+def test_an_unknown_way_of_refreshing_analytics_is_refused(database_url):
+    with pytest.raises(ValueError, match="ANALYTICS_REFRESH"):
+        create_app(
+            {
+                "TECOPIO_ENV": "testing",
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "ANALYTICS_REFRESH": "celery",
+            }
+        )
+
+
 def test_settings_come_from_the_environment(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "from the environment")
     monkeypatch.setenv("PUBLIC_URL", "https://tecopio.example.org")

@@ -28,9 +28,10 @@ from tecopio.governance.services import (
     charter_of,
     current_charter,
     current_version,
+    electorate,
 )
 from tecopio.governance.tally import Tally, rules_tally
-from tecopio.groups.models import Group, Membership, MembershipStatus
+from tecopio.groups.models import Group, Membership
 from tecopio.groups.services import approve_member, reject_member
 from tecopio.notifications import services as notifications
 from tecopio.text import clean_line, clean_paragraphs
@@ -73,20 +74,11 @@ class EmptyComment(GovernanceError):
     message = _l("Write your comment first.")
 
 
-def _eligible(group_id: int, opens_at: datetime):
-    """Memberships that may vote on a proposal that opened at ``opens_at``."""
-    return (
-        Membership.group_id == group_id,
-        Membership.status == MembershipStatus.ACTIVE,
-        Membership.active_since <= opens_at,
-    )
-
-
 def may_vote(session: Session, user: User, proposal: Proposal) -> bool:
     return (
         session.scalar(
             select(Membership.id).where(
-                Membership.user_id == user.id, *_eligible(proposal.group_id, proposal.opens_at)
+                Membership.user_id == user.id, *electorate(proposal.group_id, proposal.opens_at)
             )
         )
         is not None
@@ -140,8 +132,8 @@ def _locked(session: Session, proposal: Proposal) -> Proposal:
 
 def current_tally(session: Session, proposal: Proposal) -> Tally:
     """Votes of the members who may vote, under the rules the proposal opened with."""
-    eligible = _eligible(proposal.group_id, proposal.opens_at)
-    electorate = session.scalar(select(func.count(Membership.id)).where(*eligible))
+    eligible = electorate(proposal.group_id, proposal.opens_at)
+    size = session.scalar(select(func.count(Membership.id)).where(*eligible))
     counts = session.execute(
         select(
             *(func.coalesce(func.sum(case((Vote.choice == c, 1), else_=0)), 0) for c in VoteChoice)
@@ -151,7 +143,7 @@ def current_tally(session: Session, proposal: Proposal) -> Tally:
     ).one()
     charter = charter_of(proposal.charter_version)
     yes, no, abstain = (int(counts[i]) for i, _choice in enumerate(VoteChoice))
-    return rules_tally(charter, yes, no, abstain, electorate)
+    return rules_tally(charter, yes, no, abstain, size)
 
 
 def close_proposal(session: Session, proposal: Proposal, now: datetime | None = None) -> Proposal:

@@ -17,7 +17,7 @@ from tecopio.audit.services import record
 from tecopio.categories.models import Category
 from tecopio.governance.charter import Charter, CharterError, defaults, diff, flatten, validate
 from tecopio.governance.models import Adoption, CharterVersion
-from tecopio.groups.models import Group
+from tecopio.groups.models import Group, Membership, MembershipStatus
 from tecopio.text import clean_paragraphs
 
 REASON_MAX = 1000
@@ -198,4 +198,17 @@ def history(session: Session, group: Group) -> list[CharterVersion]:
 def version_count(session: Session, group: Group) -> int:
     return session.scalar(
         select(func.count(CharterVersion.id)).where(CharterVersion.group_id == group.id)
+    )
+
+
+def electorate(group_id: int, opens_at):
+    """Conditions on memberships that may vote on a proposal opened at ``opens_at``.
+
+    Members active since before it opened and still active: the one rule
+    that votes, the quorum and notifications all follow.
+    """
+    return (
+        Membership.group_id == group_id,
+        Membership.status == MembershipStatus.ACTIVE,
+        Membership.active_since <= opens_at,
     )

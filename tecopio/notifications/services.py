@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from tecopio.accounts.models import User
 from tecopio.db import utcnow
 from tecopio.governance.models import Proposal, ProposalStatus, Vote
+from tecopio.governance.services import electorate
 from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.mail import MailError, send_mail
 from tecopio.notifications.models import Notification, NotificationKind
@@ -29,12 +30,8 @@ SUBJECTS = {
 
 
 def _voters(proposal: Proposal):
-    """Members who may vote on the proposal (as ``decisions`` counts them)."""
-    return select(Membership.user_id).where(
-        Membership.group_id == proposal.group_id,
-        Membership.status == MembershipStatus.ACTIVE,
-        Membership.active_since <= proposal.opens_at,
-    )
+    """Members who may vote on the proposal."""
+    return select(Membership.user_id).where(*electorate(proposal.group_id, proposal.opens_at))
 
 
 def _notify(session: Session, proposal: Proposal, kind: NotificationKind, recipients) -> int:
