@@ -79,6 +79,10 @@ class DefaultConfig:
     # Set to the number of proxies in front of the app (e.g. 1 behind a load balancer)
     # so that rate limits see the client's address.
     TRUSTED_PROXY_COUNT = 0
+    # Strict-Transport-Security in production: browsers use only HTTPS for the
+    # site (and its subdomains) for this many seconds. 0 leaves the header out,
+    # e.g. when the proxy in front of the app sets it.
+    HSTS_SECONDS = 63072000
 
 
 # Environment variables read on top of the defaults and instance/config.py.
@@ -101,6 +105,7 @@ _ENV_INTS = (
     "PASSWORD_RESET_MAX_AGE",
     "TRUSTED_PROXY_COUNT",
     "ANALYTICS_WAIT_MEMBERS",
+    "HSTS_SECONDS",
 )
 _ENV_BOOLS = ("MAIL_USE_TLS", "MAIL_USE_SSL")
 

@@ -2,7 +2,8 @@
 
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, request
+from flask_login import current_user
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -37,9 +38,30 @@ def _add_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    hsts_seconds = current_app.config["HSTS_SECONDS"]
+    if current_app.config["TECOPIO_ENV"] == "production" and hsts_seconds > 0:
+        # Sent on every response: behind a proxy that ends TLS the request
+        # itself may look like plain HTTP, and browsers ignore it there anyway.
+        response.headers.setdefault(
+            "Strict-Transport-Security", f"max-age={hsts_seconds}; includeSubDomains"
+        )
+    if _is_personal(response):
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_personal(response) -> bool:
+    """Whether a response must stay out of every cache, the browser's included.
+
+    Every page a logged-in person sees is about them or their groups, and
+    every download (an export, a CSV of figures) is personal or confidential.
+    Only the shared static files may be kept.
+    """
+    if request.endpoint == "static":
+        return False
+    if "attachment" in response.headers.get("Content-Disposition", ""):
+        return True
+    return current_user.is_authenticated
 
 
 def init_app(app) -> None:

@@ -30,6 +30,15 @@ def clean_line(value: str | None, *, max_length: int, required: bool = True) -> 
         raise InvalidText(_l("The characters < and > are not allowed here."))
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise InvalidText(_l("This text contains control characters."))
+    if any(unicodedata.category(ch) == "Cf" for ch in value):
+        # Direction overrides, zero-width and other invisible formatting
+        # characters make a name look like another one, or reverse how it reads.
+        raise InvalidText(
+            _l(
+                "This text contains invisible formatting characters "
+                "(such as direction marks or zero-width spaces)."
+            )
+        )
     return value
 
 
@@ -47,8 +56,30 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+# A cell (or a part of one) starting with one of these is run as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet may split a cell where one of these stands, depending on its
+# locale or import settings: what follows is then the start of a cell.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t\r\n] *)([=+\-@])")
+
+
 def spreadsheet_safe(value):
-    """Text a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    """Text that a spreadsheet could run as a formula gets an apostrophe before the formula.
+
+    The rule: every part of the text that could start a cell gets a ``'`` in
+    front of it when it starts with ``= + - @``. A part starts at the beginning
+    of the text (where a tab or carriage return also counts as a formula
+    start) and after each ``;``, ``,``, tab or line break, spaces skipped: a
+    spreadsheet that splits the file on another separator than ours starts a
+    new cell there. So ``"=1+1"`` becomes ``"'=1+1"`` and ``"ok;=HYPERLINK(...)"``
+    becomes ``"ok;'=HYPERLINK(...)"``; a list joined with ``;`` is thereby
+    neutralised element by element. (An apostrophe before the whole cell alone
+    would not do: it stays in the first part when the cell is split.)
+    Anything else is returned unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    value = _FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", value)
+    if value.startswith(FORMULA_START):
+        value = "'" + value
     return value

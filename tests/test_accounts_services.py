@@ -94,6 +94,8 @@ def test_the_common_password_list_is_large():
         ("Ane<script>", "not allowed"),
         ("x" * 81, "at most 80"),
         ("Ane\x07", "control"),
+        ("Ane\u202e", "invisible formatting"),
+        ("A\u200bne", "invisible formatting"),
     ],
 )
 def test_register_refuses_bad_display_names(db_session, name, reason):

@@ -311,6 +311,8 @@ def test_bad_proposals_get_a_message_and_write_nothing(client, db_session, assem
     assert client.get(huge).status_code == 404
     response = client.submit(f"{base}?kind=motion", {"title": "", "description": ""})
     assert response.status_code == 400 and "This field is required." in response.text
+    response = client.submit(f"{base}?kind=motion", {"title": "Vote \u202eyes", "description": ""})
+    assert response.status_code == 400 and "invisible formatting characters" in response.text
     assert decisions.proposals_of(db_session, group) == []
 
 

@@ -397,6 +397,41 @@ def test_add_a_company_and_refuse_its_duplicate(client, auth, make, db_session):
     assert count(db_session, Company) == 1
 
 
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("https://evil.example")', "+34 Telecom", "-minus", "@SUM(1)", "  =pad"]
+)
+def test_the_directory_refuses_names_that_start_a_formula(client, auth, db_session, name):
+    auth.login()
+    response = client.submit("/companies/new", {"name": name, "website": "", "sector_id": ""})
+    assert response.status_code == 400
+    assert "A name cannot start with =, +, - or @." in response.text
+    assert count(db_session, Company) == 0
+
+
+@pytest.mark.parametrize(
+    "language, message",
+    [("es", "Un nombre no puede empezar por"), ("eu", "Izen bat ezin da =, +, - edo @")],
+)
+def test_the_formula_name_message_is_translated(client, auth, db_session, language, message):
+    auth.login()
+    response = client.submit(
+        "/companies/new",
+        {"name": "=1+1", "website": "", "sector_id": ""},
+        headers={"Accept-Language": language},
+    )
+    assert response.status_code == 400 and message in response.text
+    assert count(db_session, Company) == 0
+
+
+def test_the_directory_service_refuses_formula_names_too(app, db_session, make):
+    from tecopio.directory.services import add_company
+    from tecopio.text import InvalidText
+
+    with app.app_context(), pytest.raises(InvalidText, match="cannot start with"):
+        add_company(db_session, make.user(), name="=cmd|' /C calc'!A0")
+    assert count(db_session, Company) == 0
+
+
 def test_only_platform_admins_merge_companies(make_client, make, db_session):
     kept, duplicate = make.company(name="Kept"), make.company(name="Duplicate")
     member, operator = make_client(), make_client()

@@ -1,13 +1,28 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, URLField
+from wtforms.validators import ValidationError
 
-from tecopio.directory.services import NAME_MAX
+from tecopio.directory.services import NAME_MAX, clean_company_name
 from tecopio.forms import NOT_A_CHOICE, PlainLine
+from tecopio.text import InvalidText
+
+
+class CompanyName(PlainLine):
+    """One plain line that a spreadsheet will not take for a formula."""
+
+    def __init__(self):
+        super().__init__(NAME_MAX)
+
+    def __call__(self, form, field):
+        try:
+            field.data = clean_company_name(field.data)
+        except InvalidText as exc:
+            raise ValidationError(str(exc.message)) from exc
 
 
 class CompanyForm(FlaskForm):
-    name = StringField(_l("Name of the company or brand"), validators=[PlainLine(NAME_MAX)])
+    name = StringField(_l("Name of the company or brand"), validators=[CompanyName()])
     website = URLField(_l("Website"), description=_l("Optional, e.g. https://example.com"))
     sector_id = SelectField(
         _l("Sector"), coerce=lambda v: int(v) if v else None, invalid_choice_message=NOT_A_CHOICE

@@ -35,6 +35,18 @@ def normalise_company_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", ascii_name.casefold())[:NAME_MAX]
 
 
+def clean_company_name(value: str | None) -> str:
+    """A company name as stored, or ``InvalidText``: one plain line, not a spreadsheet formula."""
+    name = clean_line(value, max_length=NAME_MAX)
+    if name.startswith(("=", "+", "-", "@")):
+        # Names are exported to spreadsheets and read by people; one that starts
+        # a formula serves no one.
+        raise InvalidText(_l("A name cannot start with =, +, - or @."))
+    if not normalise_company_name(name):
+        raise InvalidText(_l("Enter a name with letters or digits."))
+    return name
+
+
 def clean_website(value: str | None) -> str:
     value = (value or "").strip()
     if not value:
@@ -50,10 +62,8 @@ def clean_website(value: str | None) -> str:
 def add_company(
     session: Session, user: User, *, name: str, website: str = "", sector_id: int | None = None
 ) -> Company:
-    name = clean_line(name, max_length=NAME_MAX)
+    name = clean_company_name(name)
     normalized = normalise_company_name(name)
-    if not normalized:
-        raise InvalidText(_l("Enter a name with letters or digits."))
     existing = session.scalar(select(Company).where(Company.normalized_name == normalized))
     if existing is not None:
         raise CompanyExists(resolve(existing))

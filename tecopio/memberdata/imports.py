@@ -2,10 +2,15 @@
 
 Each row goes through the same rules as the forms; a file with any bad row
 stores nothing and every problem is reported with its line number.
+
+One line of the file is one row: a cell cannot hold a line break. A quote
+left open at the end of a line is therefore that line's error, instead of
+the csv module quietly reading the next lines into the cell.
 """
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -105,33 +110,54 @@ def _date(cell: str, field: str) -> date:
         raise services.InvalidItem(field, _l("Enter a date as YYYY-MM-DD.")) from exc
 
 
-def _reader(content: bytes, kind: str):
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _UnreadableLine(Exception):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one line of the file, or ``_UnreadableLine``."""
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error:
+        pass
+    try:
+        # Read leniently with a line break added: a quote still open takes it in.
+        unclosed = any("\n" in cell for cell in next(csv.reader([line + "\n"])))
+    except csv.Error:
+        unclosed = False
+    if unclosed:
+        raise _UnreadableLine(
+            _l(
+                "A quoted cell is not closed on this line. "
+                "Close its quotes: a cell cannot run over several lines."
+            )
+        )
+    raise _UnreadableLine(_l("This line cannot be read as CSV."))
+
+
+def _lines(content: bytes, kind: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """The header's cells, and the other non-blank lines with their numbers (from 1)."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFailed([RowError(1, str(_l("The file must be saved as UTF-8 CSV.")))]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in COLUMNS[kind] if c not in (reader.fieldnames or [])]
+    lines = _LINE_BREAK.split(text)
+    try:
+        header = _cells(lines[0]) if lines[0].strip() else []
+    except _UnreadableLine as exc:
+        raise ImportFailed([RowError(1, str(exc.message))]) from exc
+    missing = [c for c in COLUMNS[kind] if c not in header]
     if missing:
         raise ImportFailed(
             [RowError(1, str(_l("Missing columns: %(columns)s", columns=", ".join(missing))))]
         )
-    return reader
-
-
-def _rows(reader, errors: list[RowError]):
-    """The reader's rows; a line the csv module cannot read ends the file with an error."""
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            # The reader has not counted the line it failed on.
-            errors.append(
-                RowError(reader.line_num + 1, str(_l("This line cannot be read as CSV.")))
-            )
-            return
+    rows = [(number, line) for number, line in enumerate(lines[1:], start=2) if line.strip()]
+    return header, rows
 
 
 def import_csv(session: Session, user: User, kind: str, content: bytes, *, today=None) -> int:
@@ -139,21 +165,29 @@ def import_csv(session: Session, user: User, kind: str, content: bytes, *, today
 
     The caller runs this inside a transaction and rolls back on failure.
     """
-    reader = _reader(content, kind)
+    header, lines = _lines(content, kind)
     tree = load_tree(session)
     companies = {normalise_company_name(c.name): c.id for c in active_companies(session)}
     errors: list[RowError] = []
     stored = 0
-    for row in _rows(reader, errors):
-        line = reader.line_num
+    for line, text in lines:
         if stored + len(errors) >= MAX_ROWS:
             errors.append(
                 RowError(line, str(_l("A file can hold at most %(n)d rows.", n=MAX_ROWS)))
             )
             break
-        if None in row:
+        try:
+            cells = _cells(text)
+        except _UnreadableLine as exc:
+            errors.append(RowError(line, str(exc.message)))
+            continue
+        if len(cells) > len(header):
             errors.append(RowError(line, str(_l("This row has more cells than the header."))))
             continue
+        if len(cells) < len(header):
+            errors.append(RowError(line, str(_l("This row has fewer cells than the header."))))
+            continue
+        row = dict(zip(header, cells, strict=True))
         try:
             category = tree.by_slug.get((row["category"] or "").strip())
             if category is None:
