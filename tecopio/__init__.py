@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Importing every model registers its table before migrations compare them.
     from tecopio.audit import labels as audit_labels
     from tecopio.audit import models as _audit_models  # noqa: F401
+    from tecopio.audit import personal as audit_personal
     from tecopio.categories import views as category_views
     from tecopio.directory import views as directory_views
     from tecopio.governance import views as governance_views
@@ -71,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     notification_views.init_app(app)
     main.init_app(app)
     audit_labels.init_app(app)
+    audit_personal.register()  # the audit log's part in export and erasure
     demo.init_app(app)
 
     proxies = app.config.get("TRUSTED_PROXY_COUNT", 0)

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import date
 
@@ -21,6 +22,7 @@ from tecopio.memberdata.imports import MAX_ROWS, ImportFailed, import_csv, templ
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy import records, services
 from tecopio.privacy.models import Consent, ConsentEvent
+from tecopio.text import spreadsheet_safe
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -274,6 +276,69 @@ def test_files_have_a_row_limit(db_session, make):
     assert "at most" in failed.value.errors[-1].message
 
 
+def import_errors(db_session, user, content):
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(db_session, user, "preferences", content)
+    db_session.rollback()
+    assert db_session.scalar(select(func.count(Preference.id))) == 0
+    return [(e.line, e.message) for e in failed.value.errors]
+
+
+def test_an_unclosed_quote_is_its_lines_error_and_never_swallows_the_next_line(db_session, make):
+    content = csv_bytes(
+        PREFERENCE_HEADER,
+        "energy-electricity,5,renewable,,,fine",
+        'food-produce,4,organic,,,"unterminated',
+        "energy-gas,3,,,,read as a row of its own",
+    )
+    assert import_errors(db_session, make.user(), content) == [
+        (
+            3,
+            "A quoted cell is not closed on this line. "
+            "Close its quotes: a cell cannot run over several lines.",
+        )
+    ]
+
+
+def test_a_quoted_cell_cannot_hold_a_line_break(db_session, make):
+    content = csv_bytes(
+        PREFERENCE_HEADER,
+        'food-produce,4,organic,,,"two',
+        'lines"',
+        "energy-gas,3,,,,fine",
+    )
+    errors = import_errors(db_session, make.user(), content)
+    assert [line for line, _message in errors] == [2, 3]
+    assert errors[0][1].startswith("A quoted cell is not closed on this line.")
+
+
+def test_rows_need_as_many_cells_as_the_header_and_lines_are_counted_in_the_file(db_session, make):
+    content = csv_bytes(
+        PREFERENCE_HEADER,
+        "",
+        "energy-gas,2,,",
+        "energy-gas,2,,,,,extra",
+        'energy-gas,2,,,,"closed"x',
+    ).replace(b"\n", b"\r\n")
+    assert import_errors(db_session, make.user(), content) == [
+        (3, "This row has fewer cells than the header."),
+        (4, "This row has more cells than the header."),
+        (5, "This line cannot be read as CSV."),
+    ]
+
+
+def test_quoted_cells_with_commas_and_quotes_still_import(db_session, make):
+    user = make.user()
+    content = csv_bytes(
+        PREFERENCE_HEADER,
+        'food-produce,3,"organic;local",,,"Near, cheap and ""fresh"""',
+        "",
+    )
+    assert import_csv(db_session, user, "preferences", content) == 1
+    preference = db_session.scalar(select(Preference).where(Preference.user_id == user.id))
+    assert (preference.values, preference.note) == (["organic", "local"], 'Near, cheap and "fresh"')
+
+
 # --- export ----------------------------------------------------------------------------
 
 
@@ -316,6 +381,48 @@ def test_exported_spreadsheets_do_not_run_formulas(db_session, make):
     assert json.loads(archive.read("data.json"))["preferences"][0]["note"].startswith("+")
 
 
+@pytest.mark.parametrize(
+    "cell, safe",
+    [
+        ("=1+1", "'=1+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ('ok;=HYPERLINK("https://evil.example")', 'ok;\'=HYPERLINK("https://evil.example")'),
+        ("Kept;=evil;+evil", "Kept;'=evil;'+evil"),
+        ("a, -1", "a, '-1"),
+        ("a\t@b", "a\t'@b"),
+        ("first line\n=second", "first line\n'=second"),
+        ("plain, text; 2024-01-01T10:00:00+00:00", "plain, text; 2024-01-01T10:00:00+00:00"),
+        (3, 3),
+    ],
+)
+def test_spreadsheet_safe_neutralises_every_part_that_could_start_a_cell(cell, safe):
+    assert spreadsheet_safe(cell) == safe
+
+
+def test_formulas_after_a_separator_do_not_run_either(db_session, make):
+    user = make.user()
+    kept = make.company(name="Ekiluz")
+    evil = make.company(name='=HYPERLINK("https://evil.example","x")')
+    preference = make.preference(user, note='ok;=HYPERLINK("https://evil.example","x")')
+    for company in (kept, evil):
+        preference.companies.append(PreferenceCompany(company=company, stance="like"))
+    db_session.commit()
+    archive = zipfile.ZipFile(io.BytesIO(records.export_zip(records.export_data(db_session, user))))
+    rows = list(csv.DictReader(io.StringIO(archive.read("preferences.csv").decode())))
+    assert rows[0]["note"] == 'ok;\'=HYPERLINK("https://evil.example","x")'
+    assert sorted(rows[0]["liked"].split(";")) == [
+        '\'=HYPERLINK("https://evil.example","x")',
+        "Ekiluz",
+    ]
+    for name in archive.namelist():
+        if name.endswith(".csv"):
+            for row in csv.reader(io.StringIO(archive.read(name).decode())):
+                for cell in row:
+                    for part in re.split(r"[;,\t\r\n]", cell):
+                        assert not part.lstrip(" ").startswith(("=", "+", "-", "@")), (name, cell)
+
+
 def test_export_names_consents_and_lists_invitations(db_session, make):
     group = make.group(name="Donostia Repair")
     member = make.member(group, email="lucia@example.com")
@@ -324,6 +431,7 @@ def test_export_names_consents_and_lists_invitations(db_session, make):
     data = records.export_data(db_session, member)
     assert data["consents"] == [
         {
+            "id": data["consents"][0]["id"],
             "group": "Donostia Repair",
             "category": "food",
             "granted": True,

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from tecopio.accounts import services
+from tecopio.accounts import personal, services
 from tecopio.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
@@ -204,3 +204,4 @@ def reset_password(token: str):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure

@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
-from tecopio.directory import services
+from tecopio.directory import personal, services
 from tecopio.directory.forms import CompanyForm, MergeForm
 from tecopio.directory.models import Company
 from tecopio.memberdata.forms import company_choices
@@ -99,3 +99,4 @@ def merge():
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure

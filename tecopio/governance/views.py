@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
-from tecopio.governance import decisions, services
+from tecopio.governance import decisions, personal, services
 from tecopio.governance.charter import BY_PATH, RULES, SECTIONS, diff, plain_value
 from tecopio.governance.forms import (
     CommentForm,
@@ -415,4 +415,5 @@ proposals_cli.add_command(remind_command)
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure
     app.cli.add_command(proposals_cli)

@@ -12,7 +12,7 @@ from tecopio.db import db, utcnow
 from tecopio.errors import abort_with
 from tecopio.governance import decisions
 from tecopio.governance.services import GovernanceError, current_charter, current_charters
-from tecopio.groups import services
+from tecopio.groups import personal, services
 from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
 from tecopio.mail import MailError, send_mail
@@ -336,4 +336,5 @@ def answer_invitation(token: str, answer: str):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure
     app.jinja_env.globals["policy"] = policy

@@ -10,7 +10,7 @@ from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory.services import active_companies
-from tecopio.memberdata import services
+from tecopio.memberdata import personal, services
 from tecopio.memberdata.forms import (
     FeedbackForm,
     IntentForm,
@@ -302,3 +302,4 @@ def delete(kind: str, item_id: int):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from tecopio.db import db
-from tecopio.notifications import services
+from tecopio.notifications import personal, services
 
 bp = Blueprint("notifications", __name__)
 
@@ -47,5 +47,6 @@ def send_command():
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure
     app.context_processor(_unread_notifications)
     app.cli.add_command(notifications_cli)

@@ -1,14 +1,17 @@
-"""A member's complete record: the "my data" page, the export, and erasure."""
+"""A member's complete record: the "my data" page, the export, and erasure.
+
+What the export holds and erasure does comes from the registry every feature
+fills (``registry.py``); this module runs it.
+"""
 
 import csv
 import io
 import json
-import secrets
 import zipfile
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
@@ -17,12 +20,10 @@ from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
-from tecopio.governance.models import Proposal, ProposalComment, Vote
 from tecopio.groups.models import Group, Invitation, Membership, MembershipStatus, Role
-from tecopio.memberdata.models import Feedback, Intent, Preference, Stance
 from tecopio.memberdata.services import feedback_of, intents_of, preferences_of
-from tecopio.notifications.models import Notification
-from tecopio.privacy.models import Consent, ConsentEvent
+from tecopio.privacy.models import Consent
+from tecopio.privacy.registry import iso, personal_data
 from tecopio.privacy.services import consent_history
 from tecopio.text import spreadsheet_safe
 
@@ -94,176 +95,28 @@ def member_record(
     )
 
 
-def _iso(value):
-    return value.isoformat() if value is not None else None
+EXPORT_SUMMARY = _l(
+    "Everything Tecopio holds about you. data.json holds all of it; each part is also a CSV "
+    "file, for spreadsheets:"
+)
 
 
 def export_data(session: Session, user: User) -> dict:
-    """Everything Tecopio holds about the member, as plain JSON-ready data."""
-    data = member_record(session, user, activity_limit=None)
-    categories = {}
+    """Everything Tecopio holds about the member, as plain JSON-ready data.
 
-    def slug(category):
-        if category is None:
-            return None
-        categories[category.id] = category.slug
-        return category.slug
-
+    One section per contribution of the registry (``registry.py``), in its
+    order; ``about`` names them and says what is left out, and why.
+    """
+    contributions = personal_data()
     return {
-        "exported_at": _iso(utcnow()),
-        "account": {
-            "email": user.email,
-            "display_name": user.display_name,
-            "locale": user.locale,
-            "region": user.region,
-            "email_notifications": user.email_notifications,
-            "created_at": _iso(user.created_at),
+        "exported_at": iso(utcnow()),
+        "about": {
+            "summary": str(EXPORT_SUMMARY),
+            "sections": {c.name: str(c.title) for c in contributions},
+            "not_included": [str(c.withheld) for c in contributions if c.withheld],
         },
-        "memberships": [
-            {
-                "group": m.group.name,
-                "group_slug": m.group.slug,
-                "role": m.role.value,
-                "status": m.status.value,
-                "since": _iso(m.created_at),
-            }
-            for m in data.memberships
-        ],
-        "preferences": [
-            {
-                "id": p.id,
-                "category": slug(p.category),
-                "importance": p.importance,
-                "values": list(p.values),
-                "liked": [c.name for c in p.companies_with(Stance.LIKE)],
-                "avoided": [c.name for c in p.companies_with(Stance.AVOID)],
-                "note": p.note,
-                "created_at": _iso(p.created_at),
-                "updated_at": _iso(p.updated_at),
-            }
-            for p in data.preferences
-        ],
-        "intents": [
-            {
-                "id": i.id,
-                "category": slug(i.category),
-                "description": i.description,
-                "quantity": i.quantity,
-                "unit": i.unit,
-                "budget_min_minor_units": i.budget_min,
-                "budget_max_minor_units": i.budget_max,
-                "currency": i.currency,
-                "window_start": i.window_start.isoformat(),
-                "window_end": i.window_end.isoformat(),
-                "status": i.status.value,
-                "created_at": _iso(i.created_at),
-                "updated_at": _iso(i.updated_at),
-            }
-            for i in data.intents
-        ],
-        "feedback": [
-            {
-                "id": f.id,
-                "company": f.company.name,
-                "category": slug(f.category),
-                "rating": f.rating,
-                "text": f.body,
-                "visibility": f.visibility.value,
-                "created_at": _iso(f.created_at),
-                "updated_at": _iso(f.updated_at),
-            }
-            for f in data.feedback
-        ],
-        "consents": [
-            {
-                "group": c.group.name,
-                "category": slug(c.category),
-                "granted": c.granted,
-                "updated_at": _iso(c.updated_at),
-            }
-            for c in data.consents
-        ],
-        "invitations": [
-            {
-                "group": i.group.name,
-                "status": i.status.value,
-                "sent_at": _iso(i.created_at),
-                "expires_at": _iso(i.expires_at),
-            }
-            for i in data.invitations
-        ],
-        "consent_history": [
-            {
-                "group": e.group.name,
-                "category": slug(e.category),
-                "granted": e.granted,
-                "at": _iso(e.created_at),
-            }
-            for e in data.consent_history
-        ],
-        "companies_added": [{"name": c.name, "website": c.website} for c in data.companies_added],
-        **_decisions_of(session, user),
-        "activity": [
-            {
-                "at": _iso(e.created_at),
-                "action": e.action,
-                "group": e.group.name if e.group else None,
-                "details": e.details,
-            }
-            for e in data.activity
-        ],
+        **{c.name: c.export(session, user) for c in contributions},
     }
-
-
-def _decisions_of(session: Session, user: User) -> dict:
-    """The member's part in their groups' decisions: proposals, votes, comments."""
-    proposals = session.scalars(
-        select(Proposal)
-        .where(Proposal.author_id == user.id)
-        .options(joinedload(Proposal.group))
-        .order_by(Proposal.id)
-    ).all()
-    votes = session.execute(
-        select(Vote, Proposal)
-        .join(Proposal, Proposal.id == Vote.proposal_id)
-        .where(Vote.user_id == user.id)
-        .order_by(Vote.id)
-    ).all()
-    comments = session.execute(
-        select(ProposalComment, Proposal)
-        .join(Proposal, Proposal.id == ProposalComment.proposal_id)
-        .where(ProposalComment.author_id == user.id)
-        .order_by(ProposalComment.id)
-    ).all()
-    return {
-        "proposals": [
-            {
-                "group": p.group.name,
-                "title": p.title,
-                "description": p.description,
-                "status": p.status.value,
-                "opened_at": _iso(p.opens_at),
-            }
-            for p in proposals
-        ],
-        "votes": [
-            {"proposal": p.title, "choice": v.choice.value, "at": _iso(v.updated_at)}
-            for v, p in votes
-        ],
-        "comments": [
-            {"proposal": p.title, "text": c.body, "at": _iso(c.created_at)} for c, p in comments
-        ],
-    }
-
-
-def _forget_in_admissions(session: Session, user: User) -> None:
-    """Decisions on the person's requests to join stay, without their name."""
-    memberships = set(session.scalars(select(Membership.id).where(Membership.user_id == user.id)))
-    admissions = session.scalars(select(Proposal).where(Proposal.kind == "admission"))
-    for proposal in admissions:
-        if proposal.payload.get("membership_id") in memberships:
-            proposal.payload = {**proposal.payload, "name": ""}
-            proposal.title = str(_l("Request to join of a former member"))
 
 
 def _csv(rows: list[dict]) -> str:
@@ -287,23 +140,27 @@ def _csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
+def _readme(data: dict) -> str:
+    about = data["about"]
+    lines = [about["summary"], ""]
+    lines += [f"{name}.csv: {title}" for name, title in about["sections"].items()]
+    lines += ["", *about["not_included"], "", data["exported_at"], ""]
+    return "\n".join(lines)
+
+
 def export_zip(data: dict) -> bytes:
-    """data.json with everything, and one CSV per list for spreadsheets."""
+    """README.txt, data.json with everything, and one CSV per section for spreadsheets."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", _readme(data))
         archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=2))
-        archive.writestr("account.csv", _csv([data["account"]]))
-        for section, rows in data.items():
-            if isinstance(rows, list):
-                archive.writestr(f"{section}.csv", _csv(rows))
+        for section in data["about"]["sections"]:
+            rows = data[section]
+            archive.writestr(f"{section}.csv", _csv(rows if isinstance(rows, list) else [rows]))
     return buffer.getvalue()
 
 
 # --- erasure ---------------------------------------------------------------------
-
-
-# Audit actions that describe the member's own data rather than a group's history.
-OWN_ACTIVITY = ("preference.", "intent.", "feedback.", "consent.", "data.", "platform.")
 
 
 class ErasureBlocked(Exception):
@@ -364,69 +221,22 @@ def groups_blocking_erasure(session: Session, user: User, *, lock: bool = False)
 def erase_account(session: Session, user: User) -> None:
     """Delete the member's personal data; keep a nameless row others' records point to.
 
-    Deleted: email, name, password, preferences, intents, feedback, consents and
-    their history, invitations to the address, votes, comments and
-    notifications. Kept, without anything that
-    identifies the person: the account's number (so group audit logs, and later
-    votes and the ledger, stay consistent), memberships marked as left, and the
-    directory entries they added.
+    Each contribution of the registry (``registry.py``) does its part, in
+    the reverse order of registration: the account, whose address the others
+    still use, is cleared last. What each deletes and keeps is what the
+    erasure page says, from the same list.
     """
     blocking = groups_blocking_erasure(session, user, lock=True)
     if blocking:
         raise ErasureBlocked(blocking)
-    email = user.email
     # Marked first: the database lets consent history go only for erased accounts.
     user.erased_at = utcnow()
     session.flush()
-    session.execute(delete(Preference).where(Preference.user_id == user.id))
-    session.execute(delete(Intent).where(Intent.user_id == user.id))
-    session.execute(delete(Feedback).where(Feedback.user_id == user.id))
-    session.execute(delete(Consent).where(Consent.user_id == user.id))
-    session.execute(delete(ConsentEvent).where(ConsentEvent.user_id == user.id))
-    session.execute(delete(Invitation).where(Invitation.email == email))
-    # Votes and comments are the member's own; proposals stay as the group's record
-    # of its decisions, without their author.
-    session.execute(delete(Vote).where(Vote.user_id == user.id))
-    session.execute(delete(ProposalComment).where(ProposalComment.author_id == user.id))
-    session.execute(delete(Notification).where(Notification.user_id == user.id))
-    session.execute(update(Proposal).where(Proposal.author_id == user.id).values(author_id=None))
-    _forget_in_admissions(session, user)
+    for contribution in reversed(personal_data()):
+        if contribution.erase is not None:
+            contribution.erase(session, user)
     # Stored analytics may still hold figures the person was part of: computed afresh.
     session.execute(delete(AnalyticsSnapshot))
-    session.execute(
-        update(Membership)
-        .where(
-            Membership.user_id == user.id,
-            Membership.status.in_([MembershipStatus.ACTIVE, MembershipStatus.PENDING]),
-        )
-        .values(status=MembershipStatus.LEFT, role=Role.MEMBER, updated_at=utcnow())
-    )
-    # The member's own activity (what they recorded, shared, imported) goes with it.
-    session.execute(
-        delete(AuditEvent).where(
-            AuditEvent.target_user_id == user.id,
-            or_(*(AuditEvent.action.startswith(prefix) for prefix in OWN_ACTIVITY)),
-        )
-    )
-    # Admins' invitations named the address in the group's audit log. JSON may
-    # store it escaped (non-ASCII addresses), so both spellings are searched.
-    escaped = json.dumps(email)[1:-1]
-    text = cast(AuditEvent.details, String)
-    for event in session.scalars(
-        select(AuditEvent).where(or_(text.contains(email), text.contains(escaped)))
-    ):
-        event.details = {
-            key: ("erased" if value == email else value) for key, value in event.details.items()
-        }
-    user.email = f"erased-{user.id}@erased.invalid"
-    user.display_name = ""
-    user.password_hash = "!" + secrets.token_hex(16)
-    user.locale = None
-    user.region = None
-    user.region_key = None
-    user.region_changed_at = utcnow()
-    user.is_platform_admin = False
-    user.session_version += 1
     record(session, "account.erased", target_user=user)
     session.flush()
     session.expire_all()

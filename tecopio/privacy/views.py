@@ -14,8 +14,9 @@ from tecopio.groups.services import memberships_of_user
 from tecopio.limiter import configured, limiter
 from tecopio.memberdata.imports import COLUMNS, ImportFailed, import_csv, template_csv
 from tecopio.memberdata.vocab import UNITS, VALUES
-from tecopio.privacy import records, services
+from tecopio.privacy import personal, records, services
 from tecopio.privacy.forms import EraseForm, ImportForm
+from tecopio.privacy.registry import personal_data
 from tecopio.views import render_form
 
 bp = Blueprint("privacy", __name__, url_prefix="/my")
@@ -141,10 +142,12 @@ def erase():
             logout_user()
             flash(_("Your account and your personal data are erased."), "info")
             return redirect(url_for("main.home"))
+    page = {"form": form, "blocking": blocking, "personal_data": personal_data()}
     if blocking and request.method == "POST":
-        return render_template("privacy/erase.html", form=form, blocking=blocking), 409
-    return render_form("privacy/erase.html", form=form, blocking=blocking)
+        return render_template("privacy/erase.html", **page), 409
+    return render_form("privacy/erase.html", **page)
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    personal.register()  # what it keeps about a person: export and erasure
