@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from tecopio import create_app  # noqa: E402
 from tecopio.accounts.models import User  # noqa: E402
 from tecopio.analytics import queries  # noqa: E402
-from tecopio.analytics.cache import cached_figures  # noqa: E402
+from tecopio.analytics.cache import published_figures  # noqa: E402
 from tecopio.analytics.presentation import build_figures  # noqa: E402
 from tecopio.analytics.release import release  # noqa: E402
 from tecopio.analytics.segments import segments_tables  # noqa: E402
@@ -290,9 +290,9 @@ def new_data(session, group_id: int, tree) -> None:
     session.commit()
 
 
-def stale_figures(session, group, filters, tree):
-    figures = cached_figures(session, group, filters, tree, "en", wait_up_to=0)
-    assert figures.stale, "the bench's new preference should leave the snapshot behind"
+def shown_release(session, group, filters, tree):
+    figures = published_figures(session, group, filters, tree, wait_up_to=0)
+    assert figures is not None, "one member's change leaves the release on the page"
     return figures
 
 
@@ -302,9 +302,9 @@ def removed_data(session, group_id: int) -> None:
     session.commit()
 
 
-def recounting(session, group, filters, tree):
-    figures = cached_figures(session, group, filters, tree, "en", wait_up_to=0)
-    assert figures is None, "after a removal no snapshot may be shown"
+def withdrawn(session, group, filters, tree):
+    figures = published_figures(session, group, filters, tree, wait_up_to=0)
+    assert figures is None, "after a removal the release leaves the page"
 
 
 def median_ms(action, runs=RUNS):
@@ -332,8 +332,8 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
             print(f"\n{backend}: building a group of {scale:,} members", file=sys.stderr)
             group_id = load(db.session, scale)
             group = db.session.get(Group, group_id)
-            # A first view stores the snapshot later views read.
-            cached_figures(db.session, group, queries.Filters(), load_tree(db.session), "en")
+            # A first view publishes the release later views read.
+            published_figures(db.session, group, queries.Filters(), load_tree(db.session))
             db.session.commit()
             group = db.session.get(Group, group_id)
             tree = load_tree(db.session)
@@ -351,9 +351,11 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                         session, group_id, WHOLE, tree, "en"
                     ).values()
                 ],
-                "ratings": lambda: release_all(queries.ratings_tables(session, group_id, WHOLE), k),
+                "ratings": lambda: release_all(
+                    queries.ratings_tables(session, group_id, WHOLE, k), k
+                ),
                 "segments": lambda: release_all(
-                    segments_tables(session, group_id, WHOLE, tree, k, "en"), k
+                    segments_tables(session, group_id, WHOLE, tree, k), k
                 ),
                 "trends": lambda: [
                     release_all(queries.trend_tables(session, group_id, WHOLE, model, name), k)
@@ -364,15 +366,15 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                 ),
                 # Every later view, until the data changes: counters, snapshot, page rows.
                 "page from snapshot": lambda: build_figures(
-                    cached_figures(session, group, filters, tree, "en"), "en", admin=True
+                    published_figures(session, group, filters, tree), "en", admin=True
                 ),
                 # The first views after new data: the snapshot, while a refresh (the whole
                 # page data above) runs after the response.
                 "page, new data": lambda: build_figures(
-                    stale_figures(session, group, filters, tree), "en", admin=True
+                    shown_release(session, group, filters, tree), "en", admin=True
                 ),
-                # After a removal: the page says the figures are being recounted.
-                "page, removal": lambda: recounting(session, group, filters, tree),
+                # After a removal: the page says the release was withdrawn.
+                "page, removal": lambda: withdrawn(session, group, filters, tree),
                 # A filter's pages are computed and released together (all top categories).
                 "category pages": lambda: queries.filter_pages(
                     session, group, queries.Filters(root_category_id=tree.roots[0].id), tree, "en"

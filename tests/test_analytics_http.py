@@ -208,16 +208,32 @@ def test_filters_and_their_refusals(client, make):
         )
 
 
-def test_withdrawn_consent_leaves_the_page_at_once(client, make, db_session):
+def test_withdrawn_consent_takes_the_release_off_the_page_until_k_members_change(
+    client, make, db_session
+):
     group, admin, members = build_group(make, 4)
     login(client, admin)
-    before = page_table(client.get(f"/groups/{group.slug}/analytics").text, "demand")
-    assert before[1][:2] == ["Energy", "4"]
+    page = client.get(f"/groups/{group.slug}/analytics").text
+    assert page_table(page, "demand")[1][:2] == ["Energy", "4"]
+    assert "Release 1" in page
     consent = db_session.scalar(select(Consent).where(Consent.user_id == members[0].id))
     consent.granted = False
     db_session.commit()
-    after = page_table(client.get(f"/groups/{group.slug}/analytics").text, "demand")
-    assert after[1][:2] == ["Energy", "3"]
+    # At once: the release that counted the member's data leaves the page as a whole.
+    page = client.get(f"/groups/{group.slug}/analytics").text
+    assert 'id="withdrawn-notice"' in page and page_table(page, "demand") == []
+    csv_response = client.get(f"/groups/{group.slug}/analytics/demand.csv")
+    assert csv_response.status_code == 409
+    # Not recomputed at once: the difference would be that member's data alone.
+    make.intent(members[1], category=make.category("energy-electricity"))
+    db_session.commit()
+    page = client.get(f"/groups/{group.slug}/analytics").text
+    assert page_table(page, "demand") == []
+    make.intent(members[2], category=make.category("energy-electricity"))
+    db_session.commit()
+    page = client.get(f"/groups/{group.slug}/analytics").text
+    assert "Release 2" in page
+    assert page_table(page, "demand")[1][:3] == ["Energy", "3", "5"]
 
 
 def test_the_page_runs_as_many_statements_for_a_group_ten_times_larger(
@@ -286,7 +302,7 @@ def test_analytics_csv_does_not_run_formulas(client, make):
     assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
 
 
-def test_a_second_view_reads_the_snapshot_until_the_data_changes(
+def test_a_new_release_waits_until_k_members_have_changed_their_data(
     client, make, db_session, count_queries
 ):
     group, admin, members = build_group(make, 5)
@@ -296,11 +312,24 @@ def test_a_second_view_reads_the_snapshot_until_the_data_changes(
         before = page_table(client.get(url).text, "demand")
     with count_queries() as second:
         again = page_table(client.get(url).text, "demand")
-    assert again == before
+    assert again == before and before[1][:3] == ["Energy", "5", "5"]
     assert second["n"] < first["n"] - 10  # no figure recomputed
-    make.intent(members[0], category=make.category("energy-gas"))
-    after = page_table(client.get(url).text, "demand")
-    assert after[1][:3] == ["Energy", "5", "6"]  # a small group's page: one more intent, at once
+    # Two members (k is 3) change: release 1 stays, or the difference would show their data.
+    for member in members[:2]:
+        make.intent(member, category=make.category("energy-gas"))
+        db_session.commit()
+        page = client.get(url).text
+        assert page_table(page, "demand") == before and "Release 1" in page
+    # Someone who shares nothing with the group changes nothing here.
+    outsider = make.member(group)
+    make.intent(outsider, category=make.category("energy-gas"))
+    db_session.commit()
+    assert "Release 1" in client.get(url).text
+    make.intent(members[2], category=make.category("energy-gas"))
+    db_session.commit()
+    page = client.get(url).text
+    assert "Release 2" in page
+    assert page_table(page, "demand")[1][:3] == ["Energy", "5", "8"]
 
 
 @pytest.fixture
@@ -310,25 +339,27 @@ def large(client, monkeypatch):
 
 
 @pytest.mark.usefixtures("large")
-def test_a_large_groups_page_shows_its_snapshot_while_new_data_is_counted(client, make, db_session):
+def test_a_large_groups_page_shows_its_release_while_the_next_is_added_up(client, make, db_session):
     group, admin, members = build_group(make, 5)
     login(client, admin)
     url = f"/groups/{group.slug}/analytics"
-    assert 'id="recounting-notice"' in client.get(url).text  # nothing computed yet
-    before = page_table(client.get(url).text, "demand")
+    first = client.get(url).text
+    assert 'id="preparing-notice"' in first and 'http-equiv="refresh"' in first
+    before = page_table(client.get(url).text, "demand")  # published after the first response
     assert before[1][:3] == ["Energy", "5", "5"]
-    make.intent(members[0], category=make.category("energy-gas"))
+    for member in members[:3]:
+        make.intent(member, category=make.category("energy-gas"))
     db_session.commit()
-    stale = client.get(url).text
-    assert page_table(stale, "demand") == before  # shown at once, while being refreshed
-    assert 'id="stale-notice"' in stale
+    shown = client.get(url).text
+    assert page_table(shown, "demand") == before  # shown at once, while the next is added up
+    assert 'id="next-release-notice"' in shown and "Release 1" in shown
     fresh = client.get(url).text
-    assert 'id="stale-notice"' not in fresh
-    assert page_table(fresh, "demand")[1][:3] == ["Energy", "5", "6"]
+    assert 'id="next-release-notice"' not in fresh and "Release 2" in fresh
+    assert page_table(fresh, "demand")[1][:3] == ["Energy", "5", "8"]
 
 
 @pytest.mark.usefixtures("large")
-def test_after_a_withdrawal_a_large_group_never_sees_the_older_snapshot(client, make, db_session):
+def test_after_a_withdrawal_a_large_group_never_sees_the_older_release(client, make, db_session):
     group, admin, members = build_group(make, 5)
     login(client, admin)
     url = f"/groups/{group.slug}/analytics"
@@ -337,20 +368,24 @@ def test_after_a_withdrawal_a_large_group_never_sees_the_older_snapshot(client, 
     set_consent(db_session, members[0], group, make.category("energy"), False)
     db_session.commit()
     html = client.get(url).text
-    assert 'id="recounting-notice"' in html and 'http-equiv="refresh"' in html
+    assert 'id="withdrawn-notice"' in html and 'http-equiv="refresh"' not in html
     assert page_table(html, "demand") == []  # no figure at all
+    for member in members[1:3]:
+        make.intent(member, category=make.category("energy-gas"))
+    db_session.commit()
+    client.get(url)  # the next release, published after this response
     html = client.get(url).text
-    assert page_table(html, "demand")[1][:3] == ["Energy", "4", "4"]
-    assert 'id="stale-notice"' not in html
+    assert page_table(html, "demand")[1][:3] == ["Energy", "4", "6"]
+    assert 'id="withdrawn-notice"' not in html
 
 
 @pytest.mark.usefixtures("large")
-def test_csv_while_figures_are_recounted_says_to_retry(client, make, db_session):
+def test_csv_while_the_first_release_is_added_up_says_to_retry(client, make, db_session):
     group, admin, _members = build_group(make, 5)
     login(client, admin)
     response = client.get(f"/groups/{group.slug}/analytics/demand.csv")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
-    assert "recounted" in response.text
+    assert "being added up" in response.text
     assert client.get(f"/groups/{group.slug}/analytics/demand.csv").status_code == 200
 
 
@@ -388,10 +423,8 @@ def test_snapshots_keep_only_released_numbers_and_go_with_an_erasure(client, mak
     assert db_session.scalar(select(func.count(AnalyticsSnapshot.id))) == 0
 
 
-def test_one_filtered_view_stores_every_page_of_that_filter(
-    client, make, db_session, count_queries
-):
-    """The pages of a filter are released together, so the first view stores all of them."""
+def test_one_view_publishes_every_page_of_every_filter(client, make, db_session, count_queries):
+    """A release holds every page of every filter, computed from the same data."""
     group, admin, members = build_group(make, 6)
     for member, region in zip(members, ["bilbao"] * 3 + ["getxo"] * 3, strict=True):
         member.region, member.region_key = region.title(), region
@@ -403,8 +436,9 @@ def test_one_filtered_view_stores_every_page_of_that_filter(
     with count_queries() as second:
         getxo = page_table(client.get(url, query_string={"region": "getxo"}).text, "demand")
     assert bilbao[1][:2] == ["Energy", "3"] and getxo[1][:2] == ["Energy", "3"]
-    assert second["n"] < first["n"] - 10  # Getxo came from the snapshot stored with Bilbao
+    assert second["n"] < first["n"] - 10  # Getxo came from the release stored with Bilbao
     keys = db_session.scalars(
         select(AnalyticsSnapshot.key).where(AnalyticsSnapshot.group_id == group.id)
     ).all()
-    assert sorted(key.split("|")[2] for key in keys) == ["None", "bilbao", "getxo"]
+    assert sorted({key.split("|")[1] for key in keys}) == ["None", "bilbao", "getxo"]
+    assert len(keys) == 1 + 9 + 2 + 5  # whole, every category, region and offered year

@@ -63,11 +63,16 @@ def test_the_page_says_when_noise_is_on_and_counts_the_budget(client, make, db_s
     assert "calibrated random noise" not in client.get(f"/groups/{group.slug}/analytics").text
     assert group.privacy_budget_spent_milli == 0
 
+    make.charter(group, noise_epsilon_milli=100)
+    db_session.commit()
     seen = set()
     for n in range(5):
-        make.charter(group, noise_epsilon_milli=100 + n)  # a new release each time: a new version
+        # A new release each time k (3) members change what they share.
+        for member in _members[3 * n % 12 : 3 * n % 12 + 3]:
+            make.intent(member, category=make.category("energy-gas"))
         db_session.commit()
         html = client.get(f"/groups/{group.slug}/analytics").text
+        assert f"Release {n + 2}" in html
         seen.add(tuple(page_table(html, "demand")[1]))
     assert "calibrated random noise" in html and "per count" in html
     assert any(row[1] != exact[1][1] for row in seen)  # members, with noise

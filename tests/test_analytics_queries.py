@@ -2,10 +2,18 @@
 
 import math
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 
-from tecopio.analytics.queries import Filters, filter_pages, group_figures, ratings_tables
+from tecopio.analytics.queries import (
+    Filters,
+    filter_pages,
+    group_figures,
+    ratings_tables,
+    round_to_band,
+)
 from tecopio.analytics.release import Suppressed, release
 from tecopio.analytics.source import WHOLE
 from tecopio.categories.services import load_tree
@@ -15,9 +23,17 @@ from tecopio.privacy.services import set_consent
 pytestmark = pytest.mark.usefixtures("app_ctx")
 
 
-def nearest_rank(values, p):
+def banded_quartile(values, p, k):
+    """Interpolated at p·(n−1), rounded to two significant digits; None without k either side."""
     ordered = sorted(values)
-    return ordered[math.ceil(p * len(ordered)) - 1]
+    position = Fraction(p) * (len(ordered) - 1)
+    lower, upper = math.floor(position), math.ceil(position)
+    if lower + 1 < k or len(ordered) - upper < k:
+        return None
+    exact = ordered[lower] + (position - lower) * (ordered[upper] - ordered[lower])
+    value = Decimal(exact.numerator) / Decimal(exact.denominator)
+    digits = len(str(int(value.to_integral_value(ROUND_HALF_UP))))
+    return int(value.scaleb(2 - digits).to_integral_value(ROUND_HALF_UP).scaleb(digits - 2))
 
 
 @pytest.fixture
@@ -93,10 +109,11 @@ def test_demand_counts_only_consented_members(db_session, community):
         values["budget_median"],
         values["budget_p75"],
     ) == (
-        nearest_rank(mids, 0.25),
-        nearest_rank(mids, 0.5),
-        nearest_rank(mids, 0.75),
+        banded_quartile(mids, 0.25, 3),
+        banded_quartile(mids, 0.5, 3),
+        banded_quartile(mids, 0.75, 3),
     )
+    assert values["budget_median"] == 4_500  # between two members' 4,000 and 5,000
     assert energy.values["unit"] is None  # kWh and units mixed: no total quantity
 
 
@@ -194,7 +211,7 @@ def test_segments_are_deterministic_and_rest_on_k_members(db_session, make, comm
     descriptions = [
         (r.values["categories"][0], r.values["values"][0]) for r in first.rows if r.released
     ]
-    assert ("Food", "Organic") in descriptions
+    assert ("food", "organic") in descriptions  # slugs and codes; the page gives labels
     assert all(r.members >= 3 or not r.released for r in first.rows)
 
 
@@ -209,7 +226,7 @@ def test_no_segments_below_k_members(db_session, make):
 
 def test_budget_quartiles_count_each_member_once_and_need_k_members(db_session, make):
     group = make.group(k_anonymity=3)
-    people = [make.member(group) for _ in range(4)]
+    people = [make.member(group) for _ in range(12)]
     for user in people:
         make.consent(user, group, "energy")
     # One member in euros (with many intents), the others in pounds.
@@ -220,15 +237,53 @@ def test_budget_quartiles_count_each_member_once_and_need_k_members(db_session, 
     demand = figures(db_session, group).demand
     assert demand.total.released
     assert demand.total.values["budget_median"] is None  # one member in euros: not shown
-    for user in people[1:]:
-        make.intent(user, budget_min=1_000, budget_max=3_000)
+    for n, user in enumerate(people[1:], start=1):
+        make.intent(user, budget_min=2_000 * n - 1_000, budget_max=2_000 * n + 1_000)
     demand = figures(db_session, group).demand
-    # Four members in euros, each once: 2,000, 2,000, 2,000 and 100,000.
-    assert (demand.total.values["budget_p25"], demand.total.values["budget_median"]) == (
-        2_000,
-        2_000,
+    # Twelve members in euros, each once (the first with the mean of five equal intents).
+    mids = [100_000] + [2_000 * n for n in range(1, 12)]
+    released = [demand.total.values[name] for name in ("budget_p25", "budget_median", "budget_p75")]
+    assert released == [banded_quartile(mids, p, 3) for p in (0.25, 0.5, 0.75)]
+    assert released == [7_500, 13_000, 19_000]  # each between two members' figures
+    assert not set(released) & set(mids)
+
+
+@pytest.mark.parametrize(
+    "size, k, released",
+    [
+        # p·(n−1) must leave k members at or below and k at or above.
+        (8, 3, (False, True, False)),
+        (12, 3, (True, True, True)),
+        (9, 5, (False, True, False)),
+        (4, 3, (False, False, False)),
+        (16, 5, (False, True, False)),
+        (17, 5, (True, True, True)),
+    ],
+)
+def test_quartiles_need_k_members_on_each_side(db_session, make, size, k, released):
+    group = make.group(k_anonymity=k)
+    for n in range(size):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.intent(user, budget_min=10_000 * n, budget_max=10_000 * n + 2_000)
+    values = figures(db_session, group).demand.total.values
+    shown = tuple(
+        values[name] is not None for name in ("budget_p25", "budget_median", "budget_p75")
     )
-    assert demand.total.values["budget_p75"] == 2_000
+    assert shown == released
+
+
+@pytest.mark.parametrize(
+    "exact, banded",
+    [
+        (Fraction(99), 99),
+        (Fraction(1234), 1200),
+        (Fraction(1250), 1300),
+        (Fraction(987654), 990000),
+    ],
+)
+def test_quartiles_are_rounded_to_two_significant_digits(exact, banded):
+    assert round_to_band(exact) == banded
 
 
 def test_companies_beyond_the_list_are_one_row_that_is_checked_too(db_session, make):
@@ -240,7 +295,7 @@ def test_companies_beyond_the_list_are_one_row_that_is_checked_too(db_session, m
         make.feedback(user, company=big, category=make.category("energy"), rating=4)
         if n == 0:
             make.feedback(user, company=small, category=make.category("energy"), rating=1)
-    (table,) = ratings_tables(db_session, group.id, WHOLE, listed=[big.id]).values()
+    (table,) = ratings_tables(db_session, group.id, WHOLE, 3, listed=[big.id]).values()
     assert [r.key for r in table.rows] == [str(big.id), "other-companies"]
     release(table, 3)
     assert table.rows[-1].suppressed == Suppressed.TOO_FEW

@@ -11,9 +11,10 @@ from tecopio.accounts.models import User
 from tecopio.analytics.background import schedule_refresh
 from tecopio.analytics.cache import (
     AnalyticsSnapshot,
-    cached_figures,
-    commit_snapshot,
-    group_version,
+    AnalyticsVersion,
+    commit_release,
+    published_figures,
+    release_state,
 )
 from tecopio.analytics.queries import Filters
 from tecopio.audit.models import AuditEvent
@@ -23,7 +24,6 @@ from tecopio.governance import decisions
 from tecopio.governance.models import CharterVersion, Proposal, Vote
 from tecopio.groups import services
 from tecopio.groups.models import Group, Membership, Role
-from tecopio.memberdata.models import Preference
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import PASSWORD_HASH
 
@@ -144,7 +144,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, committed):
     assert admins == 1
 
 
-def test_two_first_views_of_the_same_figures_store_one_snapshot(app, committed):
+def test_two_first_views_of_the_same_figures_publish_one_release(app, committed):
     _user_ids, group_id = commit_group(app, committed, "Race view", "race-view@example.com")
 
     stored = []
@@ -153,54 +153,53 @@ def test_two_first_views_of_the_same_figures_store_one_snapshot(app, committed):
         group = session.get(Group, group_id)
         tree = load_tree(session)
         barrier.wait()
-        cached_figures(session, group, Filters(), tree, "en")
-        stored.append(commit_snapshot(session))
+        published_figures(session, group, Filters(), tree)
+        stored.append(commit_release(session))
 
     outcomes = run_together(app, view, view)
     assert outcomes == ["done", "done"]
-    assert stored == [True, True]  # the second waited, then read the first one's snapshot
+    assert stored == [True, True]  # the second waited, then found nothing due
     with app.app_context():
-        count = db.session.scalar(
-            select(func.count(AnalyticsSnapshot.id)).where(AnalyticsSnapshot.group_id == group_id)
+        number = db.session.scalar(
+            select(AnalyticsVersion.release_number).where(AnalyticsVersion.group_id == group_id)
+        )
+        whole = db.session.scalar(
+            select(func.count(AnalyticsSnapshot.id)).where(
+                AnalyticsSnapshot.group_id == group_id, AnalyticsSnapshot.key == "None|None|None"
+            )
         )
         db.session.execute(delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group_id))
         db.session.commit()
-    assert count == 1
+    assert (number, whole) == (1, 1)
 
 
-def test_a_stale_snapshot_is_refreshed_by_a_thread_after_the_response(app, committed):
-    (member_id,), group_id = commit_group(app, committed, "Refresh", "refresh-admin@example.com")
+def test_a_large_groups_release_is_published_by_a_thread_after_the_response(app, committed):
+    _members, group_id = commit_group(app, committed, "Refresh", "refresh-admin@example.com")
 
     def view():
         group = db.session.get(Group, group_id)
         tree = load_tree(db.session)
-        figures = cached_figures(db.session, group, Filters(), tree, "en", wait_up_to=0)
-        commit_snapshot(db.session)
+        figures = published_figures(db.session, group, Filters(), tree, wait_up_to=0)
+        commit_release(db.session)
         return figures
 
     app.config["ANALYTICS_REFRESH"] = "thread"
     try:
         with app.test_request_context():
-            assert view() is None  # nothing computed yet: a large group's page does not wait
-            schedule_refresh(group_id, Filters(), "en").join(timeout=30)
-            assert view().stale is False
-            db.session.add(Preference(user_id=member_id, category_id=1, importance=3))
-            db.session.commit()
-            assert view().stale is True  # shown at once; the new preference is not counted yet
-            thread = schedule_refresh(group_id, Filters(), "en")
-            assert schedule_refresh(group_id, Filters(), "en") is None  # already under way
+            assert view() is None  # nothing published yet: a large group's page does not wait
+            thread = schedule_refresh(group_id)
+            assert schedule_refresh(group_id) is None  # already under way in this process
             thread.join(timeout=30)
             db.session.rollback()
-            refreshed = view()
-            version = group_version(db.session, group_id)
-            stored = db.session.scalar(
-                select(AnalyticsSnapshot.changes).where(AnalyticsSnapshot.group_id == group_id)
-            )
-            assert refreshed.stale is False and stored == version.changes
+            assert view() is not None
+            group = db.session.get(Group, group_id)
+            assert release_state(db.session, group).number == 1
     finally:
         app.config["ANALYTICS_REFRESH"] = "inline"
         with app.app_context():
-            db.session.execute(delete(Preference).where(Preference.user_id == member_id))
+            db.session.execute(
+                delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group_id)
+            )
             db.session.commit()
 
 

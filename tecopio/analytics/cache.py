@@ -1,24 +1,30 @@
-"""Released figures kept per group until the data behind them changes.
+"""Figures are published as releases, and a new release only once k members have changed.
 
-Computing a large group's figures takes seconds; most page views ask for the
-same ones. A snapshot is stored per group, filter and language with the
-group's two counters at that moment: every change the figures depend on
-(members' items, consents, memberships, company merges, members' regions)
-raises the group's ``changes``, and those that take data away (a withdrawn
-consent, a member leaving, a deleted item, an erasure) raise ``removals`` too.
+A group's figures are not recomputed after every change: two successive
+computations differing by one member's change would show that change (a
+count going from 6 to 7, a quartile moving to that member's budget). So the
+figures are published as numbered **releases**. Every page of every filter
+in one release is computed from the same data, in one transaction, and
+released together (``queries.all_pages``). A new release is published only
+when the members whose shared data changed since the previous one (recorded
+as they change, in ``analytics_changed_members``) are at least k; then any
+difference between two successive releases rests on the changes of k
+members or more. Members with nothing shared with the group never count.
 
-* Counters unchanged: the snapshot is the page.
-* Otherwise a small group's figures are computed afresh during the request.
-  A large group's page never waits for them: they are computed after the
-  response (``background.py``), and meanwhile, where only ``changes`` moved
-  (new data), the snapshot is shown, marked as not counting the latest
-  changes yet; where ``removals`` moved, it may count data the group may no
-  longer see, so it is never shown again and the page says the figures are
-  being recounted. Withdrawn consent takes effect at once either way.
+When data is taken away (a consent withdrawn, an item deleted, a member
+leaving, an erasure), withdrawn data must not be shown again: the release
+leaves the page as a whole (hiding only the figures it touched would tell
+what was shared), and the page says so until the next release, which waits
+for k changed members like any other. The same happens when the group
+changes the privacy rules the release followed (k, categories, noise):
+figures made under other rules are withdrawn, not recomputed at once from the
+same data with a different pattern of hidden cells.
 
-With calibrated noise, a snapshot also means reloading the page shows the
-same noisy figures and spends no more privacy budget until the data changes.
-Snapshots hold released numbers only.
+Each release is stored per filter (``AnalyticsSnapshot``), language-neutral
+(labels are given when a page is shown); it holds released numbers only.
+Computing a large group's release takes seconds, so it runs after the
+response (``background.py``); meanwhile the previous release stays (unless
+withdrawn). With calibrated noise, a release is computed and charged once.
 """
 
 import json
@@ -33,19 +39,22 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     event,
+    func,
     inspect,
     literal,
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.accounts.models import User
-from tecopio.analytics.queries import Figures, filter_pages
+from tecopio.analytics.queries import Figures, all_pages
 from tecopio.analytics.release import Row, Suppressed, Table
+from tecopio.analytics.source import Filters
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
 from tecopio.governance.services import current_charter
@@ -54,8 +63,13 @@ from tecopio.groups.services import active_member_count
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy.models import Consent
 
+# Every release is computed with labels in this language; pages relabel it.
+RELEASE_LOCALE = "en"
+
 
 class AnalyticsSnapshot(db.Model):
+    """One page (filter) of a group's current release."""
+
     __tablename__ = "analytics_snapshots"
     __table_args__ = (UniqueConstraint("group_id", "key"),)
 
@@ -69,12 +83,12 @@ class AnalyticsSnapshot(db.Model):
 
 
 class AnalyticsVersion(db.Model):
-    """A group's two counters, raised in the same transaction as every change they count.
+    """A group's change counters, raised in the same transaction as every change they count,
+    and its current release.
 
     Raising them takes the row's lock, so they follow the order in which
-    changes commit: a snapshot stored under one value holds the data of every
-    change counted up to it. Each group has its own row, so a change in one
-    group neither waits for nor refreshes another's figures.
+    changes commit. Each group has its own row, so a change in one group
+    neither waits for nor withdraws another's figures.
     """
 
     __tablename__ = "analytics_versions"
@@ -84,15 +98,41 @@ class AnalyticsVersion(db.Model):
     )
     changes: Mapped[int] = mapped_column(default=0)
     removals: Mapped[int] = mapped_column(default=0)
+    release_number: Mapped[int] = mapped_column(default=0, server_default="0")
+    released_at: Mapped[datetime | None]
+    released_changes: Mapped[int] = mapped_column(default=0, server_default="0")
+    released_removals: Mapped[int] = mapped_column(default=0, server_default="0")
+    released_rules: Mapped[str | None] = mapped_column(String(200))
+
+
+class ChangedMember(db.Model):
+    """A member whose data shared with the group changed since its last release.
+
+    ``change`` is the group's ``changes`` counter at the member's latest
+    change: publishing a release clears the members counted up to it, not
+    those who changed again meanwhile.
+    """
+
+    __tablename__ = "analytics_changed_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    change: Mapped[int]
 
 
 @dataclass
 class _Touched:
-    """The groups whose figures a flush or statement may have changed."""
+    """The groups whose figures a flush or statement may have changed, and the members who did."""
 
     groups: set[int] = field(default_factory=set)
     users: set[int] = field(default_factory=set)
     preferences: set[int] = field(default_factory=set)
+    # (group, member) pairs of consent changes: they count in that group whatever is shared.
+    consents: set[tuple[int, int]] = field(default_factory=set)
     everyone: bool = False
     removal: bool = False
 
@@ -105,19 +145,16 @@ def _raise_versions(connection, touched: _Touched) -> None:
 
     An upsert, so that a group's row exists from its first change on; rows
     are taken in group order, so two transactions never lock them crosswise.
+    Then the members who changed are recorded in each group they share with.
     """
+    preference_owners = select(Preference.user_id).where(Preference.id.in_(touched.preferences))
     if touched.everyone:
         ids = select(Group.id).where(true())
     else:
-        members_of = select(Membership.group_id).where(Membership.user_id.in_(touched.users))
-        liked_by = (
-            select(Membership.group_id)
-            .join(Preference, Preference.user_id == Membership.user_id)
-            .where(Preference.id.in_(touched.preferences))
+        members_of = select(Membership.group_id).where(
+            Membership.user_id.in_(touched.users) | Membership.user_id.in_(preference_owners)
         )
-        ids = select(Group.id).where(
-            or_(Group.id.in_(touched.groups), Group.id.in_(members_of), Group.id.in_(liked_by))
-        )
+        ids = select(Group.id).where(or_(Group.id.in_(touched.groups), Group.id.in_(members_of)))
     source = ids.add_columns(literal(1), literal(int(touched.removal))).order_by(Group.id)
     table = AnalyticsVersion.__table__
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -128,6 +165,46 @@ def _raise_versions(connection, touched: _Touched) -> None:
             "changes": table.c.changes + 1,
             "removals": table.c.removals + statement.excluded.removals,
         },
+    )
+    connection.execute(statement)
+    _record_changed_members(connection, dialect, touched, preference_owners)
+
+
+def _record_changed_members(connection, dialect, touched: _Touched, preference_owners) -> None:
+    """Who changed, per group: members whose items or region changed, in each group they
+    share something with, and members whose consent changed, in that group.
+
+    A member who shares nothing with a group changes nothing in its figures,
+    so they never count towards its next release.
+    """
+    pairs = [
+        select(Consent.group_id, Consent.user_id).where(
+            Consent.granted.is_(True),
+            Consent.user_id.in_(touched.users) | Consent.user_id.in_(preference_owners),
+        )
+    ]
+    pairs += [select(literal(group_id), literal(user_id)) for group_id, user_id in touched.consents]
+    found = {tuple(row) for query in pairs for row in connection.execute(query)}
+    if not found:
+        return
+    counters = dict(
+        connection.execute(
+            select(AnalyticsVersion.group_id, AnalyticsVersion.changes).where(
+                AnalyticsVersion.group_id.in_({group_id for group_id, _user in found})
+            )
+        ).all()
+    )
+    rows = [
+        {"group_id": g, "user_id": u, "change": counters[g]}
+        for g, u in sorted(found)
+        if g in counters
+    ]
+    if not rows:
+        return
+    table = ChangedMember.__table__
+    statement = dialect.insert(table).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["group_id", "user_id"], set_={"change": statement.excluded.change}
     )
     connection.execute(statement)
 
@@ -146,15 +223,17 @@ def _touch(obj, touched: _Touched, *, deleted: bool) -> None:
         touched.removal |= deleted
     elif isinstance(obj, Consent):
         touched.groups.add(obj.group_id)
+        touched.consents.add((obj.group_id, obj.user_id))
         touched.removal |= deleted or _was(state, "granted", True)
     elif isinstance(obj, Membership):
+        # Leaving ends the member's consents, which count as their change.
         touched.groups.add(obj.group_id)
         touched.removal |= deleted or _was(state, "status", MembershipStatus.ACTIVE)
     elif isinstance(obj, User):  # a member's region (filters); other account changes do not count
         if state.attrs.region_key.history.has_changes():
             touched.users.add(obj.id)
     elif isinstance(obj, Company) and state.attrs.merged_into_id.history.has_changes():
-        touched.everyone = True  # a merge moves ratings and mentions
+        touched.everyone = True  # a merge moves ratings and mentions (their owners: bulk updates)
 
 
 @event.listens_for(Session, "after_flush")
@@ -175,18 +254,38 @@ _TRACKED_TABLES = frozenset(
 )
 
 
+def _owners(connection, statement) -> set[int]:
+    """The members whose rows a bulk UPDATE or DELETE is about to change."""
+    table = statement.table
+    where = statement.whereclause if statement.whereclause is not None else true()
+    if "user_id" in table.c:
+        query = select(table.c.user_id).where(where)
+    elif table is PreferenceCompany.__table__:
+        query = select(Preference.user_id).where(
+            Preference.id.in_(select(table.c.preference_id).where(where))
+        )
+    else:
+        return set()
+    return set(connection.execute(query.distinct()).scalars())
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _count_bulk_changes(state):
-    """Bulk INSERT/UPDATE/DELETE statements (imports, erasure, merges) bypass the flush.
+    """Bulk INSERT/UPDATE/DELETE statements (erasure, merges) bypass the flush.
 
     Which groups they touch is not worked out: they count for every group,
-    and an UPDATE or DELETE as a removal.
+    and an UPDATE or DELETE as a removal. The members whose rows an UPDATE or
+    DELETE changes are found before it runs; a bulk INSERT records nobody,
+    so it never brings a release forward.
     """
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         if table is not None and table in _TRACKED_TABLES:
+            connection = state.session.connection()
             touched = _Touched(everyone=True, removal=not state.is_insert)
-            _raise_versions(state.session.connection(), touched)
+            if not state.is_insert:
+                touched.users = _owners(connection, state.statement)
+            _raise_versions(connection, touched)
 
 
 @dataclass(frozen=True)
@@ -222,6 +321,7 @@ def _table(data: dict) -> Table:
         rows=[_row(row) for row in data["rows"]],
         total=_row(data["total"]) if data["total"] else None,
         sums_released_elsewhere=data["sums_released_elsewhere"],
+        total_shown=data.get("total_shown", True),
     )
 
 
@@ -243,6 +343,7 @@ def _released_table(table: Table) -> dict:
         "rows": [_released(row) for row in table.rows],
         "total": _released(table.total) if table.total else None,
         "sums_released_elsewhere": table.sums_released_elsewhere,
+        "total_shown": table.total_shown,
     }
 
 
@@ -263,6 +364,7 @@ def _dump(figures: Figures) -> str:
     data["trends"] = {name: _released_table(table) for name, table in figures.trends.items()}
     data["k"] = figures.k
     data["noise_epsilon"] = str(figures.noise_epsilon) if figures.noise_epsilon else None
+    data["regions"] = figures.regions
     return json.dumps(data)
 
 
@@ -273,114 +375,174 @@ def _load(payload: str) -> Figures:
         k=data["k"],
         trends={name: _table(table) for name, table in data["trends"].items()},
         noise_epsilon=Fraction(data["noise_epsilon"]) if data["noise_epsilon"] else None,
+        regions=[tuple(region) for region in data.get("regions", [])],
         **tables,
     )
 
 
-def _settings(session: Session, group) -> str:
-    """The charter version the figures follow (its k, noise and categories)."""
-    return f"|charter={current_charter(session, group).number}"
-
-
-def _key(session: Session, group, filters, locale: str) -> str:
+def rules_of(session: Session, group) -> str:
+    """The privacy rules a release follows: another value withdraws it."""
+    charter = current_charter(session, group)
     return (
-        f"{locale}|{filters.root_category_id}|{filters.region_key}|{filters.year}"
-        + _settings(session, group)
+        f"k={charter.k_anonymity}|noise={charter.noise_epsilon_milli}"
+        f"|categories={charter['privacy.categories']}"
     )[:200]
 
 
-def _stored(session: Session, group_id: int, key: str):
-    return session.execute(
-        select(
-            AnalyticsSnapshot.changes,
-            AnalyticsSnapshot.removals,
-            AnalyticsSnapshot.payload,
-            AnalyticsSnapshot.created_at,
-        ).where(AnalyticsSnapshot.group_id == group_id, AnalyticsSnapshot.key == key)
-    ).first()
+def filters_key(filters: Filters) -> str:
+    return f"{filters.root_category_id}|{filters.region_key}|{filters.year}"
 
 
-def _from_snapshot(snapshot, *, stale: bool) -> Figures:
-    figures = _load(snapshot.payload)
-    figures.computed_at, figures.stale = snapshot.created_at, stale
-    return figures
+@dataclass
+class ReleaseState:
+    """What the page can show of a group's figures now, and why."""
+
+    number: int = 0  # the release on the page; 0: none yet
+    released_at: datetime | None = None
+    # Why the release left the page: "removal" (data taken back) or "rules" (privacy rules changed).
+    withdrawn: str | None = None
+    due: bool = True  # a new release may be published now
+    k: int = 0
+
+    @property
+    def shown(self) -> bool:
+        return self.number > 0 and self.withdrawn is None
 
 
-def cached_figures(
-    session: Session, group, filters, tree, locale: str, *, wait_up_to: int | None = None
-) -> Figures | None:
-    """The group's figures from its snapshot where it may be shown, else computed afresh.
-
-    For a group of more than ``wait_up_to`` active members nothing is
-    computed here: a snapshot that misses only new data is returned with
-    ``Figures.stale`` set, and where none may be shown the result is None.
-    Either way the caller has the snapshot refreshed after the response
-    (``background.py``).
-    """
-    version = group_version(session, group.id)
-    snapshot = _stored(session, group.id, _key(session, group, filters, locale))
-    fresh = version is not None and snapshot is not None and snapshot.changes == version.changes
-    if fresh:
-        return _from_snapshot(snapshot, stale=False)
-    if wait_up_to is None or active_member_count(session, group) <= wait_up_to:
-        return refresh_snapshots(session, group, filters, tree, locale)
-    if version is not None and snapshot is not None and snapshot.removals == version.removals:
-        return _from_snapshot(snapshot, stale=True)
-    return None
-
-
-def refresh_snapshots(session: Session, group, filters, tree, locale: str) -> Figures:
-    """Compute the figures of ``filters`` and store them, with the other pages of that filter.
-
-    First computations for a group wait for each other (PostgreSQL row lock):
-    the second then finds the first one's snapshot instead of computing, and
-    spending budget, again. The counters are read after the lock, before any
-    figure, so the snapshot holds at least every change they count.
-    """
-    session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
-    version = group_version(session, group.id)
-    key = _key(session, group, filters, locale)
-    snapshot = _stored(session, group.id, key)
-    if version is not None and snapshot is not None and snapshot.changes == version.changes:
-        return _from_snapshot(snapshot, stale=False)
-    pages = filter_pages(session, group, filters, tree, locale)
-    figures = pages[filters]
-    figures.computed_at = utcnow()
-    if version is None:
-        return figures
-    keys = {
-        _key(session, group, page, locale): page_figures for page, page_figures in pages.items()
-    }
-    # These are replaced; so are those that may count removed data or older settings.
-    # Stale ones are kept: until refreshed they are still better than a wait.
-    session.execute(
-        delete(AnalyticsSnapshot).where(
-            AnalyticsSnapshot.group_id == group.id,
-            AnalyticsSnapshot.key.in_(keys)
-            | (AnalyticsSnapshot.removals != version.removals)
-            | ~AnalyticsSnapshot.key.endswith(_settings(session, group)),
+def release_state(session: Session, group) -> ReleaseState:
+    """The group's current release, whether it was withdrawn, and whether a new one is due."""
+    k = current_charter(session, group).k_anonymity
+    version = session.get(AnalyticsVersion, group.id, populate_existing=True)
+    if version is None or version.release_number == 0:
+        return ReleaseState(k=k)
+    withdrawn = None
+    if version.removals != version.released_removals:
+        withdrawn = "removal"
+    elif version.released_rules != rules_of(session, group):
+        withdrawn = "rules"
+    changed = session.scalar(
+        select(func.count()).where(
+            ChangedMember.group_id == group.id, ChangedMember.change > version.released_changes
         )
     )
+    return ReleaseState(
+        number=version.release_number,
+        released_at=version.released_at,
+        withdrawn=withdrawn,
+        due=changed >= k,
+        k=k,
+    )
+
+
+def publish_release(session: Session, group, tree) -> ReleaseState:
+    """Publish the group's next release if one is due (every page of every filter at once).
+
+    Publications of a group wait for each other (PostgreSQL row lock); the
+    second then finds nothing due. The counters are read after the lock and
+    before any figure, so the release holds at least every change they
+    count, and only the members counted up to them are cleared.
+    """
+    session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    state = release_state(session, group)
+    if not state.due:
+        return state
+    version = session.get(AnalyticsVersion, group.id, populate_existing=True)
+    if version is None:
+        version = AnalyticsVersion(group_id=group.id, changes=0, removals=0)
+        session.add(version)
+        session.flush()
+    changes, removals = version.changes, version.removals
+    pages = all_pages(session, group, tree, RELEASE_LOCALE)
+    now = utcnow()
+    session.execute(delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group.id))
     session.add_all(
         AnalyticsSnapshot(
             group_id=group.id,
-            key=page_key,
-            changes=version.changes,
-            removals=version.removals,
-            payload=_dump(page_figures),
-            created_at=figures.computed_at,
+            key=filters_key(filters),
+            changes=changes,
+            removals=removals,
+            payload=_dump(figures),
+            created_at=now,
         )
-        for page_key, page_figures in keys.items()
+        for filters, figures in pages.items()
     )
+    session.execute(
+        update(AnalyticsVersion)
+        .where(AnalyticsVersion.group_id == group.id)
+        .values(
+            release_number=AnalyticsVersion.release_number + 1,
+            released_at=now,
+            released_changes=changes,
+            released_removals=removals,
+            released_rules=rules_of(session, group),
+        )
+    )
+    session.execute(
+        delete(ChangedMember).where(
+            ChangedMember.group_id == group.id, ChangedMember.change <= changes
+        )
+    )
+    session.flush()
+    return release_state(session, group)
+
+
+def released_page(session: Session, group, filters, state: ReleaseState) -> Figures | None:
+    """The page of ``filters`` in the release on show; None where there is none to show."""
+    if not state.shown:
+        return None
+    payload = session.scalar(
+        select(AnalyticsSnapshot.payload).where(
+            AnalyticsSnapshot.group_id == group.id,
+            AnalyticsSnapshot.key == filters_key(filters),
+        )
+    )
+    if payload is None:
+        return None
+    figures = _load(payload)
+    figures.computed_at = state.released_at
     return figures
 
 
-def commit_snapshot(session: Session) -> bool:
-    """Commit a new snapshot; False when a concurrent view stored the same one first.
+def released_filters(session: Session, group, state: ReleaseState) -> list[Filters]:
+    """The filter pages the release on show holds (what the page may offer)."""
+    if not state.shown:
+        return []
+    keys = session.scalars(
+        select(AnalyticsSnapshot.key).where(AnalyticsSnapshot.group_id == group.id)
+    )
+    found = []
+    for key in keys:
+        category, region, year = (None if part == "None" else part for part in key.split("|", 2))
+        found.append(
+            Filters(
+                root_category_id=int(category) if category else None,
+                region_key=region,
+                year=int(year) if year else None,
+            )
+        )
+    return found
 
-    Two first views of the same figures can run at once; the second to commit
-    meets the unique (group, key) row of the first, which is just as good.
+
+def publish_if_due(session: Session, group, tree, *, wait_up_to: int | None = None) -> ReleaseState:
+    """Publish the group's due release now, unless the group is larger than ``wait_up_to``.
+
+    A large group's page never waits for its release: the state then says it
+    is due and the caller has it published after the response
+    (``background.py``); meanwhile the previous one is shown unless withdrawn.
     """
+    state = release_state(session, group)
+    if state.due and (wait_up_to is None or active_member_count(session, group) <= wait_up_to):
+        state = publish_release(session, group, tree)
+    return state
+
+
+def published_figures(session: Session, group, filters, tree, **options) -> Figures | None:
+    """The page of ``filters`` from the group's release, published first if due."""
+    return released_page(session, group, filters, publish_if_due(session, group, tree, **options))
+
+
+def commit_release(session: Session) -> bool:
+    """Commit a new release; False when a concurrent view published the same one first."""
     try:
         session.commit()
     except IntegrityError:

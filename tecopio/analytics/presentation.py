@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 
 from tecopio.analytics.queries import BUDGET_CURRENCY, Figures
 from tecopio.analytics.release import Row, Suppressed, Table
-from tecopio.memberdata.vocab import UNITS
+from tecopio.categories.services import CategoryTree
+from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.money import format_money
 from tecopio.text import spreadsheet_safe
 
@@ -81,11 +82,37 @@ def _display(
         (r for r in top if not r.released), key=lambda r: r.label
     ):
         add(row, 0)
-    if table.total is not None:
+    if table.total is not None and table.total_shown:
         total = table.total
         total.label = str(_l("All categories"))
         add(total, 0)
     return rows
+
+
+def localise(figures: Figures, tree: CategoryTree, locale: str) -> Figures:
+    """Give a release's rows their labels in ``locale`` (releases are stored language-neutral)."""
+
+    def category(slug: str) -> str:
+        found = tree.by_slug.get(slug.removesuffix("-general"))
+        return found.label(locale) if found else slug
+
+    for table in (figures.demand, figures.preference_roots):
+        for row in table.all_rows():
+            row.label = category(row.key)
+    for row in figures.preference_values.rows:
+        slug, code = row.key.split(":", 1)
+        row.label = f"{category(slug)} · {VALUES.get(code, code)}"
+    for row in figures.brands.rows:
+        slug, _stance, name = row.key.split(":", 2)
+        row.label = f"{category(slug)} · {name}"
+    for row in figures.ratings.rows:
+        if row.key == "other-companies":
+            row.label = str(_l("All other companies"))
+    for row in figures.segments.rows:
+        if row.released:
+            row.values["categories"] = [category(slug) for slug in row.values["categories"]]
+            row.values["values"] = [str(VALUES.get(code, code)) for code in row.values["values"]]
+    return figures
 
 
 def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]:
@@ -277,5 +304,7 @@ def figure_csv(figure: Figure) -> str:
     writer.writerow([*figure.columns, str(_l("Note"))])
     for row in figure.rows:
         label = ("  " * row.depth) + row.label
-        writer.writerow([spreadsheet_safe(cell) for cell in (label, *row.cells, row.hidden or "")])
+        # A hidden row's reason goes under "Note", its numbers left empty.
+        cells = row.cells or [""] * (len(figure.columns) - 1)
+        writer.writerow([spreadsheet_safe(cell) for cell in (label, *cells, row.hidden or "")])
     return out.getvalue()

@@ -10,7 +10,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, case, cast, distinct, extract, func, select, true, update
+from sqlalchemy import Integer, case, cast, distinct, extract, false, func, select, true, update
 from sqlalchemy.orm import Session
 
 from tecopio.analytics.noise import add_noise
@@ -26,6 +26,7 @@ from tecopio.analytics.source import (
     materialized,
     month_of,
     offered_split,
+    shared_regions,
 )
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
@@ -61,10 +62,16 @@ class Figures:
     trends: dict[str, Table] = field(default_factory=dict)
     noise_epsilon: Fraction | None = None  # set when calibrated noise was added
     computed_at: datetime | None = None
-    stale: bool = False  # from a snapshot that does not count the latest changes yet
+    # (key, name) of the regions the release offers as a filter (on the whole page).
+    regions: list = field(default_factory=list)
 
     def comparable(self) -> list[Table]:
-        """Tables whose rows mean the same with and without a filter (all but segments)."""
+        """Tables whose rows mean the same on every page of a filter, in a fixed order.
+
+        Segments differ from page to page, but they add up to the members with
+        preferences on the page, which does mean the same: it takes part
+        through a table holding only that total (the same ``Row`` object).
+        """
         return [
             self.demand,
             self.windows,
@@ -73,10 +80,21 @@ class Figures:
             self.brands,
             self.ratings,
             *self.trends.values(),
+            Table("segments-population", [], total=self.segments.total),
         ]
 
     def tables(self) -> list[Table]:
-        return [*self.comparable(), self.segments]
+        """Every figure of the page."""
+        return [
+            self.demand,
+            self.windows,
+            self.preference_roots,
+            self.preference_values,
+            self.brands,
+            self.ratings,
+            self.segments,
+            *self.trends.values(),
+        ]
 
 
 # Every ``*_tables`` function below returns one unreleased table per bucket of its
@@ -111,14 +129,39 @@ def _demand_measures(s):
     )
 
 
+def round_to_band(value: Fraction) -> int:
+    """A budget in minor units rounded to two significant digits (1,234.56 € → 1,200 €).
+
+    An interpolated quartile can still fall on one member's own midpoint;
+    rounded to its band it no longer tells that member's figure.
+    """
+    whole = round(value)
+    if whole < 100:
+        return whole
+    step = 10 ** (len(str(whole)) - 2)
+    return (whole + step // 2) // step * step
+
+
+def quartile_positions(members: int, p: float) -> tuple[int, int, Fraction]:
+    """The 1-based ranks a quartile is interpolated between, and the weight of the upper one.
+
+    Linear interpolation at p·(n−1), as PostgreSQL's percentile_cont does.
+    """
+    position = Fraction(p).limit_denominator(4) * (members - 1)
+    lower = position.numerator // position.denominator
+    return lower + 1, lower + 1 + (position != lower), position - lower
+
+
 def _quartiles(session: Session, s, key, k: int) -> dict:
-    """Nearest-rank quartiles of members' budgets per bucket and ``key`` (None: per bucket).
+    """Quartiles of members' budgets per bucket and ``key`` (None: per bucket), banded.
 
     Each member counts once, with the mean midpoint of their budget ranges in
-    the budget currency, and quartiles are given only where at least k
-    members have such budgets. PostgreSQL's percentile_disc and the
-    window-function form used on SQLite both pick the value at rank
-    ceil(p·n), so both give the same numbers. Keys are (bucket, key).
+    the budget currency. A quartile is interpolated between two members'
+    midpoints and rounded to its band (``round_to_band``), so it is no one
+    member's figure; it is released only where at least k members lie on each
+    side of it (at or below, at or above), so that it rests on k members
+    either way. Exact in integers and fractions on both databases. Keys are
+    (bucket, key).
     """
     mid = (s.c.budget_min + s.c.budget_max) // 2
     key_columns = [key.label("key")] if key is not None else []
@@ -133,41 +176,38 @@ def _quartiles(session: Session, s, key, k: int) -> dict:
     def group_key(row):
         return (row[0], row[1] if key is not None else None)
 
-    if dialect(session) == "postgresql":
-        rows = session.execute(
-            select(
-                *keys,
-                *(func.percentile_disc(p).within_group(per_member.c.mid) for p in QUARTILES),
-                func.count(),
-            ).group_by(*keys)
-        ).all()
-        found = {group_key(row): (tuple(row[-4:-1]), row[-1]) for row in rows}
-    else:
-        rank = func.row_number().over(partition_by=keys, order_by=per_member.c.mid).label("rank")
-        count = func.count().over(partition_by=keys).label("n")
-        ranked = select(*keys, per_member.c.mid, rank, count).subquery()
-        n = ranked.c.n
-        wanted = (ranked.c.rank == (n + 3) // 4) | (ranked.c.rank == (n + 1) // 2)
-        wanted |= ranked.c.rank == (3 * n + 3) // 4
-        ranked_keys = [ranked.c.bucket, *([ranked.c.key] if key is not None else [])]
-        slots: dict = {}
-        sizes: dict = {}
-        statement = select(*ranked_keys, ranked.c.mid, ranked.c.rank, n).where(wanted)
-        for row in session.execute(statement):
-            found_key = group_key(row)
-            value, rank_value, size = row[-3], row[-2], row[-1]
-            sizes[found_key] = size
-            values = slots.setdefault(found_key, [None, None, None])
-            for i, target in enumerate(((size + 3) // 4, (size + 1) // 2, (3 * size + 3) // 4)):
-                if rank_value == target:
-                    values[i] = value
-        found = {
-            found_key: (tuple(values), sizes[found_key]) for found_key, values in slots.items()
-        }
-    return {
-        found_key: quartiles if members >= k else (None, None, None)
-        for found_key, (quartiles, members) in found.items()
-    }
+    rank = func.row_number().over(partition_by=keys, order_by=per_member.c.mid).label("rank")
+    count = func.count().over(partition_by=keys).label("n")
+    ranked = select(*keys, per_member.c.mid, rank, count).subquery()
+    n = ranked.c.n
+    # The ranks either side of p·(n−1) for p = 1/4, 1/2, 3/4 (1-based, integer division).
+    wanted = false()
+    for numerator in (1, 2, 3):
+        wanted |= ranked.c.rank == numerator * (n - 1) // 4 + 1
+        wanted |= ranked.c.rank == (numerator * (n - 1) + 3) // 4 + 1
+    ranked_keys = [ranked.c.bucket, *([ranked.c.key] if key is not None else [])]
+    by_rank: dict = {}
+    sizes: dict = {}
+    statement = select(*ranked_keys, ranked.c.mid, ranked.c.rank, n).where(wanted)
+    for row in session.execute(statement):
+        found_key = group_key(row)
+        value, rank_value, size = row[-3], row[-2], row[-1]
+        sizes[found_key] = size
+        by_rank.setdefault(found_key, {})[rank_value] = value
+    found = {}
+    for found_key, size in sizes.items():
+        quartiles = []
+        for p in QUARTILES:
+            lower, upper, weight = quartile_positions(size, p)
+            # Members at or below the value, and at or above it.
+            if lower < k or size - upper + 1 < k:
+                quartiles.append(None)
+                continue
+            values = by_rank[found_key]
+            exact = values[lower] + weight * (values[upper] - values[lower])
+            quartiles.append(round_to_band(exact))
+        found[found_key] = tuple(quartiles)
+    return found
 
 
 def _demand_values(row, quartiles) -> dict:
@@ -381,6 +421,8 @@ def preference_tables(
                     bucket_roots, key=lambda row: tree.by_id[row[1]].position
                 )
             ],
+            # The preferences per month add up to the same number of preferences.
+            sums_released_elsewhere=True,
         )
         value_table = Table(
             "preference_values",
@@ -424,7 +466,7 @@ def preference_tables(
 
 
 def ratings_tables(
-    session: Session, group_id: int, split: Split, listed: list[int] | None = None
+    session: Session, group_id: int, split: Split, k: int, listed: list[int] | None = None
 ) -> dict:
     """Ratings of the companies rated by most members (or of ``listed`` ones), and the rest.
 
@@ -446,6 +488,7 @@ def ratings_tables(
             func.sum(case((s.c.rating == 5, 1), else_=0)),
             func.sum(case((s.c.rating <= 3, 1), else_=0)),
             func.sum(s.c.commented),
+            func.count(distinct(case((s.c.commented == 1, s.c.user_id)))),
         )
         .join(Company, Company.id == s.c.company_id)
         .group_by(s.c.bucket, s.c.company_id, Company.name)
@@ -495,7 +538,7 @@ def ratings_tables(
         rows = []
         for row in found:
             _b, company_id, name, company_members, count, total, *rest = row
-            promoters, detractors, comments = rest
+            promoters, detractors, comments, commenters = rest
             rows.append(
                 Row(
                     key=str(company_id),
@@ -506,7 +549,11 @@ def ratings_tables(
                         "count": count,
                         "average": round(total / count, 2),
                         "nps": round(100 * (promoters - detractors) / count),
-                        "comments": comments,
+                        # A count of comments rests on the members who wrote them: shown
+                        # where k or more did, on the whole page only (never differenced).
+                        "comments": comments
+                        if commenters >= k and split.dimension is None
+                        else None,
                     },
                     children=sorted(
                         by_company.get(company_id, []), key=lambda r: r.values["rating"]
@@ -585,8 +632,8 @@ def _compute(
         demand = demand_tables(session, group.id, gathered, tree, locale, k)
         windows = windows_tables(session, group.id, gathered)
         preferences = preference_tables(session, group.id, gathered, tree, locale, top)
-        ratings = ratings_tables(session, group.id, gathered, listed)
-        segments = segments_tables(session, group.id, gathered, tree, k, locale)
+        ratings = ratings_tables(session, group.id, gathered, k, listed)
+        segments = segments_tables(session, group.id, gathered, tree, k)
         trends = {
             name: trend_tables(session, group.id, gathered, model, name)
             for name, model in TREND_KINDS.items()
@@ -612,7 +659,53 @@ def _compute(
                 for name, tables in trends.items()
             },
         )
+        _link_shared_sums(pages[bucket], k)
     return pages
+
+
+def _shared_sums(figures: Figures) -> list[tuple[Table, Table]]:
+    """Pairs of figures that add up to the same number on a page.
+
+    Live intents (demand's total, the quarters), ratings (the companies with
+    all others, the months) and preferences (the categories, the months).
+    """
+    return [
+        (figures.demand, figures.windows),
+        (figures.ratings, figures.trends["feedback"]),
+        (figures.preference_roots, figures.trends["preferences"]),
+    ]
+
+
+def _sum_told(table: Table) -> bool:
+    """Whether the rows' sum can be read off the figure (without a shown total)."""
+    return table.total is None and bool(table.rows) and all(row.released for row in table.rows)
+
+
+def _sum_hidden(table: Table) -> bool:
+    """Whether the figure keeps part of its sum from view."""
+    if table.total is not None:
+        return not table.total.released and table.total.members > 0
+    return any(not row.released and row.members > 0 for row in table.rows)
+
+
+def _link_shared_sums(figures: Figures, k: int) -> bool:
+    """Where one of two figures with the same sum hides part of it, the other does too.
+
+    Otherwise the fully released one tells the sum, and the sum with the
+    other's released rows tells what that one hid. Repeats until settled;
+    True where anything was hidden.
+    """
+    changed_any, changed = False, True
+    while changed:
+        changed = False
+        for first, second in _shared_sums(figures):
+            for hiding, telling in ((first, second), (second, first)):
+                if _sum_hidden(hiding) and _sum_told(telling):
+                    smallest = min(telling.rows, key=lambda r: (r.members, r.key))
+                    smallest.suppressed = Suppressed.COMPLEMENT
+                    release(telling, k)
+                    changed = changed_any = True
+    return changed_any
 
 
 def _empty(name: str) -> Table:
@@ -671,8 +764,9 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                         changed = True
         if changed:
             for page in pages:
-                for table in page.comparable():
+                for table in page.tables():
                     release(table, k)
+                _link_shared_sums(page, k)
 
 
 def _add_noise(session: Session, group, epsilon_milli: int, pages: list[Figures]) -> None:
@@ -696,30 +790,60 @@ def _add_noise(session: Session, group, epsilon_milli: int, pages: list[Figures]
     session.refresh(group, ["privacy_budget_spent_milli"])
 
 
+def _describe_segments_by_released_rows(figures: Figures, whole: Figures) -> None:
+    """Segments name only categories and values that their page and the whole page release.
+
+    Naming a value tells that some of the segment's members chose it; where a
+    page hides that value's row (fewer than k members), the name would tell
+    what the row hides. Shares of members are withheld with any hidden
+    segment or total: a share divides by the total, which would give it away.
+    """
+    segments = figures.segments
+    seen = [figures] if figures is whole else [figures, whole]
+    roots = set.intersection(
+        *({row.key for row in page.preference_roots.rows if row.released} for page in seen)
+    )
+    values = set.intersection(
+        *({row.key for row in page.preference_values.rows if row.released} for page in seen)
+    )
+    released_codes = {key.split(":", 1)[1] for key in values}
+    all_released = segments.total is not None and segments.total.released
+    all_released = all_released and all(row.released for row in segments.rows)
+    for row in segments.rows:
+        row.values["categories"] = [c for c in row.values["categories"] if c in roots]
+        row.values["values"] = [v for v in row.values["values"] if v in released_codes]
+        if not all_released:
+            row.values["share"] = None
+
+
 def _top_brands(table: Table) -> None:
     table.rows = table.rows[:TOP_ROWS]
 
 
-def filter_pages(
-    session: Session, group, filters: Filters, tree: CategoryTree, locale: str
+def _pages(
+    session: Session, group, tree: CategoryTree, locale: str, dimensions
 ) -> dict[Filters, Figures]:
-    """The figures of ``filters``' page and of every other value of the same filter, released.
+    """The whole page and every page of each filter in ``dimensions``, released.
 
     The pages of one filter are computed in one pass (``Split``) and released
-    together (``_release_together``): checked one at a time against the whole
-    page, Bilbao and Getxo could still be subtracted from it together. The
-    whole page comes with them.
+    together with the whole page (``_release_together``): checked one at a
+    time against the whole page, Bilbao and Getxo could still be subtracted
+    from it together. The whole page is the same for every filter.
     """
     charter = current_charter(session, group)
     k = charter.k_anonymity
     whole_split = Split(roots=allowed_roots(charter, tree))
     whole = _compute(session, group, k, whole_split, tree, locale, TOP_ROWS, None)[WHOLE_BUCKET]
     pages = {Filters(): whole}
-    if filters.active:
-        split = offered_split(session, group, charter, tree, filters.dimension)
-        if filters.value not in split.values:
-            raise ValueError(f"{filters} is not offered")
-        listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
+    listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
+    for dimension in dimensions:
+        split = offered_split(session, group, charter, tree, dimension)
+        if dimension == "region":
+            whole.regions = [
+                (key, name)
+                for key, name in shared_regions(session, group.id, k)
+                if key in split.values
+            ]
         # Every company, so that all pages' cells are known; the lists are cut after release.
         found = _compute(session, group, k, split, tree, locale, None, listed)
         outside = found.pop(None)
@@ -729,8 +853,27 @@ def filter_pages(
             pages[split.filters(bucket)] = figures
     for figures in pages.values():
         _withhold_derived_ratings(figures.ratings)
+        _describe_segments_by_released_rows(figures, whole)
     if charter.noise_epsilon_milli:
         _add_noise(session, group, charter.noise_epsilon_milli, list(pages.values()))
+    return pages
+
+
+FILTER_DIMENSIONS = ("category", "region", "year")
+
+
+def all_pages(session: Session, group, tree: CategoryTree, locale: str) -> dict[Filters, Figures]:
+    """Every page a release holds: the whole page and every page of every filter."""
+    return _pages(session, group, tree, locale, FILTER_DIMENSIONS)
+
+
+def filter_pages(
+    session: Session, group, filters: Filters, tree: CategoryTree, locale: str
+) -> dict[Filters, Figures]:
+    """The whole page and the pages of ``filters``' filter, released."""
+    pages = _pages(session, group, tree, locale, [filters.dimension] if filters.active else [])
+    if filters not in pages:
+        raise ValueError(f"{filters} is not offered")
     return pages
 
 

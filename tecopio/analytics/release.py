@@ -55,6 +55,8 @@ class Table:
     # True where the rows' additive measures sum to a number released elsewhere
     # (e.g. monthly counts whose sum is a total shown in another figure).
     sums_released_elsewhere: bool = False
+    # False where the total is what the rows add up to but no figure shows it (segments).
+    total_shown: bool = True
 
     def all_rows(self):
         stack = list(self.rows)
@@ -74,8 +76,12 @@ def release(table: Table, k: int) -> Table:
     changed = True
     while changed:
         changed = False
-        top_is_known = table.total is not None or table.sums_released_elsewhere
-        if top_is_known and (table.total is None or table.total.members >= k):
+        if table.total is not None:
+            # "total = sum of its rows" holds whether or not the total is released,
+            # however many rows there are: a hidden total is not added back up.
+            if table.total.members >= k:
+                changed |= _protect_siblings(table.rows, k, parent_hidden=not table.total.released)
+        elif table.sums_released_elsewhere:
             changed |= _protect_siblings(table.rows, k)
         for parent in table.all_rows():
             if parent.children and parent.members >= k:
@@ -91,7 +97,10 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent_hidden: bool = Fals
     """
     # Rows with no members at all (shown so that their absence says nothing) reveal nobody.
     hidden = [row for row in siblings if not row.released and row.members > 0]
-    if any(row.members >= k for row in hidden):
+    # One hidden row hidden to protect another figure (a page of a filter) would be
+    # recovered exactly by subtraction, however many members it rests on.
+    lone_complement = len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT
+    if any(row.members >= k for row in hidden) and not lone_complement:
         return False
     if not hidden and not parent_hidden:
         return False

@@ -5,7 +5,11 @@ each top-level category and on each value. Profiles are clustered with
 k-means (k-means++ start from a fixed seed, members in id order), so the same
 data always gives the same segments. Each segment is described by its
 dominant categories and values, and is released like any other figure: only
-if it rests on at least k members.
+if it rests on at least k members. The segments add up to the members with
+preferences on the page (the table's total, never shown itself), so that
+number takes part in the release of a filter's pages like any other
+(``queries._release_together``). Rows keep category slugs and value codes;
+labels are given when the page is shown.
 """
 
 import numpy as np
@@ -87,22 +91,18 @@ def _kmeans(points: np.ndarray, clusters: int) -> np.ndarray:
     return labels
 
 
-def segments_tables(
-    session: Session, group_id: int, split, tree: CategoryTree, k: int, locale: str
-) -> dict:
+def segments_tables(session: Session, group_id: int, split, tree: CategoryTree, k: int) -> dict:
     """Segments per bucket of ``split`` (each page's members clustered on their own)."""
     roots, codes, matrices = _profiles(session, group_id, split, tree)
-    return {
-        bucket: _segments(matrix, roots, codes, tree, k, locale)
-        for bucket, matrix in matrices.items()
-    }
+    return {bucket: _segments(matrix, roots, codes, tree, k) for bucket, matrix in matrices.items()}
 
 
-def _segments(matrix, roots, codes, tree: CategoryTree, k: int, locale: str) -> Table:
+def _segments(matrix, roots, codes, tree: CategoryTree, k: int) -> Table:
     members = len(matrix)
     clusters = min(MAX_SEGMENTS, members // max(k, 1))
+    population = Row(key="population", label="", members=members, values={"members": members})
     if clusters < 1:
-        return Table("segments", [], sums_released_elsewhere=True)
+        return Table("segments", [], total=population, total_shown=False)
     category_part, value_part = matrix[:, : len(roots)], matrix[:, len(roots) :]
     totals = category_part.sum(axis=1, keepdims=True)
     totals[totals == 0] = 1
@@ -131,9 +131,9 @@ def _segments(matrix, roots, codes, tree: CategoryTree, k: int, locale: str) -> 
                 values={
                     "members": size,
                     "share": round(100 * size / members),
-                    "categories": [tree.by_id[r].label(locale) for r in top_roots],
-                    "values": [str(VALUES[v]) for v in top_values],
+                    "categories": [tree.by_id[r].slug for r in top_roots],
+                    "values": top_values,
                 },
             )
         )
-    return Table("segments", rows, sums_released_elsewhere=True)
+    return Table("segments", rows, total=population, total_shown=False)

@@ -7,13 +7,17 @@ from wtforms.fields.choices import SelectChoice
 from tecopio import policy
 from tecopio.analytics import background
 from tecopio.analytics.background import schedule_refresh
-from tecopio.analytics.cache import cached_figures, commit_snapshot
+from tecopio.analytics.cache import (
+    commit_release,
+    publish_if_due,
+    released_filters,
+    released_page,
+)
 from tecopio.analytics.forms import FilterForm
-from tecopio.analytics.presentation import build_figures, figure_csv
+from tecopio.analytics.presentation import build_figures, figure_csv, localise
 from tecopio.analytics.queries import Filters
-from tecopio.analytics.source import offered_years, shared_regions
 from tecopio.categories.services import load_tree
-from tecopio.db import db, utcnow
+from tecopio.db import db
 from tecopio.governance.services import current_charter
 from tecopio.groups.services import get_group
 
@@ -22,7 +26,7 @@ RECOUNT_RELOAD_SECONDS = 5
 
 
 def _load(slug: str):
-    """The group, its figures for the filters in the query string, and the filter form."""
+    """The group, the release state, its page for the query string's filters, and the form."""
     group = get_group(db.session, slug)
     if group is None:
         abort(404)
@@ -31,40 +35,40 @@ def _load(slug: str):
     tree = load_tree(db.session)
     form = FilterForm(request.args)
     charter = current_charter(db.session, group)
+    state = publish_if_due(
+        db.session, group, tree, wait_up_to=current_app.config["ANALYTICS_WAIT_MEMBERS"]
+    )
+    commit_release(db.session)  # a new release, and the privacy budget a noisy one spent
+    offered = released_filters(db.session, group, state)
+    whole = released_page(db.session, group, Filters(), state)
     form.category.choices = [SelectChoice("", _("All categories"))] + [
         SelectChoice(str(root.id), root.label(locale))
         for root in tree.roots
-        if charter.allows_category(root.slug)
+        if charter.allows_category(root.slug) and Filters(root_category_id=root.id) in offered
     ]
     form.region.choices = [SelectChoice("", _("All regions"))] + [
-        SelectChoice(key, name)
-        for key, name in shared_regions(db.session, group.id, charter.k_anonymity)
+        SelectChoice(key, name) for key, name in (whole.regions if whole else [])
     ]
     form.year.choices = [SelectChoice("", _("Any time"))] + [
-        SelectChoice(str(year), str(year)) for year in offered_years(utcnow().date())
+        SelectChoice(str(f.year), str(f.year))
+        for f in sorted(offered, key=lambda f: -(f.year or 0))
+        if f.year
     ]
     if request.args and not form.validate():
-        return group, None, None, form, 400
+        return group, state, None, form, 400
     filters = Filters(
         root_category_id=form.category.data,
         region_key=form.region.data or None,
         year=form.year.data,
     )
-    figures = cached_figures(
-        db.session,
-        group,
-        filters,
-        tree,
-        locale,
-        wait_up_to=current_app.config["ANALYTICS_WAIT_MEMBERS"],
-    )
-    commit_snapshot(db.session)  # a fresh snapshot, and the privacy budget a noisy release spent
-    if figures is None or figures.stale:
-        schedule_refresh(group.id, filters, locale)
+    figures = released_page(db.session, group, filters, state)
+    if state.due:  # a large group's release, published after the response
+        schedule_refresh(group.id)
     if figures is None:
-        return group, None, None, form, 200
+        return group, state, None, form, 200
+    localise(figures, tree, locale)
     admin = policy.can_export_analytics(current_user, group)
-    return group, figures, build_figures(figures, locale, admin=admin), form, 200
+    return group, state, build_figures(figures, locale, admin=admin), form, 200
 
 
 @bp.get("/groups/<slug>/analytics")
@@ -76,7 +80,7 @@ def index(slug: str):
         group=group,
         charter=current_charter(db.session, group),
         state=state,
-        recounting=status == 200 and state is None,
+        preparing=status == 200 and figures is None and state.due,
         reload_seconds=RECOUNT_RELOAD_SECONDS,
         figures=figures or [],
         form=form,
@@ -87,16 +91,26 @@ def index(slug: str):
 @bp.get("/groups/<slug>/analytics/<name>.csv")
 @login_required
 def export(slug: str, name: str):
-    group, _state, figures, _form, status = _load(slug)
+    group = get_group(db.session, slug)
+    if group is None:
+        abort(404)
+    # Before anything is computed: a refused request has no effect at all.
     policy.require(policy.can_export_analytics(current_user, group))
+    group, state, figures, _form, status = _load(slug)
     if status != 200:
         abort(400)
-    if figures is None:
+    if figures is None and state.due:
         return Response(
-            _("The figures are being recounted. Try again in a few seconds."),
+            _("The figures are being added up. Try again in a few seconds."),
             status=503,
             mimetype="text/plain",
             headers={"Retry-After": str(RECOUNT_RELOAD_SECONDS)},
+        )
+    if figures is None:
+        return Response(
+            _("These figures have been withdrawn until the group's next release."),
+            status=409,
+            mimetype="text/plain",
         )
     figure = next((f for f in figures if f.name == name), None)
     if figure is None:
