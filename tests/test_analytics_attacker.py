@@ -12,14 +12,17 @@ the hidden parts of an equation whose other terms are known.
 import csv
 import io
 import re
-from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tecopio.analytics.queries import Filters, filter_pages
+from tecopio.analytics.cache import publish_if_due, released_page
+from tecopio.analytics.queries import Filters, pages_of
 from tecopio.analytics.release import Table
 from tecopio.categories.services import load_tree
 from tecopio.memberdata.models import PreferenceCompany, Stance
+from tecopio.privacy.services import set_consent
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -125,13 +128,7 @@ def attack(equations, k: int) -> list:
 
 def release_of(db_session, group, dimension: str):
     """Every page of one filter with the whole page, and the part no page shows, unreleased."""
-    tree = load_tree(db_session)
-    first = {
-        "region": Filters(region_key="bilbao"),
-        "category": Filters(root_category_id=tree.by_slug["energy"].id),
-        "year": Filters(year=date.today().year),
-    }[dimension]
-    pages = filter_pages(db_session, group, first, tree, "en")
+    pages = pages_of(db_session, group, load_tree(db_session), "en", [dimension])
     # What no page shows: the whole page's members minus those of every page (regions only
     # partition members; for categories and years it is what the pages leave out).
     outside = {}
@@ -292,3 +289,100 @@ def test_every_csv_of_every_filter_releases_only_counts_of_k_or_more(client, mak
                 assert members == 0 or members >= k, (query, name, members)
                 checked += 1
     assert checked > 20
+
+
+# --- random groups, and random sequences of changes between releases -----------------
+
+PEOPLE = st.lists(
+    st.tuples(
+        st.sampled_from(["bilbao", "getxo", None]),
+        st.sampled_from(["energy-electricity", "energy-gas", "food-produce"]),
+        st.sampled_from([["local"], ["renewable"], ["organic", "local"]]),
+        st.integers(1, 5),
+        st.booleans(),
+    ),
+    min_size=3,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    people=PEOPLE, k=st.integers(3, 4), dimension=st.sampled_from(["region", "category", "year"])
+)
+def test_random_groups_leak_nothing_to_the_attacker(db_session, make, people, k, dimension):
+    group = make.group(k_anonymity=k)
+    companies = [make.company(name=f"Random {n} {group.slug}") for n in range(2)]
+    for region, category, values, rating, second_company in people:
+        user = make.member(group)
+        user.region, user.region_key = (region.title(), region) if region else (None, None)
+        for slug in ("energy", "food"):
+            make.consent(user, group, slug)
+        make.intent(user, category=make.category(category))
+        make.preference(user, category=make.category(category), values=values)
+        make.feedback(
+            user,
+            company=companies[int(second_company)],
+            category=make.category(category.split("-")[0]),
+            rating=rating,
+        )
+    db_session.flush()
+    pages, dimension_pages, outside = release_of(db_session, group, dimension)
+    assert attack(equations_of(pages, dimension_pages, outside), k) == []
+
+
+ACTIONS = st.lists(
+    st.tuples(st.integers(0, 6), st.sampled_from(["intent", "region", "withdraw", "nothing"])),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(actions=ACTIONS)
+def test_successive_releases_differ_by_k_members_changes_at_least(db_session, make, actions):
+    """Viewing after every change: a new release only once k members changed since the last,
+    and after data is taken back no release is shown until then."""
+    k = 3
+    group = make.group(k_anonymity=k)
+    members = []
+    for n in range(7):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.intent(user, category=make.category("energy-gas"), quantity=n + 1)
+        members.append(user)
+    outsider = make.member(group)  # shares nothing: their changes change nothing here
+    tree = load_tree(db_session)
+    state = publish_if_due(db_session, group, tree)
+    assert state.number == 1
+    changed, withdrawn = set(), False
+    sharing = {member.id for member in members}
+    for index, action in actions:
+        person = members[index] if index < len(members) else outsider
+        if action == "intent":
+            make.intent(person, category=make.category("energy-electricity"))
+        elif action == "region":
+            person.region, person.region_key = "Getxo", "getxo"
+        elif action == "withdraw" and person.id in sharing:
+            set_consent(db_session, person, group, make.category("energy"), False)
+            withdrawn = True
+        db_session.flush()
+        if action in ("intent", "region", "withdraw") and person.id in sharing:
+            changed.add(person.id)
+            if action == "withdraw":
+                sharing.discard(person.id)
+        before = state.number
+        state = publish_if_due(db_session, group, tree)
+        if state.number > before:
+            assert len(changed) >= k, "a release with fewer than k members' changes"
+            changed, withdrawn = set(), False
+        shown = released_page(db_session, group, Filters(), state)
+        assert (shown is None) == withdrawn

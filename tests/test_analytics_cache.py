@@ -1,15 +1,17 @@
-"""The counters behind analytics snapshots: every change a group's figures depend on raises them."""
+"""The counters behind analytics releases: every change a group's figures depend on raises them,
+and the members whose shared data changed are recorded per group."""
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from tecopio.accounts.services import end_all_sessions, update_profile
-from tecopio.analytics.cache import Version, group_version
+from tecopio.analytics.cache import ChangedMember, Version, group_version
 from tecopio.directory.services import merge_companies
 from tecopio.groups.models import MembershipStatus
-from tecopio.groups.services import membership_of
+from tecopio.groups.services import leave_group, membership_of
 from tecopio.memberdata.imports import import_csv, template_csv
-from tecopio.memberdata.models import Intent, PreferenceCompany
+from tecopio.memberdata.models import Feedback, Intent, PreferenceCompany
+from tecopio.privacy.records import erase_account
 from tecopio.privacy.services import set_consent
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -75,6 +77,7 @@ def test_what_takes_data_away_is_a_removal(db_session, make, version, action):
 def test_imports_count_and_bulk_statements_count_for_every_group(db_session, make, version):
     group, other = make.group(), make.group()
     member = make.member(group)
+    make.consent(member, group, "energy")
     make.intent(member)
     before = version(group)
     import_csv(db_session, member, "preferences", template_csv("preferences").encode())
@@ -93,6 +96,7 @@ def test_region_changes_and_merges_count_but_other_account_changes_do_not(
 ):
     group = make.group()
     user = make.member(group)
+    make.consent(user, group, "energy")
     before = version(group)
     end_all_sessions(user)  # logging out everywhere changes nothing the figures show
     user.locale = "eu"
@@ -104,3 +108,62 @@ def test_region_changes_and_merges_count_but_other_account_changes_do_not(
     assert version(group) == before  # a new directory entry changes no figure
     merge_companies(db_session, make.user(is_platform_admin=True), duplicate, kept)
     assert moved(before, version(group)) != ""
+
+
+def changed_members(db_session, group) -> set[int]:
+    db_session.flush()
+    return set(
+        db_session.scalars(select(ChangedMember.user_id).where(ChangedMember.group_id == group.id))
+    )
+
+
+def test_members_who_change_what_they_share_are_recorded_and_others_are_not(db_session, make):
+    group = make.group()
+    sharing, silent, empty = make.member(group), make.member(group), make.member(group)
+    set_consent(db_session, empty, group, make.category("energy"), True)
+    assert changed_members(db_session, group) == set()  # consent to nothing changes nothing
+    make.intent(sharing)
+    set_consent(db_session, sharing, group, make.category("energy"), True)
+    assert changed_members(db_session, group) == {sharing.id}  # a consent is a change
+    make.intent(silent)  # shares nothing with the group: changes none of its figures
+    update_profile(silent, display_name="Silent", locale="en", region="Getxo")
+    assert changed_members(db_session, group) == {sharing.id}
+    make.intent(sharing)
+    make.intent(sharing)  # one member however many changes
+    make.intent(sharing, category=make.category("telecom"))  # not shared with the group
+    assert changed_members(db_session, group) == {sharing.id}
+    strands = set(
+        db_session.scalars(select(ChangedMember.strand).where(ChangedMember.group_id == group.id))
+    )
+    assert strands == {f"intent:{make.category('energy').id}"}
+    intent = make.intent(empty)
+    db_session.execute(delete(ChangedMember))
+    intent.quantity = intent.quantity  # saved again as it was
+    db_session.flush()
+    assert changed_members(db_session, group) == set()
+
+
+@pytest.mark.parametrize("action", ["region", "withdraw", "leave", "erase", "merge", "bulk"])
+def test_every_kind_of_change_records_whose_it_was(db_session, make, action):
+    group = make.group()
+    member = make.member(group)
+    set_consent(db_session, member, group, make.category("energy"), True)
+    company = make.company(name="Twice Co")
+    make.feedback(member, company=company, category=make.category("energy"))
+    db_session.execute(delete(ChangedMember))
+    if action == "region":
+        update_profile(member, display_name="M", locale="en", region="Bilbao")
+    elif action == "withdraw":
+        set_consent(db_session, member, group, make.category("energy"), False)
+    elif action == "leave":
+        leave_group(db_session, member, group)
+    elif action == "erase":
+        erase_account(db_session, member)
+    elif action == "merge":
+        merge_companies(
+            db_session, make.user(is_platform_admin=True), company, make.company(name="Kept")
+        )
+    else:
+        db_session.execute(update(Intent).where(Intent.user_id == member.id).values(quantity=5))
+        db_session.execute(delete(Feedback).where(Feedback.user_id == member.id))
+    assert changed_members(db_session, group) == {member.id}

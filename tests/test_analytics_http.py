@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
+from tecopio.accounts.services import update_profile
 from tecopio.analytics.cache import AnalyticsSnapshot
 from tecopio.groups.models import MembershipStatus
 from tecopio.memberdata.models import PreferenceCompany, Stance
@@ -51,6 +52,13 @@ def build_group(make, size: int, *, name="Bilbao Energy"):
         )
         members.append(user)
     return group, admin, members
+
+
+def change_everything(make, member):
+    """A member changes each kind of energy data: an intent, a preference and feedback."""
+    make.intent(member, category=make.category("energy-gas"))
+    make.preference(member, category=make.category("energy-gas"), values=["local"])
+    make.feedback(member, company=make.company(), category=make.category("energy"), rating=3)
 
 
 def login(client, user):
@@ -147,14 +155,78 @@ def test_admins_see_how_many_ratings_have_comments_never_the_words(client, make)
     assert "private words" not in html
 
 
-def test_small_figures_are_hidden_and_labelled(client, make, db_session):
+def test_comment_counts_show_only_where_k_members_wrote(client, make, db_session):
+    """Issue case 4: "with written comments" showed 1 for a company rated by 9 members."""
+    group, admin, members = build_group(make, 6)  # k is 3; everyone wrote about Ekiluz
+    quiet = make.company(name="Quiet Co")
+    for n, member in enumerate(members):
+        make.feedback(
+            member,
+            company=quiet,
+            category=make.category("energy"),
+            rating=4,
+            body="a few words" if n < 2 else "",
+            body_html="<p>a few words</p>" if n < 2 else "",
+        )
+    db_session.commit()
+    login(client, admin)
+    rows = {
+        row[0]: row
+        for row in csv.reader(
+            io.StringIO(client.get(f"/groups/{group.slug}/analytics/ratings.csv").text)
+        )
+    }
+    header = rows["Company or rating"]
+    column = header.index("With written comments")
+    assert rows[f"Ekiluz {group.name}"][column] == "6"
+    assert rows["Quiet Co"][1] == "6" and rows["Quiet Co"][column] == ""  # two wrote: not shown
+    region_page = client.get(
+        f"/groups/{group.slug}/analytics/ratings.csv", query_string={"year": date.today().year}
+    )
+    assert all(
+        row[column] == ""
+        for row in list(csv.reader(io.StringIO(region_page.text)))[1:]
+        if len(row) > column
+    )
+
+
+def test_a_member_moving_region_changes_nothing_until_k_members_have_changed(
+    client, make, db_session
+):
+    """Issue case 3: a filter's CSV before and after one member's move showed that member."""
+    group, admin, members = build_group(make, 7)
+    for member, region in zip(members, ["bilbao"] * 3 + ["getxo"] * 4, strict=True):
+        update_profile(member, display_name=member.display_name, locale="en", region=region.title())
+    db_session.commit()
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics/demand.csv"
+    before = client.get(url, query_string={"region": "bilbao"}).text
+    update_profile(members[3], display_name="Mover", locale="en", region="Bilbao")
+    db_session.commit()
+    assert client.get(url, query_string={"region": "bilbao"}).text == before
+    # Withdrawn consent takes the whole release off at once, never a recount showing the drop.
+    set_consent(db_session, members[4], group, make.category("energy"), False)
+    db_session.commit()
+    assert client.get(url, query_string={"region": "bilbao"}).status_code == 409
+    for member in members[5:7]:
+        change_everything(make, member)
+        update_profile(member, display_name=member.display_name, locale="en", region="Bilbao")
+    db_session.commit()
+    after = client.get(url, query_string={"region": "bilbao"})
+    # Three members changed their energy data, and three their region.
+    assert after.status_code == 200 and after.text != before
+
+
+def test_small_figures_are_left_out_and_hidden_totals_labelled(client, make, db_session):
+    """A row's label alone (a sub-category, a quarter) would tell a few members are there."""
     group, admin, members = build_group(make, 3)
     make.charter(group, k_anonymity=4)
     db_session.commit()
     login(client, admin)
     html = client.get(f"/groups/{group.slug}/analytics").text
-    demand = page_table(html, "demand")
-    assert demand[1] == ["Energy", "hidden: fewer than k members"]
+    assert page_table(html, "demand")[1:] == [["All categories", "hidden: fewer than k members"]]
+    for name in ("windows", "values", "trend-intents"):
+        assert len(page_table(html, name)) <= 1  # a header at most
 
 
 @pytest.mark.parametrize(
@@ -225,15 +297,19 @@ def test_withdrawn_consent_takes_the_release_off_the_page_until_k_members_change
     csv_response = client.get(f"/groups/{group.slug}/analytics/demand.csv")
     assert csv_response.status_code == 409
     # Not recomputed at once: the difference would be that member's data alone.
-    make.intent(members[1], category=make.category("energy-electricity"))
+    change_everything(make, members[1])
     db_session.commit()
     page = client.get(f"/groups/{group.slug}/analytics").text
     assert page_table(page, "demand") == []
+    # Intents alone are not enough: preferences and feedback changed with one member too.
     make.intent(members[2], category=make.category("energy-electricity"))
+    db_session.commit()
+    assert page_table(client.get(f"/groups/{group.slug}/analytics").text, "demand") == []
+    change_everything(make, members[3])
     db_session.commit()
     page = client.get(f"/groups/{group.slug}/analytics").text
     assert "Release 2" in page
-    assert page_table(page, "demand")[1][:3] == ["Energy", "3", "5"]
+    assert page_table(page, "demand")[1][:3] == ["Energy", "3", "6"]
 
 
 def test_the_page_runs_as_many_statements_for_a_group_ten_times_larger(
@@ -371,7 +447,7 @@ def test_after_a_withdrawal_a_large_group_never_sees_the_older_release(client, m
     assert 'id="withdrawn-notice"' in html and 'http-equiv="refresh"' not in html
     assert page_table(html, "demand") == []  # no figure at all
     for member in members[1:3]:
-        make.intent(member, category=make.category("energy-gas"))
+        change_everything(make, member)
     db_session.commit()
     client.get(url)  # the next release, published after this response
     html = client.get(url).text

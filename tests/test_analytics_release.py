@@ -166,3 +166,46 @@ def test_the_attacker_finds_what_primary_suppression_alone_leaves_open():
     table, sets = build(top, with_total=True)
     release(table, 5)
     assert attack(table, sets, 5) == []
+
+
+# --- totals, lone rows and rows worked out elsewhere ----------------------------------
+
+
+def test_a_hidden_total_takes_its_only_row_with_it():
+    """Issue case 2: "All categories" hidden, but equal to its one released row."""
+    rows = [row("energy", 6)]
+    table = Table("t", rows, total=row("total", 6))
+    table.total.suppressed = Suppressed.COMPLEMENT  # hidden to protect another page
+    release(table, 5)
+    assert not rows[0].released
+
+
+def test_a_hidden_total_takes_one_of_several_released_rows_with_it():
+    rows = [row("a", 6), row("b", 9)]
+    table = Table("t", rows, total=row("total", 15))
+    table.total.suppressed = Suppressed.COMPLEMENT
+    release(table, 5)
+    assert [r.released for r in rows] == [False, True]
+
+
+def test_a_lone_child_hidden_as_a_complement_takes_its_parent_with_it():
+    child = row("electricity", 7)
+    child.suppressed = Suppressed.COMPLEMENT
+    parent = row("energy", 7, children=[child])
+    release(Table("t", [parent, row("food", 8)]), 5)
+    assert not parent.released
+
+
+def test_rows_worked_out_elsewhere_are_never_chosen_and_the_total_goes_instead():
+    small, known = row("energy", 1), row("food", 3)
+    known.pinned = True
+    table = Table("t", [small, known], total=row("total", 4))
+    release(table, 3)
+    assert not small.released and known.released and not table.total.released
+
+
+def test_siblings_all_hidden_rest_on_their_parent_and_need_nothing_more():
+    stars = [row(f"{n}", 1) for n in range(5)]
+    company = row("company", 5, children=stars)
+    release(Table("t", [company]), 5)
+    assert company.released and not any(star.released for star in stars)

@@ -1,4 +1,4 @@
-"""analytics published as releases: a new one once k members have changed their data
+"""analytics published as releases: a new one once k members have changed each kind of data that changed
 
 Revision ID: 0008_analytics_releases
 Revises: 0007_notifications
@@ -29,10 +29,11 @@ def upgrade():
     op.create_table('analytics_changed_members',
     sa.Column('group_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('strand', sa.String(length=40), nullable=False),
     sa.Column('change', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_analytics_changed_members_group_id_groups'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_analytics_changed_members_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('group_id', 'user_id', name=op.f('pk_analytics_changed_members'))
+    sa.PrimaryKeyConstraint('group_id', 'user_id', 'strand', name=op.f('pk_analytics_changed_members'))
     )
 
 

@@ -5,11 +5,15 @@ computations differing by one member's change would show that change (a
 count going from 6 to 7, a quartile moving to that member's budget). So the
 figures are published as numbered **releases**. Every page of every filter
 in one release is computed from the same data, in one transaction, and
-released together (``queries.all_pages``). A new release is published only
-when the members whose shared data changed since the previous one (recorded
-as they change, in ``analytics_changed_members``) are at least k; then any
-difference between two successive releases rests on the changes of k
-members or more. Members with nothing shared with the group never count.
+released together (``queries.all_pages``). Changes are recorded per member
+and *strand* (one kind of data — intents, preferences, feedback — in one top
+category, or regions) in ``analytics_changed_members``, and only where they
+change what the group sees: an item in a category the member shares with
+the group, a consent over data the member has, a region of a member who
+shares something. A new release is published only when every strand that
+changed since the previous one changed for at least k members; then what
+two successive releases differ by, in each kind of data, rests on the
+changes of k members or more.
 
 When data is taken away (a consent withdrawn, an item deleted, a member
 leaving, an erasure), withdrawn data must not be shown again: the release
@@ -55,6 +59,7 @@ from tecopio.accounts.models import User
 from tecopio.analytics.queries import Figures, all_pages
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.analytics.source import Filters
+from tecopio.categories.models import Category
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
 from tecopio.governance.services import current_charter
@@ -106,8 +111,10 @@ class AnalyticsVersion(db.Model):
 
 
 class ChangedMember(db.Model):
-    """A member whose data shared with the group changed since its last release.
+    """A member whose data shared with the group changed since its last release, per strand.
 
+    A strand is one kind of data in one top category (``intent:3``,
+    ``preference:3``, ``feedback:3``) or the members' regions (``region``).
     ``change`` is the group's ``changes`` counter at the member's latest
     change: publishing a release clears the members counted up to it, not
     those who changed again meanwhile.
@@ -121,7 +128,11 @@ class ChangedMember(db.Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
+    strand: Mapped[str] = mapped_column(String(40), primary_key=True)
     change: Mapped[int]
+
+
+ITEM_KINDS = {Intent: "intent", Preference: "preference", Feedback: "feedback"}
 
 
 @dataclass
@@ -129,15 +140,17 @@ class _Touched:
     """The groups whose figures a flush or statement may have changed, and the members who did."""
 
     groups: set[int] = field(default_factory=set)
-    users: set[int] = field(default_factory=set)
-    preferences: set[int] = field(default_factory=set)
-    # (group, member) pairs of consent changes: they count in that group whatever is shared.
-    consents: set[tuple[int, int]] = field(default_factory=set)
+    # (member, kind, category) of every item changed, before and after the change.
+    items: set[tuple[int, str, int]] = field(default_factory=set)
+    preferences: set[int] = field(default_factory=set)  # whose company links changed
+    regions: set[int] = field(default_factory=set)  # members whose region changed
+    # (group, member, top category) of every consent changed.
+    consents: set[tuple[int, int, int]] = field(default_factory=set)
     everyone: bool = False
     removal: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.groups or self.users or self.preferences or self.everyone)
+        return bool(self.groups or self.items or self.preferences or self.regions or self.everyone)
 
 
 def _raise_versions(connection, touched: _Touched) -> None:
@@ -145,16 +158,26 @@ def _raise_versions(connection, touched: _Touched) -> None:
 
     An upsert, so that a group's row exists from its first change on; rows
     are taken in group order, so two transactions never lock them crosswise.
-    Then the members who changed are recorded in each group they share with.
+    A member's items and region touch the groups they share something with.
+    Then the members who changed are recorded per group and strand.
     """
-    preference_owners = select(Preference.user_id).where(Preference.id.in_(touched.preferences))
+    if touched.preferences:
+        touched.items |= {
+            (user_id, "preference", category_id)
+            for user_id, category_id in connection.execute(
+                select(Preference.user_id, Preference.category_id).where(
+                    Preference.id.in_(touched.preferences)
+                )
+            )
+        }
+    users = {user_id for user_id, _kind, _category in touched.items} | touched.regions
     if touched.everyone:
         ids = select(Group.id).where(true())
     else:
-        members_of = select(Membership.group_id).where(
-            Membership.user_id.in_(touched.users) | Membership.user_id.in_(preference_owners)
+        sharing_with = select(Consent.group_id).where(
+            Consent.user_id.in_(users), Consent.granted.is_(True)
         )
-        ids = select(Group.id).where(or_(Group.id.in_(touched.groups), Group.id.in_(members_of)))
+        ids = select(Group.id).where(or_(Group.id.in_(touched.groups), Group.id.in_(sharing_with)))
     source = ids.add_columns(literal(1), literal(int(touched.removal))).order_by(Group.id)
     table = AnalyticsVersion.__table__
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -167,36 +190,82 @@ def _raise_versions(connection, touched: _Touched) -> None:
         },
     )
     connection.execute(statement)
-    _record_changed_members(connection, dialect, touched, preference_owners)
+    _record_changed_members(connection, dialect, touched)
 
 
-def _record_changed_members(connection, dialect, touched: _Touched, preference_owners) -> None:
-    """Who changed, per group: members whose items or region changed, in each group they
-    share something with, and members whose consent changed, in that group.
+def _record_changed_members(connection, dialect, touched: _Touched) -> None:
+    """Who changed what, per group: an item counts in the groups its member shares its
+    category with, a region in every group they share anything with, a consent in its
+    group for every kind of data of its category.
 
-    A member who shares nothing with a group changes nothing in its figures,
-    so they never count towards its next release.
+    A member who shares nothing of a kind with a group changes nothing in its
+    figures, so they never count towards its next release.
     """
-    pairs = [
-        select(Consent.group_id, Consent.user_id).where(
-            Consent.granted.is_(True),
-            Consent.user_id.in_(touched.users) | Consent.user_id.in_(preference_owners),
-        )
-    ]
-    pairs += [select(literal(group_id), literal(user_id)) for group_id, user_id in touched.consents]
-    found = {tuple(row) for query in pairs for row in connection.execute(query)}
+    found: set[tuple[int, int, str]] = set()
+    categories = {category for _user, _kind, category in touched.items}
+    roots = dict(
+        connection.execute(
+            select(Category.id, func.coalesce(Category.parent_id, Category.id)).where(
+                Category.id.in_(categories)
+            )
+        ).all()
+    )
+    wanted = {(user, roots[category]) for user, _kind, category in touched.items}
+    shared = set()
+    if wanted:
+        shared = {
+            (user, root, group)
+            for group, user, root in connection.execute(
+                select(Consent.group_id, Consent.user_id, Consent.category_id).where(
+                    Consent.granted.is_(True),
+                    Consent.user_id.in_({user for user, _root in wanted}),
+                )
+            )
+        }
+    for user, kind, category in touched.items:
+        root = roots[category]
+        found |= {(g, u, f"{kind}:{root}") for u, r, g in shared if u == user and r == root}
+    if touched.regions:
+        found |= {
+            (group, user, "region")
+            for group, user in connection.execute(
+                select(Consent.group_id, Consent.user_id)
+                .where(Consent.user_id.in_(touched.regions), Consent.granted.is_(True))
+                .distinct()
+            )
+        }
+    if touched.consents:
+        # A consent changes the figures of the kinds of data its member has in its category.
+        held = set()
+        consent_users = {user for _group, user, _root in touched.consents}
+        for model, kind in ITEM_KINDS.items():
+            held |= {
+                (user, kind, root)
+                for user, root in connection.execute(
+                    select(model.user_id, func.coalesce(Category.parent_id, Category.id))
+                    .join(Category, Category.id == model.category_id)
+                    .where(model.user_id.in_(consent_users))
+                    .distinct()
+                )
+            }
+        for group, user, root in touched.consents:
+            found |= {
+                (group, user, f"{kind}:{root}")
+                for kind in ITEM_KINDS.values()
+                if (user, kind, root) in held
+            }
     if not found:
         return
     counters = dict(
         connection.execute(
             select(AnalyticsVersion.group_id, AnalyticsVersion.changes).where(
-                AnalyticsVersion.group_id.in_({group_id for group_id, _user in found})
+                AnalyticsVersion.group_id.in_({group for group, _u, _s in found})
             )
         ).all()
     )
     rows = [
-        {"group_id": g, "user_id": u, "change": counters[g]}
-        for g, u in sorted(found)
+        {"group_id": g, "user_id": u, "strand": strand, "change": counters[g]}
+        for g, u, strand in sorted(found)
         if g in counters
     ]
     if not rows:
@@ -204,7 +273,8 @@ def _record_changed_members(connection, dialect, touched: _Touched, preference_o
     table = ChangedMember.__table__
     statement = dialect.insert(table).values(rows)
     statement = statement.on_conflict_do_update(
-        index_elements=["group_id", "user_id"], set_={"change": statement.excluded.change}
+        index_elements=["group_id", "user_id", "strand"],
+        set_={"change": statement.excluded.change},
     )
     connection.execute(statement)
 
@@ -215,15 +285,24 @@ def _was(state, name, value) -> bool:
 
 def _touch(obj, touched: _Touched, *, deleted: bool) -> None:
     state = inspect(obj)
+    if (
+        not deleted
+        and state.persistent
+        and not any(attr.history.has_changes() for attr in state.attrs)
+    ):
+        return  # saved again as it was: nothing changed
     if isinstance(obj, Preference | Intent | Feedback):
-        touched.users.add(obj.user_id)
+        kind = ITEM_KINDS[type(obj)]
+        for category in {obj.category_id, *state.attrs.category_id.history.deleted}:
+            if category is not None:
+                touched.items.add((obj.user_id, kind, category))
         touched.removal |= deleted
     elif isinstance(obj, PreferenceCompany):
         touched.preferences.add(obj.preference_id)
         touched.removal |= deleted
     elif isinstance(obj, Consent):
         touched.groups.add(obj.group_id)
-        touched.consents.add((obj.group_id, obj.user_id))
+        touched.consents.add((obj.group_id, obj.user_id, obj.category_id))
         touched.removal |= deleted or _was(state, "granted", True)
     elif isinstance(obj, Membership):
         # Leaving ends the member's consents, which count as their change.
@@ -231,7 +310,7 @@ def _touch(obj, touched: _Touched, *, deleted: bool) -> None:
         touched.removal |= deleted or _was(state, "status", MembershipStatus.ACTIVE)
     elif isinstance(obj, User):  # a member's region (filters); other account changes do not count
         if state.attrs.region_key.history.has_changes():
-            touched.users.add(obj.id)
+            touched.regions.add(obj.id)
     elif isinstance(obj, Company) and state.attrs.merged_into_id.history.has_changes():
         touched.everyone = True  # a merge moves ratings and mentions (their owners: bulk updates)
 
@@ -254,19 +333,26 @@ _TRACKED_TABLES = frozenset(
 )
 
 
-def _owners(connection, statement) -> set[int]:
-    """The members whose rows a bulk UPDATE or DELETE is about to change."""
+def _bulk_touched(connection, statement, touched: _Touched) -> None:
+    """The items and consents a bulk UPDATE or DELETE is about to change, and whose they are."""
     table = statement.table
     where = statement.whereclause if statement.whereclause is not None else true()
-    if "user_id" in table.c:
-        query = select(table.c.user_id).where(where)
-    elif table is PreferenceCompany.__table__:
-        query = select(Preference.user_id).where(
-            Preference.id.in_(select(table.c.preference_id).where(where))
+    # ORM statements carry an annotated copy of the table, equal to it but not the same object.
+    kind = next((k for model, k in ITEM_KINDS.items() if model.__table__ == table), None)
+    if kind is not None:
+        query = select(table.c.user_id, table.c.category_id).where(where).distinct()
+        touched.items |= {
+            (user, kind, category)
+            for user, category in connection.execute(query)
+            if category is not None  # feedback about no category is never shared
+        }
+    elif table == PreferenceCompany.__table__:
+        touched.preferences |= set(
+            connection.execute(select(table.c.preference_id).where(where)).scalars()
         )
-    else:
-        return set()
-    return set(connection.execute(query.distinct()).scalars())
+    elif table == Consent.__table__:
+        query = select(table.c.group_id, table.c.user_id, table.c.category_id).where(where)
+        touched.consents |= {tuple(row) for row in connection.execute(query)}
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -284,7 +370,7 @@ def _count_bulk_changes(state):
             connection = state.session.connection()
             touched = _Touched(everyone=True, removal=not state.is_insert)
             if not state.is_insert:
-                touched.users = _owners(connection, state.statement)
+                _bulk_touched(connection, state.statement, touched)
             _raise_versions(connection, touched)
 
 
@@ -420,16 +506,16 @@ def release_state(session: Session, group) -> ReleaseState:
         withdrawn = "removal"
     elif version.released_rules != rules_of(session, group):
         withdrawn = "rules"
-    changed = session.scalar(
-        select(func.count()).where(
-            ChangedMember.group_id == group.id, ChangedMember.change > version.released_changes
-        )
-    )
+    strands = session.execute(
+        select(ChangedMember.strand, func.count())
+        .where(ChangedMember.group_id == group.id, ChangedMember.change > version.released_changes)
+        .group_by(ChangedMember.strand)
+    ).all()
     return ReleaseState(
         number=version.release_number,
         released_at=version.released_at,
         withdrawn=withdrawn,
-        due=changed >= k,
+        due=bool(strands) and all(count >= k for _strand, count in strands),
         k=k,
     )
 

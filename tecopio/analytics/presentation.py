@@ -47,14 +47,21 @@ def _number(value, locale) -> str:
 
 
 def _display(
-    table: Table, locale: str, cells, bar_of, depth_limit: int = 1, named_by_members: bool = False
+    table: Table, locale: str, cells, bar_of, depth_limit: int = 1, every_child_shown: bool = False
 ) -> list[DisplayRow]:
     """Rows as shown: released ones in the table's order, then hidden ones by label.
 
-    ``named_by_members``: the labels are themselves data (company names,
-    segments), so rows resting on too few members are left out entirely.
+    Rows resting on too few members are left out entirely: their label alone
+    (a company, a sub-category, a month, a value) would tell that one to k−1
+    members are there. Rows hidden as complements rest on k or more and are
+    shown as hidden. ``every_child_shown``: children that always exist, empty
+    or not (the five stars of a rating), are all listed, so that the absence
+    of one never tells anything.
     """
     rows = []
+
+    def shown(row: Row) -> bool:
+        return row.suppressed != Suppressed.TOO_FEW
 
     def bar(row: Row):
         measure = bar_of(row)  # withheld with noise on: the count of members instead
@@ -73,11 +80,10 @@ def _display(
         )
         if depth < depth_limit:
             for child in row.children:
-                add(child, depth + 1)
+                if every_child_shown or shown(child):
+                    add(child, depth + 1)
 
-    top = [
-        row for row in table.rows if not (named_by_members and row.suppressed == Suppressed.TOO_FEW)
-    ]
+    top = [row for row in table.rows if shown(row)]
     for row in [r for r in top if r.released] + sorted(
         (r for r in top if not r.released), key=lambda r: r.label
     ):
@@ -215,7 +221,6 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                     _number(r.values["weight"], locale),
                 ],
                 lambda r: r.values["weight"],
-                named_by_members=True,
             ),
             note=str(_l("The companies named most often.")),
         ),
@@ -238,7 +243,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                 locale,
                 lambda r: rating_cells(r) if "average" in r.values else bucket_cells(r),
                 lambda r: r.values["count"],
-                named_by_members=True,
+                every_child_shown=True,
             ),
             note=str(
                 _l(
@@ -272,7 +277,6 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                     ", ".join(r.values["values"]),
                 ],
                 lambda r: r.values["members"],
-                named_by_members=True,
             ),
             note=str(
                 _l(

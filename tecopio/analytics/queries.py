@@ -677,15 +677,24 @@ def _shared_sums(figures: Figures) -> list[tuple[Table, Table]]:
 
 
 def _sum_told(table: Table) -> bool:
-    """Whether the rows' sum can be read off the figure (without a shown total)."""
-    return table.total is None and bool(table.rows) and all(row.released for row in table.rows)
+    """Whether the figure's sum can be read off it (its total, or all its rows)."""
+    if table.total is not None:
+        return table.total.released
+    return bool(table.rows) and all(row.released for row in table.rows)
 
 
-def _sum_hidden(table: Table) -> bool:
-    """Whether the figure keeps part of its sum from view."""
+def _sum_kept(table: Table, k: int) -> bool:
+    """Whether the figure's protection rests on its sum staying unknown.
+
+    A hidden total (its rows were protected against it alone), a lone row
+    hidden as a complement, or hidden rows resting together on fewer than k
+    members (nothing beside them was left to hide).
+    """
     if table.total is not None:
         return not table.total.released and table.total.members > 0
-    return any(not row.released and row.members > 0 for row in table.rows)
+    hidden = [row for row in table.rows if not row.released and row.members > 0]
+    lone_complement = len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT
+    return lone_complement or 0 < sum(row.members for row in hidden) < k
 
 
 def _link_shared_sums(figures: Figures, k: int) -> bool:
@@ -700,9 +709,14 @@ def _link_shared_sums(figures: Figures, k: int) -> bool:
         changed = False
         for first, second in _shared_sums(figures):
             for hiding, telling in ((first, second), (second, first)):
-                if _sum_hidden(hiding) and _sum_told(telling):
-                    smallest = min(telling.rows, key=lambda r: (r.members, r.key))
-                    smallest.suppressed = Suppressed.COMPLEMENT
+                if _sum_kept(hiding, k) and _sum_told(telling):
+                    choices = [telling.total] if telling.total is not None else telling.rows
+                    choices = [row for row in choices if not row.pinned]
+                    if not choices:
+                        continue
+                    min(
+                        choices, key=lambda r: (r.members, r.key)
+                    ).suppressed = Suppressed.COMPLEMENT
                     release(telling, k)
                     changed = changed_any = True
     return changed_any
@@ -747,7 +761,13 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     suppressed=Suppressed.TOO_FEW,
                 )
                 stand_ins = [
-                    Row(key=cell.key, label="", members=cell.members, suppressed=cell.suppressed)
+                    Row(
+                        key=cell.key,
+                        label="",
+                        members=cell.members,
+                        suppressed=cell.suppressed,
+                        pinned=cell.pinned,
+                    )
                     for cell in cells
                 ]
                 parent = Row(
@@ -756,11 +776,20 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     members=whole_row.members,
                     suppressed=whole_row.suppressed,
                     children=[*stand_ins, rest_cell],
+                    pinned=True,  # the whole page is the same for every filter: never hidden here
                 )
                 release(Table("together", [parent]), k)
                 for cell, stand_in in zip(cells, stand_ins, strict=True):
                     if cell.released and not stand_in.released:
                         cell.suppressed = Suppressed.COMPLEMENT
+                        changed = True
+                unknown = [c for c in [*stand_ins, rest_cell] if not c.released and c.members > 0]
+                if parent.released and len(unknown) == 1 and unknown[0] is not rest_cell:
+                    # The whole page and the other pages tell this cell: it protects nothing
+                    # hidden, so its page must protect its own small rows by other means.
+                    cell = cells[stand_ins.index(unknown[0])]
+                    if cell.suppressed == Suppressed.COMPLEMENT:
+                        cell.suppressed, cell.pinned = None, True
                         changed = True
         if changed:
             for page in pages:
@@ -820,7 +849,7 @@ def _top_brands(table: Table) -> None:
     table.rows = table.rows[:TOP_ROWS]
 
 
-def _pages(
+def pages_of(
     session: Session, group, tree: CategoryTree, locale: str, dimensions
 ) -> dict[Filters, Figures]:
     """The whole page and every page of each filter in ``dimensions``, released.
@@ -864,14 +893,14 @@ FILTER_DIMENSIONS = ("category", "region", "year")
 
 def all_pages(session: Session, group, tree: CategoryTree, locale: str) -> dict[Filters, Figures]:
     """Every page a release holds: the whole page and every page of every filter."""
-    return _pages(session, group, tree, locale, FILTER_DIMENSIONS)
+    return pages_of(session, group, tree, locale, FILTER_DIMENSIONS)
 
 
 def filter_pages(
     session: Session, group, filters: Filters, tree: CategoryTree, locale: str
 ) -> dict[Filters, Figures]:
     """The whole page and the pages of ``filters``' filter, released."""
-    pages = _pages(session, group, tree, locale, [filters.dimension] if filters.active else [])
+    pages = pages_of(session, group, tree, locale, [filters.dimension] if filters.active else [])
     if filters not in pages:
         raise ValueError(f"{filters} is not offered")
     return pages

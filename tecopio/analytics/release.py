@@ -1,5 +1,18 @@
 """The one place that decides which numbers may leave the database: k-anonymity.
 
+The promise, as enforced: no released number, and no sum or difference of
+released numbers a person can see — across the figures of a page (a row and
+its children, a total and its rows, figures that add up to the same number),
+across the pages of a filter and the whole page (all released together), and
+across successive releases (a new one only once k members have changed what
+they share, ``cache.py``) — determines a quantity resting on 1 to k−1
+members. Tested by an attacker who solves every such equation with one
+unknown (``tests/test_analytics_attacker.py``, ``test_analytics_release.py``).
+What it does not cover: members who collude or are fake (k−1 accounts of one
+person); intersections of two different filters (a region and a year), which
+are never shown together; and the overlap of rows' member counts (members in
+two quarters: the rows' members minus the total's), not yet protected.
+
 A figure is a ``Table`` of ``Row``s. Every row carries the number of distinct
 members behind it, and all of its numbers rest on those members, so rows are
 released or suppressed whole. Rows may have children that add up to them
@@ -18,6 +31,10 @@ top rows add up to.
    children, down to the leaves.
    When every sibling is hidden, they rest together on the parent's members,
    which are k or more: nothing more is needed.
+3. "Total = sum of its rows" is an equation whether or not the total is
+   released and however many rows it has: a hidden total whose rows are all
+   released takes one of them with it. A lone row hidden to protect another
+   figure (a complement) is never left recoverable from its siblings.
 """
 
 from dataclasses import dataclass, field
@@ -37,6 +54,9 @@ class Row:
     values: dict = field(default_factory=dict)
     children: list["Row"] = field(default_factory=list)
     suppressed: Suppressed | None = None
+    # Worked out from other figures anyway (a filter's pages with the whole page): never
+    # chosen to be hidden as a complement, since hiding it would protect nothing.
+    pinned: bool = False
 
     @property
     def released(self) -> bool:
@@ -80,32 +100,46 @@ def release(table: Table, k: int) -> Table:
             # "total = sum of its rows" holds whether or not the total is released,
             # however many rows there are: a hidden total is not added back up.
             if table.total.members >= k:
-                changed |= _protect_siblings(table.rows, k, parent_hidden=not table.total.released)
+                changed |= _protect_siblings(table.rows, k, parent=table.total)
         elif table.sums_released_elsewhere:
             changed |= _protect_siblings(table.rows, k)
-        for parent in table.all_rows():
+        for parent in list(table.all_rows()):
             if parent.children and parent.members >= k:
-                changed |= _protect_siblings(parent.children, k, parent_hidden=not parent.released)
+                changed |= _protect_siblings(parent.children, k, parent=parent)
     return table
 
 
-def _protect_siblings(siblings: list[Row], k: int, *, parent_hidden: bool = False) -> bool:
+def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None) -> bool:
     """One round of complementary suppression among rows that add up to a known value.
 
     A hidden parent whose children are all released could be added back up
-    from them, so one of its children is hidden too.
+    from them, so one of its children is hidden too. A lone complement with
+    no released sibling to hide instead takes its released parent with it.
     """
+    parent_hidden = parent is not None and not parent.released
     # Rows with no members at all (shown so that their absence says nothing) reveal nobody.
     hidden = [row for row in siblings if not row.released and row.members > 0]
     # One hidden row hidden to protect another figure (a page of a filter) would be
     # recovered exactly by subtraction, however many members it rests on.
-    lone_complement = len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT
+    lone_complement = (
+        len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT and not parent_hidden
+    )
     if any(row.members >= k for row in hidden) and not lone_complement:
         return False
     if not hidden and not parent_hidden:
         return False
-    candidates = sorted((row for row in siblings if row.released), key=lambda r: (r.members, r.key))
+    candidates = sorted(
+        (row for row in siblings if row.released and not row.pinned),
+        key=lambda r: (r.members, r.key),
+    )
     if not candidates:
+        # Nothing left to hide beside them, yet the parent minus what is shown (rows
+        # worked out elsewhere, or nothing: a lone child) tells them: the parent goes.
+        # (When every sibling is hidden they rest on the parent's k members: enough.)
+        exposed = lone_complement or any(row.released for row in siblings)
+        if exposed and parent is not None and parent.released and not parent.pinned:
+            parent.suppressed = Suppressed.COMPLEMENT
+            return True
         return False
     candidates[0].suppressed = Suppressed.COMPLEMENT
     return True

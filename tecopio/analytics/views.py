@@ -54,6 +54,10 @@ def _load(slug: str):
         for f in sorted(offered, key=lambda f: -(f.year or 0))
         if f.year
     ]
+    if not state.shown:  # nothing to filter: the page says why, whatever was asked
+        if state.due:  # a large group's release, published after the response
+            schedule_refresh(group.id)
+        return group, state, None, form, 200
     if request.args and not form.validate():
         return group, state, None, form, 400
     filters = Filters(
