@@ -65,24 +65,6 @@ class Figures:
     # (key, name) of the regions the release offers as a filter (on the whole page).
     regions: list = field(default_factory=list)
 
-    def comparable(self) -> list[Table]:
-        """Tables whose rows mean the same on every page of a filter, in a fixed order.
-
-        Segments differ from page to page, but they add up to the members with
-        preferences on the page, which does mean the same: it takes part
-        through a table holding only that total (the same ``Row`` object).
-        """
-        return [
-            self.demand,
-            self.windows,
-            self.preference_roots,
-            self.preference_values,
-            self.brands,
-            self.ratings,
-            *self.trends.values(),
-            Table("segments-population", [], total=self.segments.total),
-        ]
-
     def tables(self) -> list[Table]:
         """Every figure of the page."""
         return [
@@ -94,6 +76,18 @@ class Figures:
             self.ratings,
             self.segments,
             *self.trends.values(),
+        ]
+
+    def comparable(self) -> list[Table]:
+        """Tables whose rows mean the same on every page of a filter, in a fixed order.
+
+        Segments differ from page to page, but they add up to the members with
+        preferences on the page, which does mean the same: it takes part
+        through a table holding only that total (the same ``Row`` object).
+        """
+        return [
+            *(table for table in self.tables() if table is not self.segments),
+            Table("segments-population", [], total=self.segments.total),
         ]
 
 
