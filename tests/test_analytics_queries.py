@@ -479,3 +479,49 @@ def test_the_pages_of_a_filter_add_up_to_the_whole_page(db_session, make, commun
                 chosen,
                 whole_table.name,
             )
+
+
+@pytest.mark.parametrize("in_two_quarters, shown", [(0, True), (1, False), (2, False), (3, True)])
+def test_member_counts_are_withheld_where_a_few_members_are_in_two_rows(
+    db_session, make, in_two_quarters, shown
+):
+    """The probe's case: quarters of 7 and 10 members beside a total of 16 told of one
+    member with intents in both; that number must rest on k members or none."""
+    group = make.group(k_anonymity=3)
+    for n in range(8):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        first = date(2027, 1, 1) if n % 2 else date(2027, 4, 1)
+        end = date(2027, 6, 30)
+        make.intent(user, category=make.category("energy-gas"), window_start=first, window_end=end)
+        if n < in_two_quarters:
+            other = date(2027, 4, 1) if n % 2 else date(2027, 1, 1)
+            make.intent(
+                user, category=make.category("energy-gas"), window_start=other, window_end=end
+            )
+    windows = figures(db_session, group).windows
+    assert all(row.released for row in windows.rows)
+    assert all((row.values["members"] is not None) is shown for row in windows.rows)
+    assert all(row.values["intents"] is not None for row in windows.rows)  # items still shown
+
+
+def test_member_counts_overlapping_from_page_to_page_are_withheld_on_the_pages(db_session, make):
+    """A member with data in two categories is on both category pages: 1..k−1 such members
+    would be told by the pages' members minus the whole page's."""
+    group = make.group(k_anonymity=3)
+    for n in range(6):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        make.consent(user, group, "food")
+        make.intent(user, category=make.category("energy-gas" if n < 3 else "food-produce"))
+        if n == 0:
+            make.intent(user, category=make.category("food-produce"))
+    tree = load_tree(db_session)
+    pages = filter_pages(
+        db_session, group, Filters(root_category_id=tree.by_slug["energy"].id), tree, "en"
+    )
+    whole = pages[Filters()]
+    assert whole.demand.total.values["members"] == 6
+    for filters, page in pages.items():
+        if filters.active and page.demand.rows:
+            assert all(row.values["members"] is None for row in page.demand.rows)

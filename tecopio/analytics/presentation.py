@@ -174,7 +174,7 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
                     _l("Budget, 75th percentile"),
                 )
             ],
-            _display(figures.demand, locale, demand_cells, lambda r: r.values["members"]),
+            _display(figures.demand, locale, demand_cells, lambda r: r.values["intents"]),
             note=str(_l("Budgets are the middle of each member's range, in euros.")),
         ),
         Figure(

@@ -10,7 +10,19 @@ from datetime import datetime
 from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, case, cast, distinct, extract, false, func, select, true, update
+from sqlalchemy import (
+    Integer,
+    case,
+    cast,
+    distinct,
+    extract,
+    false,
+    func,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tecopio.analytics.noise import add_noise
@@ -64,6 +76,11 @@ class Figures:
     computed_at: datetime | None = None
     # (key, name) of the regions the release offers as a filter (on the whole page).
     regions: list = field(default_factory=list)
+    # Figures whose members overlap from page to page of the filter (withheld on its pages).
+    overlapping_pages: set = field(default_factory=set)
+
+    def by_name(self, name: str) -> Table:
+        return self.trends.get(name) or getattr(self, name)
 
     def tables(self) -> list[Table]:
         """Every figure of the page."""
@@ -611,6 +628,115 @@ def trend_tables(session: Session, group_id: int, split: Split, model, name: str
 TREND_KINDS = {"intents": Intent, "preferences": Preference, "feedback": Feedback}
 
 
+# --- members counted in more than one row -------------------------------------------
+
+
+def _multi_counts(session: Session, s, key, parent=None, joined=None) -> dict:
+    """Per (bucket, parent): how many members fall in more than one row ``key``.
+
+    Rows count distinct members, and one member may be in several rows (two
+    quarters, two values); the rows' members minus their parent's tell how
+    many. That number must rest on k members or none.
+    """
+    parent_column = parent if parent is not None else literal_column("0")
+    per_member = (
+        select(
+            s.c.bucket.label("bucket"),
+            parent_column.label("parent"),
+            s.c.user_id,
+        )
+        .select_from(s)
+        .group_by(s.c.bucket, s.c.user_id, *([parent] if parent is not None else []))
+        .having(func.count(distinct(key)) > 1)
+    )
+    if joined is not None:
+        per_member = per_member.join(joined, true())
+    per_member = per_member.subquery()
+    rows = session.execute(
+        select(per_member.c.bucket, per_member.c.parent, func.count()).group_by(
+            per_member.c.bucket, per_member.c.parent
+        )
+    )
+    return {(bucket, parent_key): n for bucket, parent_key, n in rows}
+
+
+def _multi_bucket_counts(session: Session, s, key, joined=None) -> dict:
+    """Per row ``key``: how many members fall on more than one page of the filter."""
+    per_member = (
+        select(key.label("key"), s.c.user_id)
+        .select_from(s)
+        .where(s.c.bucket.is_not(None))
+        .group_by(key, s.c.user_id)
+        .having(func.count(distinct(s.c.bucket)) > 1)
+    )
+    if joined is not None:
+        per_member = per_member.join(joined, true())
+    per_member = per_member.subquery()
+    rows = session.execute(select(per_member.c.key, func.count()).group_by(per_member.c.key))
+    return dict(rows.all())
+
+
+def overlapping_figures(
+    session: Session, group_id: int, split: Split, k: int
+) -> tuple[set[tuple[str, object]], set[str]]:
+    """The figures whose member counts must be withheld, per bucket and across the pages.
+
+    Rows count distinct members and a member may be in several rows (two
+    quarters, two values, two companies): the rows' members minus their
+    parent's then tell how many. Where 1 to k−1 members are in more than one
+    row of a figure, its member counts are withheld on that page (the item
+    counts stay). Pages of a category or year filter overlap the same way
+    (a member with data in two categories): where 1 to k−1 members of a
+    figure are on more than one page, its member counts are withheld on every
+    page of the filter. Returns ({(figure, bucket)}, {figure}).
+    """
+    intents = _live(
+        consented(
+            Intent, group_id, split, "user_id", "category_id", "root_id", "window_start", "status"
+        )
+    )
+    every_intent = consented(Intent, group_id, split, "user_id", "created_at").subquery()
+    preferences = consented(
+        Preference, group_id, split, "user_id", "root_id", "values", "created_at"
+    ).subquery()
+    feedback = consented(
+        Feedback, group_id, split, "user_id", "company_id", "rating", "created_at"
+    ).subquery()
+    quarter = cast(extract("year", intents.c.window_start), Integer) * 10 + (
+        (cast(extract("month", intents.c.window_start), Integer) - 1) // 3 + 1
+    )
+    values = _json_values(session, preferences.c["values"])
+    families = [
+        ("demand", intents, intents.c.root_id, None, None),
+        ("demand:children", intents, intents.c.category_id, intents.c.root_id, None),
+        ("windows", intents, quarter, None, None),
+        ("intents", every_intent, month_of(session, every_intent.c.created_at), None, None),
+        ("preferences", preferences, month_of(session, preferences.c.created_at), None, None),
+        ("preference_roots", preferences, preferences.c.root_id, None, None),
+        ("preference_values", preferences, values.c.value, preferences.c.root_id, values),
+        ("feedback", feedback, month_of(session, feedback.c.created_at), None, None),
+        ("ratings", feedback, feedback.c.company_id, None, None),
+        ("ratings:children", feedback, feedback.c.rating, feedback.c.company_id, None),
+    ]
+    within, across = set(), set()
+    for name, s, key, parent, joined in families:
+        for (bucket, _parent), n in _multi_counts(session, s, key, parent, joined).items():
+            if 0 < n < k:
+                within.add((name, bucket))
+        pages_overlap = split.dimension in ("category", "year")
+        if pages_overlap and any(
+            0 < n < k for n in _multi_bucket_counts(session, s, key, joined).values()
+        ):
+            across.add(name)
+    if split.dimension in ("category", "year"):
+        # The pages' own totals: members with live intents, members with preferences.
+        for name, s in (("demand:total", intents), ("segments", preferences)):
+            counts = _multi_bucket_counts(session, s, s.c.user_id * 0)
+            if any(0 < n < k for n in counts.values()):
+                across.add(name)
+    return within, across
+
+
 def _compute(
     session,
     group,
@@ -632,6 +758,7 @@ def _compute(
             name: trend_tables(session, group.id, gathered, model, name)
             for name, model in TREND_KINDS.items()
         }
+        within, across = overlapping_figures(session, group.id, gathered, k)
     buckets = [WHOLE_BUCKET] if split.dimension is None else [*split.values, None]
     pages = {}
     for bucket in buckets:
@@ -654,7 +781,30 @@ def _compute(
             },
         )
         _link_shared_sums(pages[bucket], k)
+        for name, where in within:
+            if where == bucket:
+                _withhold_members(pages[bucket], name)
+    for figures in pages.values():
+        figures.overlapping_pages = across
     return pages
+
+
+def _withhold_members(figures: Figures, name: str) -> None:
+    """Member counts withheld from a figure's rows (``name``), their children
+    (``name:children``) or its total and rows (``name:total``)."""
+    table_name, _, level = name.partition(":")
+    table = figures.by_name(table_name)
+    if level == "total":  # on a category page the one top row is the total again
+        rows = [*table.rows, *([table.total] if table.total is not None else [])]
+    elif level == "children":
+        rows = [child for row in table.rows for child in row.children]
+    else:
+        rows = table.rows
+    for row in rows:
+        if "members" in row.values:
+            row.values["members"] = None
+        if "share" in row.values and table_name == "segments":
+            row.values["share"] = None
 
 
 def _shared_sums(figures: Figures) -> list[tuple[Table, Table]]:
@@ -873,6 +1023,8 @@ def pages_of(
         _release_together(list(found.values()), outside, whole, k)
         for bucket, figures in found.items():
             _top_brands(figures.brands)
+            for name in figures.overlapping_pages:
+                _withhold_members(figures, name)
             pages[split.filters(bucket)] = figures
     for figures in pages.values():
         _withhold_derived_ratings(figures.ratings)

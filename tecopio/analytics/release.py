@@ -8,10 +8,11 @@ across successive releases (a new one only once k members have changed what
 they share, ``cache.py``) — determines a quantity resting on 1 to k−1
 members. Tested by an attacker who solves every such equation with one
 unknown (``tests/test_analytics_attacker.py``, ``test_analytics_release.py``).
-What it does not cover: members who collude or are fake (k−1 accounts of one
-person); intersections of two different filters (a region and a year), which
-are never shown together; and the overlap of rows' member counts (members in
-two quarters: the rows' members minus the total's), not yet protected.
+Member counts of rows a member can fall in several of are not additive; where
+1 to k−1 members fall in more than one row (or page), those counts are
+withheld (``queries.overlapping_figures``). What it does not cover: members
+who collude or are fake (k−1 accounts of one person), and intersections of
+two different filters (a region and a year), which are never shown together.
 
 A figure is a ``Table`` of ``Row``s. Every row carries the number of distinct
 members behind it, and all of its numbers rest on those members, so rows are
