@@ -53,7 +53,7 @@ VALUES = ["local", "organic", "renewable", "fair_trade", "repairable", "cooperat
 UNITS = ["unit", "kwh", "kg", "month"]
 RUNS = 7
 # Every page of a filter at once takes ten times the whole page: fewer runs.
-SLOW = {"category pages"}
+SLOW = {"category pages", "release"}
 SLOW_RUNS = 3
 
 
@@ -376,6 +376,8 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                 # After a removal: the page says the release was withdrawn.
                 "page, removal": lambda: withdrawn(session, group, filters, tree),
                 # A filter's pages are computed and released together (all top categories).
+                # A release: the whole page and every page of the three filters, together.
+                "release": lambda: queries.all_pages(session, group, tree, "en"),
                 "category pages": lambda: queries.filter_pages(
                     session, group, queries.Filters(root_category_id=tree.roots[0].id), tree, "en"
                 ),

@@ -74,7 +74,9 @@ def test_what_takes_data_away_is_a_removal(db_session, make, version, action):
     assert moved(before, version(group)) == "removal"
 
 
-def test_imports_count_and_bulk_statements_count_for_every_group(db_session, make, version):
+def test_imports_count_and_bulk_statements_count_for_their_members_groups(
+    db_session, make, version
+):
     group, other = make.group(), make.group()
     member = make.member(group)
     make.consent(member, group, "energy")
@@ -85,7 +87,7 @@ def test_imports_count_and_bulk_statements_count_for_every_group(db_session, mak
     before, elsewhere = version(group), version(other)
     db_session.execute(update(Intent).where(Intent.user_id == member.id).values(quantity=5))
     assert moved(before, version(group)) == "removal"
-    assert moved(elsewhere, version(other)) == "removal"  # which groups is not worked out
+    assert moved(elsewhere, version(other)) == ""  # one member's rows: another group untouched
     before = version(group)
     db_session.execute(delete(Intent).where(Intent.user_id == member.id))
     assert moved(before, version(group)) == "removal"
@@ -167,3 +169,15 @@ def test_every_kind_of_change_records_whose_it_was(db_session, make, action):
         db_session.execute(update(Intent).where(Intent.user_id == member.id).values(quantity=5))
         db_session.execute(delete(Feedback).where(Feedback.user_id == member.id))
     assert changed_members(db_session, group) == {member.id}
+
+
+def test_one_members_erasure_leaves_other_groups_releases_alone(db_session, make, version):
+    group, other = make.group(), make.group()
+    member, stranger = make.member(group), make.member(other)
+    for user, where in ((member, group), (stranger, other)):
+        make.consent(user, where, "energy")
+        make.intent(user)
+    before, elsewhere = version(group), version(other)
+    erase_account(db_session, member)
+    assert moved(before, version(group)) == "removal"
+    assert version(other) == elsewhere

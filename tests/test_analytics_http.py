@@ -7,7 +7,7 @@ from datetime import date
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tecopio.accounts.services import update_profile
 from tecopio.analytics.cache import AnalyticsSnapshot
@@ -480,7 +480,9 @@ def test_noisy_figures_stay_the_same_until_the_data_changes(client, make, db_ses
     assert group.privacy_budget_spent_milli == spent  # reloading spends nothing more
 
 
-def test_snapshots_keep_only_released_numbers_and_go_with_an_erasure(client, make, db_session):
+def test_snapshots_keep_only_released_numbers_and_go_with_an_erasure(
+    client, make_client, make, db_session
+):
     group, admin, members = build_group(make, 4)
     make.intent(members[0], category=make.category("energy-solar"), quantity=777)
     login(client, admin)
@@ -495,8 +497,14 @@ def test_snapshots_keep_only_released_numbers_and_go_with_an_erasure(client, mak
     assert solar["suppressed"] == "too_few" and solar["values"] == {}
     assert "777" not in snapshot.payload
     assert all(row["members"] == 0 for row in payload["demand"]["rows"])
+    other, other_admin, _members = build_group(make, 3, name="Elsewhere")
+    elsewhere = make_client()
+    login(elsewhere, other_admin)
+    elsewhere.get(f"/groups/{other.slug}/analytics")
     erase_account(db_session, members[1])
-    assert db_session.scalar(select(func.count(AnalyticsSnapshot.id))) == 0
+    remaining = db_session.scalars(select(AnalyticsSnapshot.group_id).distinct()).all()
+    assert remaining == [other.id]  # only the groups the person was in lose their release
+    assert 'id="withdrawn-notice"' in client.get(f"/groups/{group.slug}/analytics").text
 
 
 def test_one_view_publishes_every_page_of_every_filter(client, make, db_session, count_queries):

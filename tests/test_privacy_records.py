@@ -15,7 +15,7 @@ from html import unescape
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import JSON, String, Text, func, inspect, or_, select
+from sqlalchemy import JSON, String, Text, and_, func, inspect, or_, select
 
 from tecopio.accounts.models import User
 from tecopio.accounts.personal import SECRET_COLUMNS
@@ -41,11 +41,6 @@ NOT_EXPORTED = {
     # Another member's comment that names her is that member's words, not her
     # data (her own comments are found by their author_id, and exported).
     ("proposal_comments", "body"): "someone else's words",
-    # Analytics' bookkeeping, not data she gave: that her shared data changed
-    # since the group's last release of figures (the next waits for k such
-    # members); cleared at each release. After an erasure it must stay: the
-    # erasure itself is a change the group's next release waits on.
-    ("analytics_changed_members", "user_id"): "transient bookkeeping of releases",
 }
 
 
@@ -250,17 +245,22 @@ def test_the_archive_says_what_each_file_holds_and_what_is_left_out(db_session, 
 # --- erasure ---------------------------------------------------------------------------
 
 
+def _by_key(table, key):
+    """The WHERE clause for one row by its primary key (one column or several)."""
+    columns = list(table.primary_key.columns)
+    values = key if isinstance(key, tuple) else (key,)
+    return and_(*(column == value for column, value in zip(columns, values, strict=True)))
+
+
 def _still_there(session, table_name, key) -> bool:
     table = db.metadata.tables[table_name]
-    (column,) = table.primary_key.columns
-    return session.scalar(select(func.count()).select_from(table).where(column == key)) == 1
+    return session.scalar(select(func.count()).select_from(table).where(_by_key(table, key))) == 1
 
 
 def _naming(session, table_name, key, needles) -> list[str]:
     """Text or JSON columns of one row that still hold one of ``needles``."""
     table = db.metadata.tables[table_name]
-    (column,) = table.primary_key.columns
-    row = session.execute(select(table).where(column == key)).mappings().one()
+    row = session.execute(select(table).where(_by_key(table, key))).mappings().one()
     named = []
     for c in table.columns:
         value = row[c.name]

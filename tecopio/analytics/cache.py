@@ -353,25 +353,31 @@ def _bulk_touched(connection, statement, touched: _Touched) -> None:
     elif table == Consent.__table__:
         query = select(table.c.group_id, table.c.user_id, table.c.category_id).where(where)
         touched.consents |= {tuple(row) for row in connection.execute(query)}
+        touched.groups |= {group for group, _user, _category in touched.consents}
+    elif table == Membership.__table__:
+        touched.groups |= set(connection.execute(select(table.c.group_id).where(where)).scalars())
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _count_bulk_changes(state):
     """Bulk INSERT/UPDATE/DELETE statements (erasure, merges) bypass the flush.
 
-    Which groups they touch is not worked out: they count for every group,
-    and an UPDATE or DELETE as a removal. The members whose rows an UPDATE or
-    DELETE changes are found before it runs; a bulk INSERT records nobody,
-    so it never brings a release forward.
+    The rows an UPDATE or DELETE is about to change are read first: their
+    members' groups (and, for memberships and consents, their own groups)
+    are the ones touched, each as a removal; one member's erasure leaves
+    every other group's release alone. A bulk INSERT, which nothing does
+    today, counts for every group and records nobody, so it never brings a
+    release forward.
     """
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         if table is not None and table in _TRACKED_TABLES:
             connection = state.session.connection()
-            touched = _Touched(everyone=True, removal=not state.is_insert)
+            touched = _Touched(everyone=state.is_insert, removal=not state.is_insert)
             if not state.is_insert:
                 _bulk_touched(connection, state.statement, touched)
-            _raise_versions(connection, touched)
+            if touched:
+                _raise_versions(connection, touched)
 
 
 @dataclass(frozen=True)
@@ -502,8 +508,12 @@ def release_state(session: Session, group) -> ReleaseState:
     if version is None or version.release_number == 0:
         return ReleaseState(k=k)
     withdrawn = None
-    if version.removals != version.released_removals:
-        withdrawn = "removal"
+    whole_page = select(AnalyticsSnapshot.id).where(
+        AnalyticsSnapshot.group_id == group.id,
+        AnalyticsSnapshot.key == filters_key(Filters()),
+    )
+    if version.removals != version.released_removals or session.scalar(whole_page) is None:
+        withdrawn = "removal"  # or its pages went with a member's erasure
     elif version.released_rules != rules_of(session, group):
         withdrawn = "rules"
     strands = session.execute(

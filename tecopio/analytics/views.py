@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
-from tecopio.analytics import background
+from tecopio.analytics import background, personal
 from tecopio.analytics.background import schedule_refresh
 from tecopio.analytics.cache import (
     commit_release,
@@ -128,4 +128,5 @@ def export(slug: str, name: str):
 
 def init_app(app) -> None:
     background.init_app(app)
+    personal.register()  # what it keeps about a person: export and erasure
     app.register_blueprint(bp)

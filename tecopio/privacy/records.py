@@ -11,11 +11,10 @@ import zipfile
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
-from tecopio.analytics.cache import AnalyticsSnapshot
 from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.db import utcnow
@@ -235,8 +234,6 @@ def erase_account(session: Session, user: User) -> None:
     for contribution in reversed(personal_data()):
         if contribution.erase is not None:
             contribution.erase(session, user)
-    # Stored analytics may still hold figures the person was part of: computed afresh.
-    session.execute(delete(AnalyticsSnapshot))
     record(session, "account.erased", target_user=user)
     session.flush()
     session.expire_all()
