@@ -55,6 +55,7 @@ def test_members_items_count_in_their_groups_only(db_session, make, version):
     ["withdraw consent", "leave", "delete intent", "delete company link"],
 )
 def test_what_takes_data_away_is_a_removal(db_session, make, version, action):
+    """Only where the group counted the data: see the next test for data it never saw."""
     group = make.group()
     member = make.member(group)
     set_consent(db_session, member, group, make.category("energy"), True)
@@ -66,7 +67,7 @@ def test_what_takes_data_away_is_a_removal(db_session, make, version, action):
     if action == "withdraw consent":
         set_consent(db_session, member, group, make.category("energy"), False)
     elif action == "leave":
-        membership_of(db_session, member, group).status = MembershipStatus.LEFT
+        leave_group(db_session, member, group)  # ends the member's consents
     elif action == "delete intent":
         db_session.delete(intent)
     else:
@@ -138,11 +139,16 @@ def test_members_who_change_what_they_share_are_recorded_and_others_are_not(db_s
         db_session.scalars(select(ChangedMember.strand).where(ChangedMember.group_id == group.id))
     )
     assert strands == {f"intent:{make.category('energy').id}"}
-    intent = make.intent(empty)
+    intent = make.intent(sharing)
     db_session.execute(delete(ChangedMember))
     intent.quantity = intent.quantity  # saved again as it was
+    intent.description = "A private description"  # no figure reads it
+    intent.updated_at = intent.updated_at.replace(year=2030)
     db_session.flush()
     assert changed_members(db_session, group) == set()
+    intent.window_start = intent.window_start.replace(day=2)  # the quarters read it
+    db_session.flush()
+    assert changed_members(db_session, group) == {sharing.id}
 
 
 @pytest.mark.parametrize("action", ["region", "withdraw", "leave", "erase", "merge", "bulk"])
@@ -181,3 +187,23 @@ def test_one_members_erasure_leaves_other_groups_releases_alone(db_session, make
     erase_account(db_session, member)
     assert moved(before, version(group)) == "removal"
     assert version(other) == elsewhere
+
+
+@pytest.mark.parametrize("action", ["unshared item", "member sharing nothing", "bare leave"])
+def test_taking_away_what_the_group_never_counted_withdraws_nothing(
+    db_session, make, version, action
+):
+    group = make.group()
+    member = make.member(group)
+    make.consent(member, group, "energy")
+    unshared = make.intent(member, category=make.category("mobility"))
+    silent = make.member(group)
+    silent_intent = make.intent(silent)
+    before = version(group)
+    if action == "unshared item":
+        db_session.delete(unshared)
+    elif action == "member sharing nothing":
+        db_session.delete(silent_intent)
+    else:
+        membership_of(db_session, silent, group).status = MembershipStatus.LEFT
+    assert version(group).removals == before.removals

@@ -134,6 +134,27 @@ class ChangedMember(db.Model):
 
 ITEM_KINDS = {Intent: "intent", Preference: "preference", Feedback: "feedback"}
 
+# The columns the figures read, per model: a change elsewhere (a note, a description,
+# the time of an edit) changes no figure and never counts.
+FIGURE_COLUMNS = {
+    Intent: (
+        "user_id",
+        "category_id",
+        "quantity",
+        "unit",
+        "budget_min",
+        "budget_max",
+        "currency",
+        "window_start",
+        "status",
+    ),
+    Preference: ("user_id", "category_id", "importance", "values"),
+    Feedback: ("user_id", "category_id", "company_id", "rating", "body"),
+    PreferenceCompany: ("preference_id", "company_id", "stance"),
+    Consent: ("granted",),
+    Membership: ("status",),
+}
+
 
 @dataclass
 class _Touched:
@@ -178,7 +199,7 @@ def _raise_versions(connection, touched: _Touched) -> None:
             Consent.user_id.in_(users), Consent.granted.is_(True)
         )
         ids = select(Group.id).where(or_(Group.id.in_(touched.groups), Group.id.in_(sharing_with)))
-    source = ids.add_columns(literal(1), literal(int(touched.removal))).order_by(Group.id)
+    source = ids.add_columns(literal(1), literal(0)).order_by(Group.id)
     table = AnalyticsVersion.__table__
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).from_select(["group_id", "changes", "removals"], source)
@@ -256,6 +277,14 @@ def _record_changed_members(connection, dialect, touched: _Touched) -> None:
             }
     if not found:
         return
+    if touched.removal:
+        # Data taken away where the group counted it: its release is withdrawn. Data it
+        # never saw (a category not shared, a member sharing nothing) withdraws nothing.
+        connection.execute(
+            update(AnalyticsVersion)
+            .where(AnalyticsVersion.group_id.in_({group for group, _u, _s in found}))
+            .values(removals=AnalyticsVersion.removals + 1)
+        )
     counters = dict(
         connection.execute(
             select(AnalyticsVersion.group_id, AnalyticsVersion.changes).where(
@@ -285,12 +314,10 @@ def _was(state, name, value) -> bool:
 
 def _touch(obj, touched: _Touched, *, deleted: bool) -> None:
     state = inspect(obj)
-    if (
-        not deleted
-        and state.persistent
-        and not any(attr.history.has_changes() for attr in state.attrs)
-    ):
-        return  # saved again as it was: nothing changed
+    read = FIGURE_COLUMNS.get(type(obj))
+    updated = read is not None and not deleted and state.persistent
+    if updated and not any(state.attrs[column].history.has_changes() for column in read):
+        return  # saved again, or a private note edited: no figure reads what changed
     if isinstance(obj, Preference | Intent | Feedback):
         kind = ITEM_KINDS[type(obj)]
         for category in {obj.category_id, *state.attrs.category_id.history.deleted}:
