@@ -70,13 +70,14 @@ def equations_of(pages: dict, dimension_pages: list, outside_members: dict) -> l
                 )
     # Figures that add up to the same number on a page: one unknown cell for that number.
     for page_name, figures in pages.items():
-        if figures.demand.total is not None and figures.windows.rows:
-            equations.append(
-                (
-                    cell(page_name, "demand", figures.demand.total),
-                    [cell(page_name, "windows", r) for r in figures.windows.rows],
+        for same_intents in (figures.windows, figures.trends["intents"]):
+            if figures.demand.total is not None and same_intents.rows:
+                equations.append(
+                    (
+                        cell(page_name, "demand", figures.demand.total),
+                        [cell(page_name, same_intents.name, r) for r in same_intents.rows],
+                    )
                 )
-            )
         for kind, tables in (
             ("feedback", (figures.ratings, figures.trends["feedback"])),
             ("preferences", (figures.preference_roots, figures.trends["preferences"])),

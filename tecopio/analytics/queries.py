@@ -605,7 +605,12 @@ def _withhold_derived_ratings(table: Table) -> None:
 
 
 def trend_tables(session: Session, group_id: int, split: Split, model, name: str) -> dict:
-    s = consented(model, group_id, split, "user_id", "created_at").subquery()
+    """Items per month recorded; intents still wanted only, the same ones demand counts
+    (all intents minus live ones would tell of the few members whose intent ended)."""
+    if model is Intent:
+        s = _live(consented(model, group_id, split, "user_id", "created_at", "status"))
+    else:
+        s = consented(model, group_id, split, "user_id", "created_at").subquery()
     month = month_of(session, s.c.created_at).label("month")
     rows = session.execute(
         select(s.c.bucket, month, func.count(distinct(s.c.user_id)), func.count())
@@ -695,7 +700,7 @@ def overlapping_figures(
             Intent, group_id, split, "user_id", "category_id", "root_id", "window_start", "status"
         )
     )
-    every_intent = consented(Intent, group_id, split, "user_id", "created_at").subquery()
+    every_intent = _live(consented(Intent, group_id, split, "user_id", "created_at", "status"))
     preferences = consented(
         Preference, group_id, split, "user_id", "root_id", "values", "created_at"
     ).subquery()
@@ -810,11 +815,13 @@ def _withhold_members(figures: Figures, name: str) -> None:
 def _shared_sums(figures: Figures) -> list[tuple[Table, Table]]:
     """Pairs of figures that add up to the same number on a page.
 
-    Live intents (demand's total, the quarters), ratings (the companies with
-    all others, the months) and preferences (the categories, the months).
+    Live intents (demand's total, the quarters, the months), ratings (the
+    companies with all others, the months) and preferences (the categories,
+    the months).
     """
     return [
         (figures.demand, figures.windows),
+        (figures.demand, figures.trends["intents"]),
         (figures.ratings, figures.trends["feedback"]),
         (figures.preference_roots, figures.trends["preferences"]),
     ]
