@@ -481,7 +481,11 @@ def test_the_pages_of_a_filter_add_up_to_the_whole_page(db_session, make, commun
             )
 
 
-@pytest.mark.parametrize("in_two_quarters, shown", [(0, True), (1, False), (2, False), (3, True)])
+@pytest.mark.parametrize(
+    "in_two_quarters, shown",
+    # With three in both quarters, 8 − 6 = 2 members are left out of the first: withheld too.
+    [(0, True), (1, False), (2, False), (3, False)],
+)
 def test_member_counts_are_withheld_where_a_few_members_are_in_two_rows(
     db_session, make, in_two_quarters, shown
 ):
@@ -525,3 +529,17 @@ def test_member_counts_overlapping_from_page_to_page_are_withheld_on_the_pages(d
     for filters, page in pages.items():
         if filters.active and page.demand.rows:
             assert all(row.values["members"] is None for row in page.demand.rows)
+
+
+def test_member_counts_are_withheld_where_a_row_leaves_a_few_members_out(db_session, make):
+    """The probe's case: "16 with preferences, 14 chose Renewable" told that 2 did not."""
+    group = make.group(k_anonymity=3)
+    for n in range(7):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        values = ["local", "renewable"] if n < 6 else ["local"]  # one member leaves it out
+        make.preference(user, category=make.category("energy-gas"), values=values)
+    values = figures(db_session, group).preference_values.rows
+    assert {row.key for row in values if row.released} == {"energy:local", "energy:renewable"}
+    assert all(row.values["members"] is None for row in values)
+    assert all(row.values["share"] is not None for row in values)  # the shares stay

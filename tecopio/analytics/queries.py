@@ -794,6 +794,42 @@ def _compute(
     return pages
 
 
+def _withhold_negations(figures: Figures, k: int) -> None:
+    """Member counts withheld where a row leaves 1 to k−1 of its population out.
+
+    "16 members have preferences, 14 chose Renewable" tells that 2 did not.
+    Where rows share out their population (one row per member), the hidden
+    rows already rest on k members together; where a member can be in
+    several rows, the rows' members are checked against the population.
+    """
+    demand_total, segments_total = figures.demand.total, figures.segments.total
+    values_by_root: dict[str, list[Row]] = {}
+    for row in figures.preference_values.rows:
+        values_by_root.setdefault(row.key.split(":", 1)[0], []).append(row)
+    families = [
+        (demand_total, figures.demand.rows, "demand"),
+        (demand_total, figures.windows.rows, "windows"),
+        (demand_total, figures.trends["intents"].rows, "intents"),
+        (segments_total, figures.preference_roots.rows, "preference_roots"),
+        (segments_total, figures.trends["preferences"].rows, "preferences"),
+        *((root, root.children, "demand:children") for root in figures.demand.rows),
+        *(
+            (root, values_by_root.get(root.key, []), "preference_values")
+            for root in figures.preference_roots.rows
+        ),
+    ]
+    for population, rows, name in families:
+        if population is None or not population.released:
+            continue
+        if any(
+            row.released
+            and row.values.get("members") is not None
+            and 0 < population.members - row.members < k
+            for row in rows
+        ):
+            _withhold_members(figures, name)
+
+
 def _withhold_members(figures: Figures, name: str) -> None:
     """Member counts withheld from a figure's rows (``name``), their children
     (``name:children``) or its total and rows (``name:total``)."""
@@ -1035,6 +1071,7 @@ def pages_of(
             pages[split.filters(bucket)] = figures
     for figures in pages.values():
         _withhold_derived_ratings(figures.ratings)
+        _withhold_negations(figures, k)
         _describe_segments_by_released_rows(figures, whole)
     if charter.noise_epsilon_milli:
         _add_noise(session, group, charter.noise_epsilon_milli, list(pages.values()))
