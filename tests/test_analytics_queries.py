@@ -6,7 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
+from sqlalchemy import select
 
+from tecopio.accounts.models import User
 from tecopio.analytics.queries import (
     Filters,
     filter_pages,
@@ -17,7 +19,7 @@ from tecopio.analytics.queries import (
 from tecopio.analytics.release import Suppressed, release
 from tecopio.analytics.source import WHOLE
 from tecopio.categories.services import load_tree
-from tecopio.groups.models import MembershipStatus
+from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.privacy.services import set_consent
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -70,8 +72,11 @@ def community(db_session, make):
             rating=5 if n < 5 else 2,
             body="" if n % 2 else "text",
         )
-    # Two members in solar only: a sub-category resting on fewer than k members.
-    for user in members[:2]:
+    # Two more members, in solar only: a sub-category resting on fewer than k members.
+    # (Nobody holds two intents: where a few do, intent counts are withheld.)
+    for _ in range(2):
+        user = make.member(group)
+        make.consent(user, group, "energy")
         make.intent(
             user,
             category=make.category("energy-solar"),
@@ -96,7 +101,7 @@ def figures(db_session, group, **filters):
 def test_demand_counts_only_consented_members(db_session, community):
     group, members = community
     demand = figures(db_session, group).demand
-    assert demand.total.values["members"] == 8
+    assert demand.total.values["members"] == 10
     assert demand.total.values["intents"] == 10
     energy = next(r for r in demand.rows if r.key == "energy")
     electricity = next(r for r in energy.children if r.key == "energy-electricity")
@@ -129,9 +134,9 @@ def test_a_small_sub_category_is_suppressed_with_its_complement(db_session, comm
 
 def test_k_boundary_on_the_page_data(db_session, make, community):
     group, _members = community
-    make.charter(group, k_anonymity=9)
+    make.charter(group, k_anonymity=11, company_k=11)
     assert figures(db_session, group).demand.total.suppressed == Suppressed.TOO_FEW
-    make.charter(group, k_anonymity=8)
+    make.charter(group, k_anonymity=10, company_k=10)
     assert figures(db_session, group).demand.total.released
 
 
@@ -139,7 +144,7 @@ def test_withdrawn_consent_drops_out_at_once(db_session, make, community):
     group, members = community
     set_consent(db_session, members[0], group, make.category("energy"), False)
     demand = figures(db_session, group).demand
-    assert demand.total.values["members"] == 7
+    assert demand.total.values["members"] == 9
     ratings = figures(db_session, group).ratings
     assert ratings.rows[0].values["members"] == 7
 
@@ -451,8 +456,13 @@ def test_years_before_the_offered_ones_are_not_recovered(db_session, make):
 
 def test_the_pages_of_a_filter_add_up_to_the_whole_page(db_session, make, community):
     """Computed in one pass, every region's and category's page still counts exactly its rows."""
-    group, members = community
-    for n, member in enumerate(members):
+    group, _members = community
+    everyone = db_session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.group_id == group.id)
+    ).all()
+    for n, member in enumerate(everyone):
         member.region, member.region_key = ("Bilbao", "bilbao") if n % 2 else ("Getxo", "getxo")
     db_session.flush()
     tree = load_tree(db_session)
@@ -506,7 +516,9 @@ def test_member_counts_are_withheld_where_a_few_members_are_in_two_rows(
     windows = figures(db_session, group).windows
     assert all(row.released for row in windows.rows)
     assert all((row.values["members"] is not None) is shown for row in windows.rows)
-    assert all(row.values["intents"] is not None for row in windows.rows)  # items still shown
+    # Those members also hold two intents each: where 1..k−1 do, intent counts go too.
+    items_shown = in_two_quarters == 0 or in_two_quarters >= 3
+    assert all((row.values["intents"] is not None) is items_shown for row in windows.rows)
 
 
 def test_member_counts_overlapping_from_page_to_page_are_withheld_on_the_pages(db_session, make):
@@ -543,3 +555,21 @@ def test_member_counts_are_withheld_where_a_row_leaves_a_few_members_out(db_sess
     assert {row.key for row in values if row.released} == {"energy:local", "energy:renewable"}
     assert all(row.values["members"] is None for row in values)
     assert all(row.values["share"] is not None for row in values)  # the shares stay
+
+
+@pytest.mark.parametrize("holding_two, shown", [(0, True), (1, False), (2, False), (3, True)])
+def test_item_counts_are_withheld_where_a_few_members_hold_two(
+    db_session, make, holding_two, shown
+):
+    """The probe's case: "16 members, 17 intents" told of one member with two."""
+    group = make.group(k_anonymity=3)
+    for n in range(8):
+        user = make.member(group)
+        make.consent(user, group, "energy")
+        for _ in range(2 if n < holding_two else 1):
+            make.intent(user, category=make.category("energy-gas"))
+    result = figures(db_session, group)
+    for table in (result.demand, result.windows):
+        counted = [*table.all_rows(), *([table.total] if table.total else [])]
+        assert all((row.values["intents"] is not None) is shown for row in counted if row.released)
+    assert all((row.values["count"] is not None) is shown for row in result.trends["intents"].rows)

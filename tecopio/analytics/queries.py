@@ -742,6 +742,103 @@ def overlapping_figures(
     return within, across
 
 
+def _repeat_counts(session: Session, s, *keys) -> dict:
+    """Per (bucket, cell): how many members hold more than one item in that cell."""
+    per_member = (
+        select(s.c.bucket.label("bucket"), *(key.label(f"k{i}") for i, key in enumerate(keys)))
+        .add_columns(s.c.user_id)
+        .group_by(s.c.bucket, *keys, s.c.user_id)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    cells = [per_member.c[f"k{i}"] for i in range(len(keys))]
+    rows = session.execute(
+        select(per_member.c.bucket, *cells, func.count()).group_by(per_member.c.bucket, *cells)
+    )
+    return {tuple(row[:-1]): row[-1] for row in rows}
+
+
+def repeated_items(session: Session, group_id: int, split: Split, k: int) -> set:
+    """(kind, bucket) where 1 to k−1 members hold more than one item in some cell.
+
+    "16 members, 17 intents" tells of one member with two. Item counts add up
+    across figures (demand, quarters and months all count the same intents),
+    so where any cell of a kind shows this, that kind's item counts are
+    withheld from every figure of the page.
+    """
+    intents = _live(
+        consented(
+            Intent,
+            group_id,
+            split,
+            "user_id",
+            "category_id",
+            "root_id",
+            "window_start",
+            "status",
+            "created_at",
+        )
+    )
+    preferences = consented(
+        Preference, group_id, split, "user_id", "root_id", "created_at"
+    ).subquery()
+    feedback = consented(
+        Feedback, group_id, split, "user_id", "company_id", "rating", "created_at"
+    ).subquery()
+    quarter = cast(extract("year", intents.c.window_start), Integer) * 10 + (
+        (cast(extract("month", intents.c.window_start), Integer) - 1) // 3 + 1
+    )
+    cells = {
+        "intents": (
+            intents,
+            [
+                (intents.c.user_id * 0,),
+                (intents.c.root_id,),
+                (intents.c.category_id,),
+                (quarter,),
+                (month_of(session, intents.c.created_at),),
+            ],
+        ),
+        "preferences": (
+            preferences,
+            [
+                (preferences.c.user_id * 0,),
+                (preferences.c.root_id,),
+                (month_of(session, preferences.c.created_at),),
+            ],
+        ),
+        "feedback": (
+            feedback,
+            [
+                (feedback.c.user_id * 0,),
+                (feedback.c.company_id,),
+                (feedback.c.company_id, feedback.c.rating),
+                (month_of(session, feedback.c.created_at),),
+            ],
+        ),
+    }
+    found = set()
+    for kind, (s, keyings) in cells.items():
+        for keys in keyings:
+            for cell, n in _repeat_counts(session, s, *keys).items():
+                if 0 < n < k:
+                    found.add((kind, cell[0]))
+    return found
+
+
+def _withhold_items(figures: Figures, kind: str) -> None:
+    """One kind's item counts withheld from every figure of the page that shows them."""
+    tables = {
+        "intents": [(figures.demand, "intents"), (figures.windows, "intents")],
+        "preferences": [(figures.preference_roots, "preferences")],
+        "feedback": [(figures.ratings, "count")],
+    }[kind] + [(figures.trends[kind], "count")]
+    for table, measure in tables:
+        for row in [*table.all_rows(), *([table.total] if table.total else [])]:
+            if measure in row.values:
+                row.values[measure] = None
+
+
 def _compute(
     session,
     group,
@@ -764,6 +861,7 @@ def _compute(
             for name, model in TREND_KINDS.items()
         }
         within, across = overlapping_figures(session, group.id, gathered, k)
+        repeated = repeated_items(session, group.id, gathered, k)
     buckets = [WHOLE_BUCKET] if split.dimension is None else [*split.values, None]
     pages = {}
     for bucket in buckets:
@@ -789,6 +887,9 @@ def _compute(
         for name, where in within:
             if where == bucket:
                 _withhold_members(pages[bucket], name)
+        for kind, where in repeated:
+            if where == bucket:
+                _withhold_items(pages[bucket], kind)
     for figures in pages.values():
         figures.overlapping_pages = across
     return pages
