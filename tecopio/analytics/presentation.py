@@ -8,16 +8,15 @@ from babel.numbers import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from tecopio.analytics.queries import BUDGET_CURRENCY, Figures
-from tecopio.analytics.release import Row, Suppressed, Table
+from tecopio.analytics.release import Row, Table
 from tecopio.categories.services import CategoryTree
 from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.money import format_money
 from tecopio.text import spreadsheet_safe
 
-SUPPRESSED_LABELS = {
-    Suppressed.TOO_FEW: _l("hidden: fewer than k members"),
-    Suppressed.COMPLEMENT: _l("hidden: would reveal another hidden figure"),
-}
+# One label for every hidden row: telling rows hidden as complements (k members or
+# more) from rows on too few would let "total − shown − k" pin a small row down.
+HIDDEN_LABEL = _l("hidden to protect members' privacy")
 
 
 @dataclass
@@ -51,24 +50,24 @@ def _display(
 ) -> list[DisplayRow]:
     """Rows as shown: released ones in the table's order, then hidden ones by label.
 
-    Rows resting on too few members are left out entirely: their label alone
+    Hidden rows are left out entirely: the label of one on too few members
     (a company, a sub-category, a month, a value) would tell that one to k−1
-    members are there. Rows hidden as complements rest on k or more and are
-    shown as hidden. ``every_child_shown``: children that always exist, empty
-    or not (the five stars of a rating), are all listed, so that the absence
-    of one never tells anything.
+    members are there, and one hidden as a complement, listed apart, would
+    be known to rest on k or more. ``every_child_shown``: children that
+    always exist, empty or not (the five stars of a rating), are all listed,
+    hidden ones alike, so that the absence of one never tells anything.
     """
     rows = []
 
     def shown(row: Row) -> bool:
-        return row.suppressed != Suppressed.TOO_FEW
+        return row.released
 
     def bar(row: Row):
         measure = bar_of(row)  # withheld with noise on: the count of members instead
         return measure if measure is not None else row.values.get("members")
 
     def add(row: Row, depth: int):
-        hidden = str(SUPPRESSED_LABELS[row.suppressed]) if row.suppressed else None
+        hidden = str(HIDDEN_LABEL) if row.suppressed else None
         rows.append(
             DisplayRow(
                 label=row.label,
