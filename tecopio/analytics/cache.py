@@ -58,7 +58,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from tecopio.accounts.models import User
 from tecopio.analytics.queries import Figures, all_pages
 from tecopio.analytics.release import Row, Suppressed, Table
-from tecopio.analytics.source import Filters
+from tecopio.analytics.source import COLUMNS, Filters
 from tecopio.categories.models import Category
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
@@ -135,21 +135,18 @@ class ChangedMember(db.Model):
 ITEM_KINDS = {Intent: "intent", Preference: "preference", Feedback: "feedback"}
 
 # The columns the figures read, per model: a change elsewhere (a note, a description,
-# the time of an edit) changes no figure and never counts.
+# the time of an edit) changes no figure and never counts. For members' items, the
+# columns every figure gathers (``source.COLUMNS``), computed ones by what they read.
+_READ_FROM = {"root_id": "category_id", "commented": "body"}
 FIGURE_COLUMNS = {
-    Intent: (
-        "user_id",
-        "category_id",
-        "quantity",
-        "unit",
-        "budget_min",
-        "budget_max",
-        "currency",
-        "window_start",
-        "status",
-    ),
-    Preference: ("user_id", "category_id", "importance", "values"),
-    Feedback: ("user_id", "category_id", "company_id", "rating", "body"),
+    **{
+        # The category decides which consent shares an item: read for every kind.
+        model: tuple(
+            {_READ_FROM.get(name, name) for name in columns} - {"id", "created_at"}
+            | {"category_id"}
+        )
+        for model, columns in COLUMNS.items()
+    },
     PreferenceCompany: ("preference_id", "company_id", "stance"),
     Consent: ("granted",),
     Membership: ("status",),

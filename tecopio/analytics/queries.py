@@ -681,6 +681,45 @@ def _multi_bucket_counts(session: Session, s, key, joined=None) -> dict:
     return dict(rows.all())
 
 
+@dataclass
+class _Counted:
+    """Every kind's consented rows with what the overlap checks key them by."""
+
+    intents: object  # live intents, the ones every intent figure counts
+    preferences: object
+    feedback: object
+    quarter: object
+
+
+def _counted(session: Session, group_id: int, split: Split) -> _Counted:
+    intents = _live(
+        consented(
+            Intent,
+            group_id,
+            split,
+            "user_id",
+            "category_id",
+            "root_id",
+            "window_start",
+            "status",
+            "created_at",
+        )
+    )
+    window = intents.c.window_start
+    return _Counted(
+        intents=intents,
+        preferences=consented(
+            Preference, group_id, split, "user_id", "root_id", "values", "created_at"
+        ).subquery(),
+        feedback=consented(
+            Feedback, group_id, split, "user_id", "company_id", "rating", "created_at"
+        ).subquery(),
+        quarter=cast(extract("year", window), Integer) * 10
+        + (cast(extract("month", window), Integer) - 1) // 3
+        + 1,
+    )
+
+
 def overlapping_figures(
     session: Session, group_id: int, split: Split, k: int
 ) -> tuple[set[tuple[str, object]], set[str]]:
@@ -689,33 +728,20 @@ def overlapping_figures(
     Rows count distinct members and a member may be in several rows (two
     quarters, two values, two companies): the rows' members minus their
     parent's then tell how many. Where 1 to k−1 members are in more than one
-    row of a figure, its member counts are withheld on that page (the item
-    counts stay). Pages of a category or year filter overlap the same way
+    row of a figure, its member counts are withheld on that page (item
+    counts are ``repeated_items``' concern). Pages of a category or year filter overlap the same way
     (a member with data in two categories): where 1 to k−1 members of a
     figure are on more than one page, its member counts are withheld on every
     page of the filter. Returns ({(figure, bucket)}, {figure}).
     """
-    intents = _live(
-        consented(
-            Intent, group_id, split, "user_id", "category_id", "root_id", "window_start", "status"
-        )
-    )
-    every_intent = _live(consented(Intent, group_id, split, "user_id", "created_at", "status"))
-    preferences = consented(
-        Preference, group_id, split, "user_id", "root_id", "values", "created_at"
-    ).subquery()
-    feedback = consented(
-        Feedback, group_id, split, "user_id", "company_id", "rating", "created_at"
-    ).subquery()
-    quarter = cast(extract("year", intents.c.window_start), Integer) * 10 + (
-        (cast(extract("month", intents.c.window_start), Integer) - 1) // 3 + 1
-    )
+    counted = _counted(session, group_id, split)
+    intents, preferences, feedback = counted.intents, counted.preferences, counted.feedback
     values = _json_values(session, preferences.c["values"])
     families = [
         ("demand", intents, intents.c.root_id, None, None),
         ("demand:children", intents, intents.c.category_id, intents.c.root_id, None),
-        ("windows", intents, quarter, None, None),
-        ("intents", every_intent, month_of(session, every_intent.c.created_at), None, None),
+        ("windows", intents, counted.quarter, None, None),
+        ("intents", intents, month_of(session, intents.c.created_at), None, None),
         ("preferences", preferences, month_of(session, preferences.c.created_at), None, None),
         ("preference_roots", preferences, preferences.c.root_id, None, None),
         ("preference_values", preferences, values.c.value, preferences.c.root_id, values),
@@ -766,28 +792,8 @@ def repeated_items(session: Session, group_id: int, split: Split, k: int) -> set
     so where any cell of a kind shows this, that kind's item counts are
     withheld from every figure of the page.
     """
-    intents = _live(
-        consented(
-            Intent,
-            group_id,
-            split,
-            "user_id",
-            "category_id",
-            "root_id",
-            "window_start",
-            "status",
-            "created_at",
-        )
-    )
-    preferences = consented(
-        Preference, group_id, split, "user_id", "root_id", "created_at"
-    ).subquery()
-    feedback = consented(
-        Feedback, group_id, split, "user_id", "company_id", "rating", "created_at"
-    ).subquery()
-    quarter = cast(extract("year", intents.c.window_start), Integer) * 10 + (
-        (cast(extract("month", intents.c.window_start), Integer) - 1) // 3 + 1
-    )
+    counted = _counted(session, group_id, split)
+    intents, preferences, feedback = counted.intents, counted.preferences, counted.feedback
     cells = {
         "intents": (
             intents,
@@ -795,7 +801,7 @@ def repeated_items(session: Session, group_id: int, split: Split, k: int) -> set
                 (intents.c.user_id * 0,),
                 (intents.c.root_id,),
                 (intents.c.category_id,),
-                (quarter,),
+                (counted.quarter,),
                 (month_of(session, intents.c.created_at),),
             ],
         ),
