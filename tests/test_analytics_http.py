@@ -217,16 +217,16 @@ def test_a_member_moving_region_changes_nothing_until_k_members_have_changed(
     assert after.status_code == 200 and after.text != before
 
 
-def test_small_figures_are_left_out_and_hidden_totals_labelled(client, make, db_session):
-    """A row's label alone (a sub-category, a quarter) would tell a few members are there."""
+def test_small_figures_are_left_out_and_read_as_empty(client, make, db_session):
+    """A row's label alone (a sub-category, a quarter) would tell a few members are there;
+    a figure whose total alone is hidden reads like one with no data at all."""
     group, admin, members = build_group(make, 3)
     make.charter(group, k_anonymity=4)
     db_session.commit()
     login(client, admin)
     html = client.get(f"/groups/{group.slug}/analytics").text
-    assert page_table(html, "demand")[1:] == [
-        ["All categories", "hidden to protect members' privacy"]
-    ]
+    assert page_table(html, "demand") == []
+    assert "Nothing to show: no member shares data of this kind" in html
     for name in ("windows", "values", "trend-intents"):
         assert len(page_table(html, name)) <= 1  # a header at most
 
@@ -366,8 +366,8 @@ def test_a_filter_cannot_be_subtracted_from_the_whole_page(client, make, db_sess
     assert whole[1][:2] == ["Energy", "6"]
     html = client.get(f"/groups/{group.slug}/analytics", query_string={"region": "bilbao"}).text
     filtered = page_table(html, "demand")
-    # Energy is left out (hidden); only the total says it is hidden, as every hidden row would.
-    assert filtered[1:] == [["All categories", "hidden to protect members' privacy"]]
+    # Energy and the total are hidden: the figure reads as empty, like one with no data.
+    assert filtered == []
 
 
 def test_analytics_csv_does_not_run_formulas(client, make):

@@ -87,7 +87,9 @@ def _display(
         (r for r in top if not r.released), key=lambda r: r.label
     ):
         add(row, 0)
-    if table.total is not None and table.total_shown:
+    # A hidden total with nothing else shown would tell 1..k−1 members from none: the
+    # figure then reads as empty, as it does with no data at all.
+    if table.total is not None and table.total_shown and (table.total.released or rows):
         total = table.total
         total.label = str(_l("All categories"))
         add(total, 0)
