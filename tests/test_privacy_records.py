@@ -20,7 +20,9 @@ from sqlalchemy import JSON, String, Text, and_, func, inspect, or_, select
 from tecopio.accounts.models import User
 from tecopio.accounts.personal import SECRET_COLUMNS
 from tecopio.accounts.services import update_profile
+from tecopio.analytics.cache import publish_if_due
 from tecopio.audit.services import record
+from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.directory.services import add_company
 from tecopio.governance import decisions
@@ -82,9 +84,27 @@ def everything(db_session, make) -> User:
     company = add_company(db_session, zelda, name="Zelda Solar Coop")
     preference = make.preference(zelda, note="only local")
     preference.companies.append(PreferenceCompany(company=company, stance=Stance.LIKE))
-    make.intent(zelda)
+    intent = make.intent(zelda)
     make.feedback(zelda, company=company)
     services.set_consent(db_session, zelda, energy, make.category("energy"), True)
+
+    # A group's figures: a first release counts what she shares; then she changes her intent
+    # and two others add theirs, so the next release holds back the row she alone moved.
+    figures = make.group(admin=ane, name="Figures Group", k_anonymity=3)
+    peers = [make.member(figures) for _ in range(4)]
+    make.membership(figures, zelda)
+    for person in [zelda, *peers]:
+        make.consent(person, figures, "energy")
+    for person in peers:
+        make.intent(person)
+    tree = load_tree(db_session)
+    db_session.flush()
+    publish_if_due(db_session, figures, tree)
+    intent.quantity += 5
+    for person in peers[:2]:
+        make.intent(person, category=make.category("energy-gas"))
+    db_session.flush()
+    assert publish_if_due(db_session, figures, tree).number == 2
 
     # Decisions: she opens a motion, votes on and comments another; one comment names her.
     decisions.open_proposal(
@@ -118,8 +138,9 @@ def _key(table, row):
 def rows_referring_to(session, user: User, needles) -> dict:
     """{(table, primary key): {(how, column), ...}} of every row that refers to the user.
 
-    A row refers to them by a foreign key to ``users.id`` (or is their own
-    account): how is "key"; or by one of ``needles`` (their address, name)
+    A row refers to them by a foreign key to ``users.id``, or by a column that
+    says it holds one (``info={"refers_to": "users.id"}``), or is their own
+    account: how is "key"; or by one of ``needles`` (their address, name)
     in a text or JSON column: how is "text".
     """
     found = defaultdict(set)
@@ -128,7 +149,7 @@ def rows_referring_to(session, user: User, needles) -> dict:
         if table.name == "users":
             conditions.append(("key", "id", table.c.id == user.id))
         for column in table.columns:
-            if any(
+            if column.info.get("refers_to") == "users.id" or any(
                 fk.column.table.name == "users" and fk.column.name == "id"
                 for fk in column.foreign_keys
             ):

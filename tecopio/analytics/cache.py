@@ -32,6 +32,7 @@ withdrawn). With calibrated noise, a release is computed and charged once.
 """
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -56,9 +57,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.accounts.models import User
+from tecopio.analytics.changes import cell_name, changes_since_release, rows_of, save_basis
 from tecopio.analytics.queries import Figures, all_pages
 from tecopio.analytics.release import Row, Suppressed, Table
-from tecopio.analytics.source import COLUMNS, Filters
+from tecopio.analytics.source import COLUMNS, Filters, allowed_roots, filters_key, gathered
 from tecopio.categories.models import Category
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
@@ -108,6 +110,8 @@ class AnalyticsVersion(db.Model):
     released_changes: Mapped[int] = mapped_column(default=0, server_default="0")
     released_removals: Mapped[int] = mapped_column(default=0, server_default="0")
     released_rules: Mapped[str | None] = mapped_column(String(200))
+    # What the next release compares with (``changes.Changes.remember``): JSON.
+    released_meta: Mapped[str | None] = mapped_column(Text)
 
 
 class ChangedMember(db.Model):
@@ -505,10 +509,6 @@ def rules_of(session: Session, group) -> str:
     )[:200]
 
 
-def filters_key(filters: Filters) -> str:
-    return f"{filters.root_category_id}|{filters.region_key}|{filters.year}"
-
-
 @dataclass
 class ReleaseState:
     """What the page can show of a group's figures now, and why."""
@@ -572,7 +572,21 @@ def publish_release(session: Session, group, tree) -> ReleaseState:
         session.add(version)
         session.flush()
     changes, removals = version.changes, version.removals
-    pages = all_pages(session, group, tree, RELEASE_LOCALE)
+    charter = current_charter(session, group)
+    before = json.loads(version.released_meta) if version.released_meta else None
+    if version.release_number == 0:
+        before = None  # nothing released yet: nothing to compare with
+    with ExitStack() as stack:
+        rows = stack.enter_context(gathered(session, group.id, allowed_roots(charter, tree)))
+        moved = changes_since_release(
+            session, group.id, tree, charter.k_anonymity, rows, before, stack
+        )
+        pages = all_pages(session, group, tree, RELEASE_LOCALE, tables=rows, changes=moved)
+        save_basis(session, group.id, rows, moved.assignments)
+        whole = pages[Filters()]
+        meta = moved.remember(
+            released_cells(pages), [int(r.key) for r in whole.ratings.rows if r.key.isdigit()]
+        )
     now = utcnow()
     session.execute(delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id == group.id))
     session.add_all(
@@ -595,6 +609,7 @@ def publish_release(session: Session, group, tree) -> ReleaseState:
             released_changes=changes,
             released_removals=removals,
             released_rules=rules_of(session, group),
+            released_meta=json.dumps(meta),
         )
     )
     session.execute(
@@ -604,6 +619,17 @@ def publish_release(session: Session, group, tree) -> ReleaseState:
     )
     session.flush()
     return release_state(session, group)
+
+
+def released_cells(pages: dict) -> set[str]:
+    """The rows a release shows, by name (``changes.cell_name``)."""
+    return {
+        cell_name(filters_key(filters), table.name, row.key)
+        for filters, figures in pages.items()
+        for table in figures.tables()
+        for row in rows_of(table)
+        if row.released
+    }
 
 
 def released_page(session: Session, group, filters, state: ReleaseState) -> Figures | None:

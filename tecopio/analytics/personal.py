@@ -1,8 +1,12 @@
 """Analytics' part in a person's export and erasure (see ``tecopio/privacy/registry.py``).
 
-Analytics keeps no one's data, only released figures and, per group, which
-members changed what they share since the last release (so that the next
-release waits for enough of them).
+Analytics keeps released figures (nobody's data), per group which members
+changed what they share since the last release (so that the next release
+waits for enough of them), and the copy of what members shared that the
+latest release was computed from (``changes.py``: the next release is
+compared with it row by row). An erasure withdraws the figures of the
+person's groups and leaves the copy under a stand-in that names no one, until
+each group's next release replaces it.
 """
 
 from flask_babel import lazy_gettext as _l
@@ -11,8 +15,17 @@ from sqlalchemy.orm import Session
 
 from tecopio.accounts.models import User
 from tecopio.analytics.cache import AnalyticsSnapshot, ChangedMember
+from tecopio.analytics.changes import (
+    BasisItem,
+    BasisLink,
+    BasisSegment,
+    HeldPart,
+    detach_member,
+)
+from tecopio.analytics.source import shared_regions
+from tecopio.governance.services import current_charters
 from tecopio.groups.models import Group, Membership
-from tecopio.privacy.registry import register_personal_data
+from tecopio.privacy.registry import columns_of, register_personal_data
 
 
 def export_changes(session: Session, user: User) -> list[dict]:
@@ -34,6 +47,40 @@ def withdraw_figures(session: Session, user: User) -> None:
     session.execute(delete(AnalyticsSnapshot).where(AnalyticsSnapshot.group_id.in_(groups)))
 
 
+def _exporter(model):
+    def export(session: Session, user: User) -> list[dict]:
+        rows = session.execute(
+            select(model, Group.name)
+            .join(Group, Group.id == model.group_id)
+            .where(model.member == user.id)
+            .order_by(Group.name, model.id)
+        )
+        return [
+            {"id": row.id, "group": name, **columns_of(row, skip={"id", "group_id", "member"})}
+            for row, name in rows
+        ]
+
+    return export
+
+
+def detach(session: Session, user: User) -> None:
+    """The copy the next releases compare with stays, under a stand-in (``changes.py``)."""
+    groups = set(session.scalars(select(BasisItem.group_id).where(BasisItem.member == user.id)))
+    charters = current_charters(session, groups)
+    offered = {
+        group_id: [key for key, _name in shared_regions(session, group_id, charter.k_anonymity)]
+        for group_id, charter in charters.items()
+    }
+    detach_member(session, user.id, lambda group_id: offered.get(group_id, []))
+
+
+STAND_IN = _l(
+    "Kept without your name, under a stand-in, until the group's next release of figures "
+    "replaces it, so that the next figures cannot show what you had shared by comparison "
+    "with the last ones; the region only where at least k members of the group live there."
+)
+
+
 def register() -> None:
     register_personal_data(
         "analytics_changes",
@@ -46,4 +93,33 @@ def register() -> None:
             "without your name, so that its next release still waits for enough members; "
             "the figures published with your data are withdrawn."
         ),
+    )
+    register_personal_data(
+        "analytics_basis",
+        table="analytics_basis_items",
+        title=_l("What you shared that each group's latest figures were computed from"),
+        export=_exporter(BasisItem),
+        erase=detach,
+        kept=STAND_IN,
+    )
+    register_personal_data(
+        "analytics_basis_companies",
+        table="analytics_basis_links",
+        title=_l("The companies your preferences named in those figures"),
+        export=_exporter(BasisLink),
+        kept=STAND_IN,
+    )
+    register_personal_data(
+        "analytics_basis_segments",
+        table="analytics_basis_segments",
+        title=_l("The segment you fell in on each page of those figures"),
+        export=_exporter(BasisSegment),
+        kept=STAND_IN,
+    )
+    register_personal_data(
+        "analytics_held_parts",
+        table="analytics_held_parts",
+        title=_l("Your part in figures held back since you changed them"),
+        export=_exporter(HeldPart),
+        kept=STAND_IN,
     )

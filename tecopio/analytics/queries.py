@@ -5,7 +5,8 @@ number of statements, whatever the size of the group; ``group_figures`` runs
 them all and releases every table with the group's k (``release.py``).
 """
 
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tecopio.analytics.noise import add_noise
-from tecopio.analytics.release import Row, Suppressed, Table, release
+from tecopio.analytics.release import Row, Suppressed, Table, moved_for_too_few, release
 from tecopio.analytics.segments import segments_tables
 from tecopio.analytics.source import (
     WHOLE_BUCKET,
@@ -35,6 +36,8 @@ from tecopio.analytics.source import (
     allowed_roots,
     consented,
     dialect,
+    gathered,
+    links_of,
     materialized,
     month_of,
     offered_split,
@@ -163,7 +166,7 @@ def quartile_positions(members: int, p: float) -> tuple[int, int, Fraction]:
     return lower + 1, lower + 1 + (position != lower), position - lower
 
 
-def _quartiles(session: Session, s, key, k: int) -> dict:
+def _quartiles(session: Session, s, key, k: int, banded: bool = True) -> dict:
     """Quartiles of members' budgets per bucket and ``key`` (None: per bucket), banded.
 
     Each member counts once, with the mean midpoint of their budget ranges in
@@ -216,7 +219,7 @@ def _quartiles(session: Session, s, key, k: int) -> dict:
                 continue
             values = by_rank[found_key]
             exact = values[lower] + weight * (values[upper] - values[lower])
-            quartiles.append(round_to_band(exact))
+            quartiles.append(round_to_band(exact) if banded else exact)
         found[found_key] = tuple(quartiles)
     return found
 
@@ -236,7 +239,13 @@ def _demand_values(row, quartiles) -> dict:
 
 
 def demand_tables(
-    session: Session, group_id: int, split: Split, tree: CategoryTree, locale: str, k: int
+    session: Session,
+    group_id: int,
+    split: Split,
+    tree: CategoryTree,
+    locale: str,
+    k: int,
+    banded: bool = True,
 ) -> dict:
     s = _live(
         consented(
@@ -269,9 +278,9 @@ def demand_tables(
     totals = _by_bucket(
         session.execute(select(s.c.bucket, *_demand_measures(s)).group_by(s.c.bucket))
     )
-    leaf_q = _quartiles(session, s, s.c.category_id, k)
-    root_q = _quartiles(session, s, s.c.root_id, k)
-    total_q = _quartiles(session, s, None, k)
+    leaf_q = _quartiles(session, s, s.c.category_id, k, banded)
+    root_q = _quartiles(session, s, s.c.root_id, k, banded)
+    total_q = _quartiles(session, s, None, k, banded)
 
     tables = {}
     for bucket, (total,) in totals.items():
@@ -389,19 +398,22 @@ def preference_tables(
         )
     )
     members = func.count(distinct(s.c.user_id))
+    link_table = links_of(split)
+    link_table = link_table if link_table is not None else PreferenceCompany.__table__
+    named = link_table.c
     links = (
         select(
             s.c.bucket,
             s.c.root_id,
-            PreferenceCompany.stance,
+            named.stance,
             Company.name,
             members,
             func.sum(s.c.importance),
         )
         .select_from(s)
-        .join(PreferenceCompany, PreferenceCompany.preference_id == s.c.id)
-        .join(Company, Company.id == PreferenceCompany.company_id)
-        .group_by(s.c.bucket, s.c.root_id, PreferenceCompany.stance, Company.name)
+        .join(link_table, named.preference_id == s.c.id)
+        .join(Company, Company.id == named.company_id)
+        .group_by(s.c.bucket, s.c.root_id, named.stance, Company.name)
     )
     if top is not None:  # the whole page: the database picks the top rows
         links = links.order_by(
@@ -409,7 +421,7 @@ def preference_tables(
             func.sum(s.c.importance).desc(),
             Company.name,
             s.c.root_id,
-            PreferenceCompany.stance,
+            named.stance,
         ).limit(top)
     brand_rows = _by_bucket(session.execute(links))
 
@@ -854,9 +866,11 @@ def _compute(
     locale: str,
     top: int | None,
     listed: list[int] | None,
+    changes=None,
 ) -> dict:
     """Every figure, released with k on its own, for every bucket of ``split``."""
-    with materialized(session, group.id, split) as gathered:
+    reading = nullcontext(split) if split.tables else materialized(session, group.id, split)
+    with reading as gathered:
         demand = demand_tables(session, group.id, gathered, tree, locale, k)
         windows = windows_tables(session, group.id, gathered)
         preferences = preference_tables(session, group.id, gathered, tree, locale, top)
@@ -869,25 +883,34 @@ def _compute(
         within, across = overlapping_figures(session, group.id, gathered, k)
         repeated = repeated_items(session, group.id, gathered, k)
     buckets = [WHOLE_BUCKET] if split.dimension is None else [*split.values, None]
+    if listed is None:  # the whole page: the companies it lists
+        whole_ratings = ratings.get(WHOLE_BUCKET, _empty("ratings"))
+        listed = [int(row.key) for row in whole_ratings.rows if row.key.isdigit()]
     pages = {}
     for bucket in buckets:
         preference_roots, preference_values, brands = preferences.get(
             bucket,
             (Table("preference_roots", []), Table("preference_values", []), Table("brands", [])),
         )
+        unreleased = {
+            "demand": demand.get(bucket, Table("demand", [])),
+            "windows": windows.get(bucket, _empty("windows")),
+            "preference_roots": preference_roots,
+            "preference_values": preference_values,
+            "brands": brands,
+            "ratings": ratings.get(bucket, _empty("ratings")),
+            "segments": segments.get(bucket, _empty("segments")),
+        }
+        unreleased_trends = {
+            name: tables.get(bucket, _empty(name)) for name, tables in trends.items()
+        }
+        if changes is not None:
+            every = [*unreleased.values(), *unreleased_trends.values()]
+            changes.annotate(split, bucket, every, listed)
         pages[bucket] = Figures(
             k=k,
-            demand=release(demand.get(bucket, Table("demand", [])), k),
-            windows=release(windows.get(bucket, _empty("windows")), k),
-            preference_roots=release(preference_roots, k),
-            preference_values=release(preference_values, k),
-            brands=release(brands, k),
-            ratings=release(ratings.get(bucket, _empty("ratings")), k),
-            segments=release(segments.get(bucket, _empty("segments")), k),
-            trends={
-                name: release(tables.get(bucket, _empty(name)), k)
-                for name, tables in trends.items()
-            },
+            **{name: release(table, k) for name, table in unreleased.items()},
+            trends={name: release(table, k) for name, table in unreleased_trends.items()},
         )
         _link_shared_sums(pages[bucket], k)
         for name, where in within:
@@ -901,19 +924,13 @@ def _compute(
     return pages
 
 
-def _withhold_negations(figures: Figures, k: int) -> None:
-    """Member counts withheld where a row leaves 1 to k−1 of its population out.
-
-    "16 members have preferences, 14 chose Renewable" tells that 2 did not.
-    Where rows share out their population (one row per member), the hidden
-    rows already rest on k members together; where a member can be in
-    several rows, the rows' members are checked against the population.
-    """
+def _populations(figures: Figures) -> list[tuple[Row | None, list[Row], str]]:
+    """(population, rows, figure name): rows whose members are all in the population."""
     demand_total, segments_total = figures.demand.total, figures.segments.total
     values_by_root: dict[str, list[Row]] = {}
     for row in figures.preference_values.rows:
         values_by_root.setdefault(row.key.split(":", 1)[0], []).append(row)
-    families = [
+    return [
         (demand_total, figures.demand.rows, "demand"),
         (demand_total, figures.windows.rows, "windows"),
         (demand_total, figures.trends["intents"].rows, "intents"),
@@ -925,7 +942,17 @@ def _withhold_negations(figures: Figures, k: int) -> None:
             for root in figures.preference_roots.rows
         ),
     ]
-    for population, rows, name in families:
+
+
+def _withhold_negations(figures: Figures, k: int) -> None:
+    """Member counts withheld where a row leaves 1 to k−1 of its population out.
+
+    "16 members have preferences, 14 chose Renewable" tells that 2 did not.
+    Where rows share out their population (one row per member), the hidden
+    rows already rest on k members together; where a member can be in
+    several rows, the rows' members are checked against the population.
+    """
+    for population, rows, name in _populations(figures):
         if population is None or not population.released:
             continue
         if any(
@@ -935,6 +962,62 @@ def _withhold_negations(figures: Figures, k: int) -> None:
             for row in rows
         ):
             _withhold_members(figures, name)
+
+
+def _moved_members(delta: dict) -> int:
+    return delta.get("members", 0)
+
+
+def _withhold_moved_counts(figures: Figures, k: int) -> None:
+    """Counts whose differences between two releases would tell of 1 to k−1 members.
+
+    The same three differences as within one release, now of the change since
+    the previous release: a row's members against its population's ("one
+    more member with preferences, none more for Renewable"), a figure's rows'
+    members against its population's (one more member now in two quarters),
+    and a row's items against its members (one more intent, no more members).
+    Where such a difference moved for 1 to k−1 members, the counts that show
+    it are withheld on the page.
+    """
+    for population, rows, name in _populations(figures):
+        if population is None:
+            continue
+        overlap: dict = {}
+        for row in rows:
+            for member in {*population.deltas, *row.deltas}:
+                pop = _moved_members(population.deltas.get(member, {}))
+                own = _moved_members(row.deltas.get(member, {}))
+                overlap[member] = overlap.get(member, -pop) + own
+            apart = {
+                member
+                for member in {*population.deltas, *row.deltas}
+                if _moved_members(population.deltas.get(member, {}))
+                != _moved_members(row.deltas.get(member, {}))
+            }
+            if 0 < len(apart) < k:
+                _withhold_members(figures, name)
+                break
+        else:
+            if 0 < sum(1 for value in overlap.values() if value) < k:
+                _withhold_members(figures, name)
+    items = {
+        "intents": [(figures.demand, "intents"), (figures.windows, "intents")],
+        "preferences": [(figures.preference_roots, "preferences")],
+        "feedback": [(figures.ratings, "count")],
+    }
+    for kind, measures in items.items():
+        for table, measure in [*measures, (figures.trends[kind], "count")]:
+            if any(
+                0 < sum(1 for delta in row.deltas.values() if _extra(delta, measure)) < k
+                for row in [*table.all_rows(), *([table.total] if table.total else [])]
+            ):
+                _withhold_items(figures, kind)
+                break
+
+
+def _extra(delta: dict, measure: str) -> bool:
+    """Whether a member's items in a row moved otherwise than their membership of it."""
+    return delta.get(measure, 0) != delta.get("members", 0)
 
 
 def _withhold_members(figures: Figures, name: str) -> None:
@@ -981,14 +1064,21 @@ def _sum_kept(table: Table, k: int) -> bool:
     """Whether the figure's protection rests on its sum staying unknown.
 
     A hidden total (its rows were protected against it alone), a lone row
-    hidden as a complement, or hidden rows resting together on fewer than k
-    members (nothing beside them was left to hide).
+    hidden as a complement or for having moved for too few members, hidden
+    rows resting together on fewer than k members (nothing beside them was
+    left to hide), or hidden rows whose sum moved for 1 to k−1 members since
+    the previous release.
     """
     if table.total is not None:
         return not table.total.released and table.total.members > 0
     hidden = [row for row in table.rows if not row.released and row.members > 0]
-    lone_complement = len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT
-    return lone_complement or 0 < sum(row.members for row in hidden) < k
+    lone = len(hidden) == 1 and hidden[0].suppressed in (
+        Suppressed.COMPLEMENT,
+        Suppressed.CHANGED,
+    )
+    return (
+        lone or 0 < sum(row.members for row in hidden) < k or moved_for_too_few(hidden, k)
+    )
 
 
 def _link_shared_sums(figures: Figures, k: int) -> bool:
@@ -1053,6 +1143,7 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     label="",
                     members=rest.members if rest else 0,
                     suppressed=Suppressed.TOO_FEW,
+                    deltas=rest.deltas if rest else {},
                 )
                 stand_ins = [
                     Row(
@@ -1061,6 +1152,8 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                         members=cell.members,
                         suppressed=cell.suppressed,
                         pinned=cell.pinned,
+                        changed=cell.changed,
+                        deltas=cell.deltas,
                     )
                     for cell in cells
                 ]
@@ -1144,23 +1237,47 @@ def _top_brands(table: Table) -> None:
 
 
 def pages_of(
-    session: Session, group, tree: CategoryTree, locale: str, dimensions
+    session: Session,
+    group,
+    tree: CategoryTree,
+    locale: str,
+    dimensions,
+    *,
+    tables: dict | None = None,
+    changes=None,
 ) -> dict[Filters, Figures]:
     """The whole page and every page of each filter in ``dimensions``, released.
 
     The pages of one filter are computed in one pass (``Split``) and released
     together with the whole page (``_release_together``): checked one at a
     time against the whole page, Bilbao and Getxo could still be subtracted
-    from it together. The whole page is the same for every filter.
+    from it together. The whole page is the same for every filter. Every
+    page reads the same gathered rows (``tables``, or gathered here).
+    ``changes`` (``changes.Changes``) tells, for every row, how many members'
+    part in it moved since it was last released, and by how much since the
+    previous release, so that no difference between releases rests on 1 to
+    k−1 members.
     """
     charter = current_charter(session, group)
+    roots = allowed_roots(charter, tree)
+    reading = nullcontext(tables) if tables is not None else gathered(session, group.id, roots)
+    with reading as rows:
+        pages = _pages(session, group, tree, locale, dimensions, charter, rows, changes)
+    if charter.noise_epsilon_milli:
+        _add_noise(session, group, charter.noise_epsilon_milli, list(pages.values()))
+    return pages
+
+
+def _pages(session, group, tree, locale, dimensions, charter, rows, changes):
     k = charter.k_anonymity
-    whole_split = Split(roots=allowed_roots(charter, tree))
-    whole = _compute(session, group, k, whole_split, tree, locale, TOP_ROWS, None)[WHOLE_BUCKET]
+    whole_split = Split(roots=allowed_roots(charter, tree), tables=rows)
+    whole = _compute(
+        session, group, k, whole_split, tree, locale, TOP_ROWS, None, changes
+    )[WHOLE_BUCKET]
     pages = {Filters(): whole}
     listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
     for dimension in dimensions:
-        split = offered_split(session, group, charter, tree, dimension)
+        split = replace(offered_split(session, group, charter, tree, dimension), tables=rows)
         if dimension == "region":
             whole.regions = [
                 (key, name)
@@ -1168,7 +1285,7 @@ def pages_of(
                 if key in split.values
             ]
         # Every company, so that all pages' cells are known; the lists are cut after release.
-        found = _compute(session, group, k, split, tree, locale, None, listed)
+        found = _compute(session, group, k, split, tree, locale, None, listed, changes)
         outside = found.pop(None)
         _release_together(list(found.values()), outside, whole, k)
         for bucket, figures in found.items():
@@ -1179,18 +1296,19 @@ def pages_of(
     for figures in pages.values():
         _withhold_derived_ratings(figures.ratings)
         _withhold_negations(figures, k)
+        _withhold_moved_counts(figures, k)
         _describe_segments_by_released_rows(figures, whole)
-    if charter.noise_epsilon_milli:
-        _add_noise(session, group, charter.noise_epsilon_milli, list(pages.values()))
     return pages
 
 
 FILTER_DIMENSIONS = ("category", "region", "year")
 
 
-def all_pages(session: Session, group, tree: CategoryTree, locale: str) -> dict[Filters, Figures]:
+def all_pages(
+    session: Session, group, tree: CategoryTree, locale: str, **options
+) -> dict[Filters, Figures]:
     """Every page a release holds: the whole page and every page of every filter."""
-    return pages_of(session, group, tree, locale, FILTER_DIMENSIONS)
+    return pages_of(session, group, tree, locale, FILTER_DIMENSIONS, **options)
 
 
 def filter_pages(

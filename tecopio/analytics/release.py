@@ -45,6 +45,28 @@ from enum import StrEnum
 class Suppressed(StrEnum):
     TOO_FEW = "too_few"  # fewer than k members
     COMPLEMENT = "complement"  # would let a suppressed row be recovered by subtraction
+    # Moved, since it was last released, by the changes of 1 to k−1 members.
+    CHANGED = "changed"
+
+
+# The numbers of a row that add up over rows (a sum of rows tells the sum of each).
+ADDITIVE = ("members", "intents", "count", "preferences", "quantity", "weight")
+
+
+def net_changes(rows) -> set:
+    """The members whose part in the sum of ``rows`` moved since the previous release."""
+    total: dict = {}
+    for row in rows:
+        for member, delta in row.deltas.items():
+            into = total.setdefault(member, {})
+            for name, value in delta.items():
+                into[name] = into.get(name, 0) + value
+    return {member for member, delta in total.items() if any(delta.values())}
+
+
+def moved_for_too_few(rows, k: int) -> bool:
+    """Whether the sum of ``rows`` moved, since the previous release, for 1 to k−1 members."""
+    return 0 < len(net_changes(rows)) < k
 
 
 @dataclass
@@ -58,6 +80,11 @@ class Row:
     # Worked out from other figures anyway (a filter's pages with the whole page): never
     # chosen to be hidden as a complement, since hiding it would protect nothing.
     pinned: bool = False
+    # How many members' part in the row differs from when it was last released
+    # (``changes.py``), and by how much each member's additive numbers moved since the
+    # previous release (member -> {number: change}), for sums of rows.
+    changed: int = 0
+    deltas: dict = field(default_factory=dict)
 
     @property
     def released(self) -> bool:
@@ -78,6 +105,8 @@ class Table:
     sums_released_elsewhere: bool = False
     # False where the total is what the rows add up to but no figure shows it (segments).
     total_shown: bool = True
+    # Segments: the row each member fell in (member -> row key, None: no row), never stored.
+    assignment: dict | None = field(default=None, repr=False)
 
     def all_rows(self):
         stack = list(self.rows)
@@ -94,6 +123,8 @@ def release(table: Table, k: int) -> Table:
     for row in [*table.all_rows(), *([table.total] if table.total else [])]:
         if row.members < k:
             row.suppressed = Suppressed.TOO_FEW
+        elif 0 < row.changed < k and row.suppressed is None:
+            row.suppressed = Suppressed.CHANGED
     changed = True
     while changed:
         changed = False
@@ -116,6 +147,9 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     A hidden parent whose children are all released could be added back up
     from them, so one of its children is hidden too. A lone complement with
     no released sibling to hide instead takes its released parent with it.
+    What subtraction recovers of the hidden rows must also not have moved,
+    since the previous release, for 1 to k−1 members; a row hidden because it
+    moved for too few members (``CHANGED``) protects no other row.
     """
     parent_hidden = parent is not None and not parent.released
     # Rows with no members at all (shown so that their absence says nothing) reveal nobody.
@@ -125,7 +159,13 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     lone_complement = (
         len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT and not parent_hidden
     )
-    if any(row.members >= k for row in hidden) and not lone_complement:
+    protected = any(
+        row.members >= k and row.suppressed != Suppressed.CHANGED for row in hidden
+    ) and not lone_complement
+    # The sum of the hidden rows is known where the parent is (or where no parent is
+    # given: the sum is released elsewhere).
+    moved = not parent_hidden and moved_for_too_few(hidden, k)
+    if protected and not moved:
         return False
     if not hidden and not parent_hidden:
         return False
@@ -133,11 +173,14 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
         (row for row in siblings if row.released and not row.pinned),
         key=lambda r: (r.members, r.key),
     )
+    if moved:  # the sum's movement needs covering: by a row whose own move covers it
+        covering = [row for row in candidates if not moved_for_too_few([*hidden, row], k)]
+        candidates = covering or candidates
     if not candidates:
         # Nothing left to hide beside them, yet the parent minus what is shown (rows
         # worked out elsewhere, or nothing: a lone child) tells them: the parent goes.
         # (When every sibling is hidden they rest on the parent's k members: enough.)
-        exposed = lone_complement or any(row.released for row in siblings)
+        exposed = lone_complement or moved or any(row.released for row in siblings)
         if exposed and parent is not None and parent.released and not parent.pinned:
             parent.suppressed = Suppressed.COMPLEMENT
             return True

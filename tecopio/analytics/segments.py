@@ -48,13 +48,15 @@ def _profiles(session: Session, group_id: int, split, tree: CategoryTree):
         .order_by(s.c.bucket, s.c.user_id)
     ).all()
     by_bucket: dict = {}
+    members: dict = {}
     for row in rows:
         by_bucket.setdefault(row[0], []).append(row[2:])
+        members.setdefault(row[0], []).append(row[1])
     matrices = {
         bucket: np.array(found, dtype=float).reshape(len(found), len(columns))
         for bucket, found in by_bucket.items()
     }
-    return roots, codes, matrices
+    return roots, codes, matrices, members
 
 
 def _squared_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -92,26 +94,41 @@ def _kmeans(points: np.ndarray, clusters: int) -> np.ndarray:
 
 
 def segments_tables(session: Session, group_id: int, split, tree: CategoryTree, k: int) -> dict:
-    """Segments per bucket of ``split`` (each page's members clustered on their own)."""
-    roots, codes, matrices = _profiles(session, group_id, split, tree)
-    return {bucket: _segments(matrix, roots, codes, tree, k) for bucket, matrix in matrices.items()}
+    """Segments per bucket of ``split`` (each page's members clustered on their own).
+
+    Each table's ``assignment`` tells which row each member fell in (None:
+    too few members for any segment), for comparing releases (``changes.py``).
+    """
+    roots, codes, matrices, members = _profiles(session, group_id, split, tree)
+    return {
+        bucket: _segments(matrix, members[bucket], roots, codes, tree, k)
+        for bucket, matrix in matrices.items()
+    }
 
 
-def _segments(matrix, roots, codes, tree: CategoryTree, k: int) -> Table:
+def _segments(matrix, member_ids, roots, codes, tree: CategoryTree, k: int) -> Table:
     members = len(matrix)
     clusters = min(MAX_SEGMENTS, members // max(k, 1))
     population = Row(key="population", label="", members=members, values={"members": members})
     if clusters < 1:
-        return Table("segments", [], total=population, total_shown=False)
+        return Table(
+            "segments",
+            [],
+            total=population,
+            total_shown=False,
+            assignment=dict.fromkeys(member_ids),
+        )
     category_part, value_part = matrix[:, : len(roots)], matrix[:, len(roots) :]
     totals = category_part.sum(axis=1, keepdims=True)
     totals[totals == 0] = 1
     profiles = np.hstack([category_part / totals, value_part / totals])
     labels = _kmeans(profiles, clusters)
     rows = []
+    keys = {}
     for number, segment in enumerate(
         sorted(set(labels.tolist()), key=lambda c: (-(labels == c).sum(), c))
     ):
+        keys[segment] = f"segment-{number + 1}"
         inside = profiles[labels == segment]
         centre = inside.mean(axis=0)
         top_roots = [
@@ -125,7 +142,7 @@ def _segments(matrix, roots, codes, tree: CategoryTree, k: int) -> Table:
         size = int(len(inside))
         rows.append(
             Row(
-                key=f"segment-{number + 1}",
+                key=keys[segment],
                 label=str(number + 1),
                 members=size,
                 values={
@@ -136,4 +153,7 @@ def _segments(matrix, roots, codes, tree: CategoryTree, k: int) -> Table:
                 },
             )
         )
-    return Table("segments", rows, total=population, total_shown=False)
+    assignment = {
+        member: keys[int(label)] for member, label in zip(member_ids, labels, strict=True)
+    }
+    return Table("segments", rows, total=population, total_shown=False, assignment=assignment)

@@ -14,8 +14,10 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    cast,
     func,
     insert,
+    literal,
     literal_column,
     null,
     select,
@@ -28,9 +30,9 @@ from tecopio.categories.services import CategoryTree
 from tecopio.db import utcnow
 from tecopio.governance.charter import ALL_CATEGORIES
 from tecopio.groups.models import Membership, MembershipStatus
-from tecopio.memberdata.models import Feedback, Intent, Preference
+from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy.models import Consent
-from tecopio.privacy.services import root_category_id, shared_with_group
+from tecopio.privacy.services import shared_with_group
 
 YEARS_OFFERED = 5
 
@@ -64,6 +66,8 @@ class Filters:
 
 
 WHOLE_BUCKET = 0
+# The bucket of a member's rows that fall on no page of the filter (with ``by_member``).
+OUTSIDE = "~"
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,10 @@ class Split:
     values: tuple = ()
     # The top categories the group's charter lets it add up (None: all of them).
     roots: tuple[int, ...] | None = None
-    # The consented rows gathered for one computation (``materialized``), by model.
+    # The consented rows gathered for one computation (``gathered``), by model.
     tables: dict | None = field(default=None, compare=False, hash=False)
+    # Every member's part on every page apart (``changes.py``): buckets "<member>|<page>".
+    by_member: bool = False
 
     def filters(self, bucket) -> Filters:
         if self.dimension is None:
@@ -92,6 +98,17 @@ class Split:
 
 
 WHOLE = Split()
+
+
+def filters_key(filters: Filters) -> str:
+    return f"{filters.root_category_id}|{filters.region_key}|{filters.year}"
+
+
+def page_key(split: Split, bucket) -> str:
+    """Which page a bucket of ``split`` is: a filter's page, or the part no page shows."""
+    if split.dimension is not None and bucket is None:
+        return f"outside|{split.dimension}"
+    return filters_key(split.filters(bucket))
 
 
 def offered_years(today: date) -> list[int]:
@@ -118,13 +135,9 @@ def offered_split(session: Session, group, charter, tree: CategoryTree, dimensio
     raise ValueError(f"unknown filter {dimension!r}")
 
 
-def _year_range(model, year: int):
+def _year_range(created_at, year: int):
     start = datetime(year, 1, 1, tzinfo=UTC)
-    return and_(model.created_at >= start, model.created_at < datetime(year + 1, 1, 1, tzinfo=UTC))
-
-
-def _root_bucket(model, category):
-    return root_category_id(model, category).label("bucket")
+    return and_(created_at >= start, created_at < datetime(year + 1, 1, 1, tzinfo=UTC))
 
 
 def _column(name, build=None):
@@ -150,6 +163,7 @@ COLUMNS = {
     Intent: {
         name: _column(name, _root if name == "root_id" else None)
         for name in (
+            "id",
             "user_id",
             "category_id",
             "root_id",
@@ -168,7 +182,9 @@ COLUMNS = {
         for name in ("id", "user_id", "root_id", "importance", "values", "created_at")
     },
     Feedback: {
+        "id": _column("id"),
         "user_id": _column("user_id"),
+        "root_id": _column("root_id", _root),
         "company_id": _column("company_id"),
         "rating": _column("rating"),
         "commented": _column("commented", _commented),
@@ -177,35 +193,63 @@ COLUMNS = {
 }
 
 
-def _shared(model, group_id: int, split: Split, names):
-    """The consented rows with the named columns and their bucket, straight from the tables."""
+def gathering(model, group_id: int, roots=None):
+    """The rows of ``model`` shared with the group, with every column any figure reads and
+    the owner's region (the region filter's pages), straight from the tables."""
+    columns = [column for column in COLUMNS[model].values()]
+    statement = shared_with_group(
+        model, group_id, *columns, User.region_key.label("region_key"), roots=roots
+    )
+    return statement.join(User, User.id == model.user_id)
+
+
+def links_gathering(preferences):
+    """The companies the gathered preferences name (the brands figure): with their owner."""
+    return select(
+        preferences.c.user_id,
+        PreferenceCompany.preference_id,
+        PreferenceCompany.company_id,
+        PreferenceCompany.stance,
+    ).join(PreferenceCompany, PreferenceCompany.preference_id == preferences.c.id)
+
+
+def bucket_of(columns, split: Split):
+    """The page a gathered row falls on, under ``split`` (see ``Split``)."""
     if split.dimension == "category":
-        bucket = _root_bucket
+        bucket = columns.root_id
     elif split.dimension == "region":
-        bucket = case((User.region_key.in_(split.values), User.region_key), else_=null())
+        bucket = case((columns.region_key.in_(split.values), columns.region_key), else_=null())
     elif split.dimension == "year":
-        bucket = case(*((_year_range(model, y), y) for y in split.values), else_=null())
+        bucket = case(
+            *((_year_range(columns.created_at, year), year) for year in split.values),
+            else_=null(),
+        )
     else:
         bucket = literal_column(str(WHOLE_BUCKET), Integer)
-    if not callable(bucket):
-        bucket = bucket.label("bucket")
-    columns = [COLUMNS[model][name] for name in names]
-    statement = shared_with_group(model, group_id, *columns, bucket, roots=split.roots)
-    if split.dimension == "region":
-        statement = statement.join(User, User.id == model.user_id)
-    return statement
+    if split.by_member:
+        bucket = (
+            cast(columns.user_id, String)
+            + literal("|")
+            + func.coalesce(cast(bucket, String), literal(OUTSIDE))
+        )
+    return bucket.label("bucket")
 
 
 def consented(model, group_id: int, split: Split, *names: str):
     """Rows of ``model`` shared with the group: the named columns and the row's ``bucket``.
 
-    Inside ``materialized`` they are read from the rows gathered once for the
-    whole computation; otherwise straight from the tables.
+    With gathered rows (``gathered``) they are read from those; otherwise
+    straight from the tables.
     """
     table = split.tables.get(model) if split.tables else None
     if table is None:
-        return _shared(model, group_id, split, names)
-    return select(*(table.c[name] for name in names), table.c.bucket)
+        table = gathering(model, group_id, split.roots).subquery()
+    return select(*(table.c[name] for name in names), bucket_of(table.c, split))
+
+
+def links_of(split: Split):
+    """The gathered companies preferences name, or None to read them from the table."""
+    return split.tables.get(PreferenceCompany) if split.tables else None
 
 
 def _stored_type(sql_type):
@@ -213,36 +257,57 @@ def _stored_type(sql_type):
     return String(40) if isinstance(sql_type, Enum) else sql_type
 
 
-@contextmanager
-def materialized(session: Session, group_id: int, split: Split):
-    """Gather each kind's consented rows once, in temporary tables, for every figure to read.
+def temporary_table(connection, statement, label: str) -> Table:
+    """A temporary table holding what ``statement`` selects (its columns, its rows)."""
+    table = Table(
+        f"analytics_{label}_{uuid.uuid4().hex[:12]}",
+        MetaData(),
+        *(Column(c.name, _stored_type(c.type)) for c in statement.selected_columns),
+        prefixes=["TEMPORARY"],
+    )
+    table.create(connection)
+    connection.execute(insert(table).from_select([c.name for c in table.columns], statement))
+    return table
 
-    Joining items with memberships and consents is most of what a figure
-    costs; done once per kind instead of once per statement, the page's SQL
-    takes a fraction of the time. The tables go at the end (or with the
-    transaction, if it fails).
-    """
+
+@contextmanager
+def temporary_tables(session: Session, statements: dict):
+    """Temporary tables filled from ``statements`` (by model), dropped at the end (or with
+    the transaction, if it fails)."""
     connection = session.connection()
     tables = {}
     try:
-        for model, columns in COLUMNS.items():
-            statement = _shared(model, group_id, split, list(columns))
-            table = Table(
-                f"analytics_{model.__tablename__}_{uuid.uuid4().hex[:12]}",
-                MetaData(),
-                *(Column(c.name, _stored_type(c.type)) for c in statement.selected_columns),
-                prefixes=["TEMPORARY"],
-            )
-            table.create(connection)
-            tables[model] = table
-            connection.execute(
-                insert(table).from_select([c.name for c in table.columns], statement)
-            )
-        yield replace(split, tables=tables)
+        for model, statement in statements.items():
+            tables[model] = temporary_table(connection, statement, model.__tablename__)
+        yield tables
     finally:
         with suppress(SQLAlchemyError):  # a failed transaction takes them with it
             for table in tables.values():
                 table.drop(connection)
+
+
+@contextmanager
+def gathered(session: Session, group_id: int, roots=None):
+    """Gather each kind's consented rows once, in temporary tables, for every figure to read.
+
+    Joining items with memberships and consents is most of what a figure
+    costs; done once per kind instead of once per statement, every page of
+    every filter reads the same rows (``Split.tables``), so they all count
+    the same data.
+    """
+    with temporary_tables(
+        session, {model: gathering(model, group_id, roots) for model in COLUMNS}
+    ) as tables, temporary_tables(
+        session, {PreferenceCompany: links_gathering(tables[Preference])}
+    ) as links:
+        yield {**tables, **links}
+
+
+@contextmanager
+def materialized(session: Session, group_id: int, split: Split):
+    """``split`` reading rows gathered for it alone (see ``gathered``)."""
+    with gathered(session, group_id, split.roots) as tables:
+        yield replace(split, tables=tables)
 
 
 def dialect(session: Session) -> str:
