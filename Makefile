@@ -35,6 +35,7 @@ test: translations
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Extract the strings to translate and update the Spanish and Basque catalogues.
 messages: install

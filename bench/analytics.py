@@ -30,7 +30,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from tecopio import create_app  # noqa: E402
 from tecopio.accounts.models import User  # noqa: E402
 from tecopio.analytics import queries  # noqa: E402
-from tecopio.analytics.cache import published_figures  # noqa: E402
+from tecopio.analytics.cache import (  # noqa: E402
+    publish_release,
+    published_figures,
+    release_state,
+)
 from tecopio.analytics.presentation import build_figures  # noqa: E402
 from tecopio.analytics.release import release  # noqa: E402
 from tecopio.analytics.segments import segments_tables  # noqa: E402
@@ -53,7 +57,7 @@ VALUES = ["local", "organic", "renewable", "fair_trade", "repairable", "cooperat
 UNITS = ["unit", "kwh", "kg", "month"]
 RUNS = 7
 # Every page of a filter at once takes ten times the whole page: fewer runs.
-SLOW = {"category pages", "release"}
+SLOW = {"category pages", "release", "publication"}
 SLOW_RUNS = 3
 
 
@@ -275,7 +279,7 @@ class Recorder:
 
     def capture(self, conn, cursor, statement, parameters, context, executemany):
         if not statement.lstrip().upper().startswith("BEGIN"):  # the floor runs in its own
-            self.statements.append((statement, parameters))
+            self.statements.append((statement, parameters, executemany))
 
 
 def release_all(tables, k: int) -> list:
@@ -305,6 +309,42 @@ def removed_data(session, group_id: int) -> None:
 def withdrawn(session, group, filters, tree):
     figures = published_figures(session, group, filters, tree, wait_up_to=0)
     assert figures is None, "after a removal the release leaves the page"
+
+
+def changed_data(session, group_id: int, tree, members: int) -> None:
+    """``members`` members add a preference in every top category and an intent: every
+    strand then changed for them, so a release is due."""
+    ids = session.scalars(
+        select(Membership.user_id).where(Membership.group_id == group_id).limit(members)
+    ).all()
+    today = date.today()
+    for user_id in ids:
+        for root in tree.roots:
+            session.add(
+                Preference(user_id=user_id, category_id=root.id, importance=4, values=["local"])
+            )
+        session.add(
+            Intent(
+                user_id=user_id,
+                category_id=tree.roots[0].id,
+                quantity=3,
+                unit="unit",
+                budget_min=1000,
+                budget_max=2000,
+                currency="EUR",
+                window_start=today,
+                window_end=today + timedelta(days=30),
+            )
+        )
+    session.commit()
+
+
+def publication(session, group, tree) -> None:
+    """A release after changes: compared row by row with the last one, and kept as the
+    basis of the next; rolled back, so that every run publishes the same release."""
+    before = release_state(session, group).number
+    assert publish_release(session, group, tree).number == before + 1
+    session.rollback()
 
 
 def median_ms(action, runs=RUNS):
@@ -381,6 +421,9 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                 "category pages": lambda: queries.filter_pages(
                     session, group, queries.Filters(root_category_id=tree.roots[0].id), tree, "en"
                 ),
+                # Publishing a release after 1% of the members changed: the release above,
+                # each changed member's part in every row before and after, the basis kept.
+                "publication": lambda: publication(session, group, load_tree(session)),
             }
             raw = db.engine.raw_connection()
             for name, action in figures.items():
@@ -388,17 +431,24 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
                     new_data(session, group_id, tree)
                 if name == "page, removal":
                     removed_data(session, group_id)
+                if name == "publication":
+                    changed_data(session, group_id, tree, max(scale // 100, 10))
                 tree = load_tree(session)  # a commit expires the categories
                 with Recorder(db.engine) as recorder:
                     action()
 
                 def floor(statements=tuple(recorder.statements)):
                     cursor = raw.cursor()
-                    for statement, parameters in statements:
+                    for statement, parameters, many in statements:
+                        if many and parameters and isinstance(parameters[0], list | tuple | dict):
+                            # rows written in one batch (a release's basis)
+                            cursor.executemany(statement, parameters)
+                            continue
                         cursor.execute(statement, parameters)
                         if cursor.description is not None:  # rows to read (not DDL or INSERT)
                             cursor.fetchall()
                     cursor.close()
+                    raw.rollback()  # what a publication wrote, as the action's own rollback
 
                 floor()
                 runs = SLOW_RUNS if name in SLOW else RUNS

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from tecopio.accounts.models import User
 from tecopio.accounts.passwords import hash_password
 from tecopio.accounts.services import region_key, register_user
+from tecopio.analytics.cache import publish_release
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import services as directory
@@ -104,6 +105,7 @@ def load_demo_data(session) -> dict[str, User]:
     load_members_data(session, people, energy)
     load_neighbours(session, energy)
     load_decisions(session, people, energy)
+    load_release_history(session, energy)
     return people
 
 
@@ -151,7 +153,31 @@ NEIGHBOURS = [
 ]
 
 
-def load_neighbours(session, energy) -> None:
+# Households who join after the group's first release of figures, all wanting renewable,
+# local electricity from the same month on and rating the cooperative. One of them also
+# wants a cooperative supplier and likes Ekiluz: the next release, compared row by row
+# with the first, keeps those two rows as they were hidden (they moved for one member).
+LATER_NEIGHBOURS = [
+    ("Mikel", "electricity", 4, ["renewable", "local", "cooperative"], 5),
+    ("Nerea", "electricity", 4, ["renewable", "local"], 5),
+    ("Oier", "electricity", 4, ["renewable", "local"], 5),
+    ("Paula", "electricity", 4, ["renewable", "local"], 5),
+    ("Unai", "electricity", 4, ["renewable", "local"], 5),
+]
+
+
+def load_release_history(session, energy) -> None:
+    """The Bilbao group's first release, then households joining: the next view publishes
+    release 2, compared with the first row by row."""
+    publish_release(session, energy, load_tree(session))
+    load_neighbours(session, energy, LATER_NEIGHBOURS, first=len(NEIGHBOURS), later=True)
+
+
+def load_neighbours(
+    session, energy, neighbours=NEIGHBOURS, first: int = 0, later: bool = False
+) -> None:
+    """Households sharing energy data; ``later`` ones all start in the same month and rate
+    the cooperative, as neighbours who joined together after a meeting would."""
     cat = load_tree(session).by_slug
     password_hash = hash_password(DEMO_PASSWORD)
     cooperative = session.scalar(
@@ -159,7 +185,7 @@ def load_neighbours(session, energy) -> None:
     )
     incumbent = session.scalar(select(Company).where(Company.name == "Red Eléctrica del Norte"))
     today = date.today()
-    for n, (name, sub, importance, values, rating) in enumerate(NEIGHBOURS):
+    for n, (name, sub, importance, values, rating) in enumerate(neighbours, start=first):
         region = "Bilbao" if n % 2 else "Getxo"
         user = User(
             email=f"{name.lower().replace('í', 'i').replace('é', 'e')}@example.com",
@@ -195,13 +221,13 @@ def load_neighbours(session, energy) -> None:
             budget_min=(300_000 if sub == "solar" else 40_000) + 5_000 * n,
             budget_max=(650_000 if sub == "solar" else 65_000) + 7_500 * n,
             currency="EUR",
-            window_start=today + timedelta(days=20 + 30 * (n % 4)),
-            window_end=today + timedelta(days=200 + 30 * (n % 4)),
+            window_start=today + timedelta(days=20 + 30 * (0 if later else n % 4)),
+            window_end=today + timedelta(days=200 + 30 * (0 if later else n % 4)),
         )
         memberdata.create_feedback(
             session,
             user,
-            company_id=(cooperative if n % 3 else incumbent).id,
+            company_id=(cooperative if later or n % 3 else incumbent).id,
             rating=rating,
             body="",
             visibility="partners",

@@ -5,9 +5,16 @@ from sqlalchemy import select
 
 from tecopio.accounts.passwords import check_password_policy
 from tecopio.accounts.services import authenticate
+from tecopio.analytics.cache import publish_if_due, released_page
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
-from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD, NEIGHBOURS, load_demo_data
+from tecopio.demo import (
+    DEMO_ENERGY_SLUG,
+    DEMO_PASSWORD,
+    LATER_NEIGHBOURS,
+    NEIGHBOURS,
+    load_demo_data,
+)
 from tecopio.governance import decisions
 from tecopio.governance.services import current_charter, history
 from tecopio.groups.models import (
@@ -34,7 +41,7 @@ def test_demo_data_has_an_admin_members_an_applicant_and_an_invitation(db_sessio
     energy = groups[MembershipPolicy.APPROVAL]
     active = list_memberships(db_session, energy, MembershipStatus.ACTIVE)
     assert [m.user.display_name for m in active if m.is_admin] == ["Ane Etxeberria"]
-    assert len(active) == 4 + len(NEIGHBOURS)
+    assert len(active) == 4 + len(NEIGHBOURS) + len(LATER_NEIGHBOURS)
     pending = list_memberships(db_session, energy, MembershipStatus.PENDING)
     assert [m.user.email for m in pending] == ["lucia@example.com"]
     invitations = db_session.scalars(
@@ -81,3 +88,21 @@ def test_demo_group_has_decisions_under_way(db_session):
     tally = decisions.current_tally(db_session, charter_change)
     assert (tally.yes, tally.abstain) == (2, 1)
     assert decisions.may_vote(db_session, people["ane"], charter_change)
+
+
+def test_the_demo_group_has_a_second_release_with_rows_held_back(db_session):
+    """Five households joined after the first release; one of them moved two rows alone."""
+    load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    state = publish_if_due(db_session, energy, load_tree(db_session))
+    assert state.number == 2 and state.shown
+    figures = released_page(db_session, energy, Filters(), state)
+    liked = next(row for row in figures.brands.rows if row.key.startswith("energy:like:"))
+    assert not liked.released  # one more member would tell what Mikel did
+    cooperative = next(r for r in figures.preference_values.rows if r.key == "energy:cooperative")
+    assert not cooperative.released
+    # What the five changed together is shown.
+    assert figures.demand.total.released
+    assert figures.demand.total.values["members"] == 16 + len(LATER_NEIGHBOURS)
+    local = next(r for r in figures.preference_values.rows if r.key == "energy:local")
+    assert local.released

@@ -11,9 +11,10 @@ category, or regions) in ``analytics_changed_members``, and only where they
 change what the group sees: an item in a category the member shares with
 the group, a consent over data the member has, a region of a member who
 shares something. A new release is published only when every strand that
-changed since the previous one changed for at least k members; then what
-two successive releases differ by, in each kind of data, rests on the
-changes of k members or more.
+changed since the previous one changed for at least k members. Within a
+strand one row can still move for fewer (four members add a value, one
+names a company): each row is then compared with the last release that
+showed it (``changes.py``) and hidden where it moved for 1 to k−1 members.
 
 When data is taken away (a consent withdrawn, an item deleted, a member
 leaving, an erasure), withdrawn data must not be shown again: the release

@@ -91,9 +91,7 @@ class BasisItem(db.Model):
     __tablename__ = "analytics_basis_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     # The owner's user id; after an erasure, a negative stand-in that names no one.
     member: Mapped[int] = mapped_column(index=True, info=PERSON)
@@ -122,9 +120,7 @@ class BasisLink(db.Model):
     __tablename__ = "analytics_basis_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     member: Mapped[int] = mapped_column(index=True, info=PERSON)
     preference_id: Mapped[int]
     company_id: Mapped[int]
@@ -137,9 +133,7 @@ class BasisSegment(db.Model):
     __tablename__ = "analytics_basis_segments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     member: Mapped[int] = mapped_column(index=True, info=PERSON)
     page: Mapped[str] = mapped_column(String(200))
     segment: Mapped[str | None] = mapped_column(String(40))  # None: on the page, in no segment
@@ -179,8 +173,7 @@ def _plain(values: dict) -> dict:
     """A row's numbers as JSON keeps them (exact fractions as text), so that parts compare
     the same before and after being held."""
     return {
-        name: str(value) if isinstance(value, Fraction) else value
-        for name, value in values.items()
+        name: str(value) if isinstance(value, Fraction) else value for name, value in values.items()
     }
 
 
@@ -268,9 +261,7 @@ def save_basis(session: Session, group_id: int, tables: dict, segments: dict) ->
         session.execute(
             insert(BasisItem).from_select(
                 ["group_id", "kind", *(_as_stored(name) for name in names)],
-                select(
-                    literal(group_id), literal(kind), *(gathered.c[name] for name in names)
-                ),
+                select(literal(group_id), literal(kind), *(gathered.c[name] for name in names)),
             )
         )
     links = tables[PreferenceCompany]
@@ -568,4 +559,3 @@ def changes_since_release(
         held=held,
         segments_before=segments_before,
     )
-

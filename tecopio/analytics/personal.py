@@ -74,13 +74,6 @@ def detach(session: Session, user: User) -> None:
     detach_member(session, user.id, lambda group_id: offered.get(group_id, []))
 
 
-STAND_IN = _l(
-    "Kept without your name, under a stand-in, until the group's next release of figures "
-    "replaces it, so that the next figures cannot show what you had shared by comparison "
-    "with the last ones; the region only where at least k members of the group live there."
-)
-
-
 def register() -> None:
     register_personal_data(
         "analytics_changes",
@@ -100,26 +93,40 @@ def register() -> None:
         title=_l("What you shared that each group's latest figures were computed from"),
         export=_exporter(BasisItem),
         erase=detach,
-        kept=STAND_IN,
+        kept=_l(
+            "What you shared, as each group's latest figures counted it: kept without your "
+            "name, under a stand-in, until the group's next release of figures replaces it, "
+            "so that the next figures cannot show what you had shared by comparison with the "
+            "last ones (your region only where at least k members of the group live there)."
+        ),
     )
     register_personal_data(
         "analytics_basis_companies",
         table="analytics_basis_links",
         title=_l("The companies your preferences named in those figures"),
         export=_exporter(BasisLink),
-        kept=STAND_IN,
+        kept=_l(
+            "The companies your preferences named in those figures: kept the same way, "
+            "until that next release."
+        ),
     )
     register_personal_data(
         "analytics_basis_segments",
         table="analytics_basis_segments",
         title=_l("The segment you fell in on each page of those figures"),
         export=_exporter(BasisSegment),
-        kept=STAND_IN,
+        kept=_l(
+            "The segment you fell in on each page of those figures: kept the same way, "
+            "until that next release."
+        ),
     )
     register_personal_data(
         "analytics_held_parts",
         table="analytics_held_parts",
         title=_l("Your part in figures held back since you changed them"),
         export=_exporter(HeldPart),
-        kept=STAND_IN,
+        kept=_l(
+            "Your part in figures held back since you changed them: kept the same way, "
+            "until each of those figures is shown again."
+        ),
     )

@@ -38,7 +38,6 @@ from tecopio.analytics.source import (
     dialect,
     gathered,
     links_of,
-    materialized,
     month_of,
     offered_split,
     shared_regions,
@@ -869,19 +868,18 @@ def _compute(
     changes=None,
 ) -> dict:
     """Every figure, released with k on its own, for every bucket of ``split``."""
-    reading = nullcontext(split) if split.tables else materialized(session, group.id, split)
-    with reading as gathered:
-        demand = demand_tables(session, group.id, gathered, tree, locale, k)
-        windows = windows_tables(session, group.id, gathered)
-        preferences = preference_tables(session, group.id, gathered, tree, locale, top)
-        ratings = ratings_tables(session, group.id, gathered, k, listed)
-        segments = segments_tables(session, group.id, gathered, tree, k)
-        trends = {
-            name: trend_tables(session, group.id, gathered, model, name)
-            for name, model in TREND_KINDS.items()
-        }
-        within, across = overlapping_figures(session, group.id, gathered, k)
-        repeated = repeated_items(session, group.id, gathered, k)
+    gathered = split  # the rows gathered once for the whole release (``pages_of``)
+    demand = demand_tables(session, group.id, gathered, tree, locale, k)
+    windows = windows_tables(session, group.id, gathered)
+    preferences = preference_tables(session, group.id, gathered, tree, locale, top)
+    ratings = ratings_tables(session, group.id, gathered, k, listed)
+    segments = segments_tables(session, group.id, gathered, tree, k)
+    trends = {
+        name: trend_tables(session, group.id, gathered, model, name)
+        for name, model in TREND_KINDS.items()
+    }
+    within, across = overlapping_figures(session, group.id, gathered, k)
+    repeated = repeated_items(session, group.id, gathered, k)
     buckets = [WHOLE_BUCKET] if split.dimension is None else [*split.values, None]
     if listed is None:  # the whole page: the companies it lists
         whole_ratings = ratings.get(WHOLE_BUCKET, _empty("ratings"))
@@ -1076,9 +1074,7 @@ def _sum_kept(table: Table, k: int) -> bool:
         Suppressed.COMPLEMENT,
         Suppressed.CHANGED,
     )
-    return (
-        lone or 0 < sum(row.members for row in hidden) < k or moved_for_too_few(hidden, k)
-    )
+    return lone or 0 < sum(row.members for row in hidden) < k or moved_for_too_few(hidden, k)
 
 
 def _link_shared_sums(figures: Figures, k: int) -> bool:
@@ -1271,9 +1267,9 @@ def pages_of(
 def _pages(session, group, tree, locale, dimensions, charter, rows, changes):
     k = charter.k_anonymity
     whole_split = Split(roots=allowed_roots(charter, tree), tables=rows)
-    whole = _compute(
-        session, group, k, whole_split, tree, locale, TOP_ROWS, None, changes
-    )[WHOLE_BUCKET]
+    whole = _compute(session, group, k, whole_split, tree, locale, TOP_ROWS, None, changes)[
+        WHOLE_BUCKET
+    ]
     pages = {Filters(): whole}
     listed = [int(row.key) for row in whole.ratings.rows if row.key.isdigit()]
     for dimension in dimensions:

@@ -4,15 +4,27 @@ The promise, as enforced: no released number, and no sum or difference of
 released numbers a person can see — across the figures of a page (a row and
 its children, a total and its rows, figures that add up to the same number),
 across the pages of a filter and the whole page (all released together), and
-across successive releases (a new one only once k members have changed what
-they share, ``cache.py``) — determines a quantity resting on 1 to k−1
-members. Tested by an attacker who solves every such equation with one
-unknown (``tests/test_analytics_attacker.py``, ``test_analytics_release.py``).
-Member counts of rows a member can fall in several of are not additive; where
-1 to k−1 members fall in more than one row (or page), those counts are
-withheld (``queries.overlapping_figures``). What it does not cover: members
-who collude or are fake (k−1 accounts of one person), and intersections of
-two different filters (a region and a year), which are never shown together.
+between releases — determines a quantity resting on 1 to k−1 members.
+Between releases (``changes.py``): a new release comes only once k members
+have changed each kind of data that changed (``cache.py``); each number of a
+row is compared with the last release that showed the row, and a row one of
+whose numbers moved for 1 to k−1 members since then is hidden (``CHANGED``);
+what subtraction recovers of hidden rows is compared with the previous
+release, and must have moved for no member or for k or more; counts whose
+difference from the previous release would tell of 1 to k−1 members (a
+row's members against its population's, items against members) are
+withheld (``queries._withhold_moved_counts``). Tested by an attacker who
+solves every equation with one unknown (``tests/test_analytics_attacker.py``,
+``test_analytics_release.py``) and by sequences of releases judged by an
+oracle of their own (``tests/test_analytics_changes.py``). Member counts of
+rows a member can fall in several of are not additive; where 1 to k−1
+members fall in more than one row (or page), those counts are withheld
+(``queries.overlapping_figures``). What it does not cover: members who
+collude or are fake (k−1 accounts of one person); intersections of two
+different filters (a region and a year), which are never shown together;
+changes that cancel out over three or more releases (members undoing in one
+release what they did in an earlier one), and sums of hidden rows compared
+with releases before the previous one.
 
 A figure is a ``Table`` of ``Row``s. Every row carries the number of distinct
 members behind it, and all of its numbers rest on those members, so rows are
@@ -159,9 +171,10 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     lone_complement = (
         len(hidden) == 1 and hidden[0].suppressed == Suppressed.COMPLEMENT and not parent_hidden
     )
-    protected = any(
-        row.members >= k and row.suppressed != Suppressed.CHANGED for row in hidden
-    ) and not lone_complement
+    protected = (
+        any(row.members >= k and row.suppressed != Suppressed.CHANGED for row in hidden)
+        and not lone_complement
+    )
     # The sum of the hidden rows is known where the parent is (or where no parent is
     # given: the sum is released elsewhere).
     moved = not parent_hidden and moved_for_too_few(hidden, k)

@@ -2,7 +2,7 @@
 
 import uuid
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
@@ -295,19 +295,15 @@ def gathered(session: Session, group_id: int, roots=None):
     every filter reads the same rows (``Split.tables``), so they all count
     the same data.
     """
-    with temporary_tables(
-        session, {model: gathering(model, group_id, roots) for model in COLUMNS}
-    ) as tables, temporary_tables(
-        session, {PreferenceCompany: links_gathering(tables[Preference])}
-    ) as links:
+    with (
+        temporary_tables(
+            session, {model: gathering(model, group_id, roots) for model in COLUMNS}
+        ) as tables,
+        temporary_tables(
+            session, {PreferenceCompany: links_gathering(tables[Preference])}
+        ) as links,
+    ):
         yield {**tables, **links}
-
-
-@contextmanager
-def materialized(session: Session, group_id: int, split: Split):
-    """``split`` reading rows gathered for it alone (see ``gathered``)."""
-    with gathered(session, group_id, split.roots) as tables:
-        yield replace(split, tables=tables)
 
 
 def dialect(session: Session) -> str:
