@@ -439,8 +439,11 @@ def bench_backend(backend: str, scale: int, workdir: Path) -> list[dict]:
 
                 def floor(statements=tuple(recorder.statements)):
                     cursor = raw.cursor()
+                    if backend == "sqlite":  # its driver commits each statement otherwise
+                        cursor.execute("BEGIN")
                     for statement, parameters, many in statements:
-                        if many and parameters and isinstance(parameters[0], list | tuple | dict):
+                        batch = many and isinstance(parameters, list | tuple) and parameters
+                        if batch and isinstance(parameters[0], list | tuple | dict):
                             # rows written in one batch (a release's basis)
                             cursor.executemany(statement, parameters)
                             continue

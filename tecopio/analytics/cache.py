@@ -59,9 +59,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.accounts.models import User
 from tecopio.analytics.changes import cell_name, changes_since_release, rows_of, save_basis
-from tecopio.analytics.queries import Figures, all_pages
+from tecopio.analytics.queries import FILTER_DIMENSIONS, Figures, all_pages
 from tecopio.analytics.release import Row, Suppressed, Table
-from tecopio.analytics.source import COLUMNS, Filters, allowed_roots, filters_key, gathered
+from tecopio.analytics.source import (
+    COLUMNS,
+    Filters,
+    allowed_roots,
+    filters_key,
+    gathered,
+    offered_split,
+)
 from tecopio.categories.models import Category
 from tecopio.db import db, utcnow
 from tecopio.directory.models import Company
@@ -579,8 +586,12 @@ def publish_release(session: Session, group, tree) -> ReleaseState:
         before = None  # nothing released yet: nothing to compare with
     with ExitStack() as stack:
         rows = stack.enter_context(gathered(session, group.id, allowed_roots(charter, tree)))
+        offered = {
+            dimension: list(offered_split(session, group, charter, tree, dimension).values)
+            for dimension in FILTER_DIMENSIONS
+        }
         moved = changes_since_release(
-            session, group.id, tree, charter.k_anonymity, rows, before, stack
+            session, group.id, tree, charter.k_anonymity, rows, before, stack, offered
         )
         pages = all_pages(session, group, tree, RELEASE_LOCALE, tables=rows, changes=moved)
         save_basis(session, group.id, rows, moved.assignments)

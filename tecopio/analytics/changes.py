@@ -69,6 +69,7 @@ from tecopio.analytics.source import (
     OUTSIDE,
     WHOLE_BUCKET,
     Split,
+    bucket_of,
     page_key,
     temporary_table,
 )
@@ -157,6 +158,16 @@ class HeldPart(db.Model):
 
 
 HELD_MARK = 0
+
+# Numbers that divide by another row's: a share moves with its denominator, which members
+# outside the row move too. figure -> (number, row key -> (figure, row key, number)).
+DEPENDS_ON = {
+    "preference_values": (
+        "share",
+        lambda key: ("preference_roots", key.split(":", 1)[0], "weight"),
+    ),
+    "segments": ("share", lambda key: ("segments", "population", "members")),
+}
 
 
 def cell_name(page: str, figure: str, row: str) -> str:
@@ -336,23 +347,44 @@ class Changes:
     released_before: set[str]
     held: dict  # cell -> {member: part when last released}
     segments_before: dict  # page -> {member: segment}
+    # The values each filter offered in the previous release: its rows are put on the
+    # pages they were on then (a region offered since was not a page then).
+    pages_before: dict = field(default_factory=dict)
+    compared: bool = False  # there is a previous release to compare with
     now: dict = field(default_factory=dict)  # cell -> {member: part}
     old: dict = field(default_factory=dict)
     # page -> {member: segment} of the new release, for the next one's comparison.
     assignments: dict = field(default_factory=dict)
+    pages_now: dict = field(default_factory=dict)
     _computed: set = field(default_factory=set)
 
     def annotate(self, split: Split, bucket, tables: list[Figure], listed) -> None:
-        """Set ``changed`` and ``deltas`` on every row of one page's unreleased figures."""
+        """Set ``changed``, ``deltas`` and what the previous release showed on every row
+        of one page's unreleased figures."""
         self._compute(split, listed)
         page = page_key(split, bucket)
         for table in tables:
             if table.assignment is not None:
                 self._segments(page, table)
+        for table in tables:
             for row in rows_of(table):
                 cell = cell_name(page, table.name, row.key)
-                row.changed = self.fewest_moved(cell)
+                moved = self.moved_numbers(cell)
+                depends = DEPENDS_ON.get(table.name)
+                if depends is not None and depends[0] in row.values:
+                    number, (figure, key, other) = depends[0], depends[1](row.key)
+                    moved[number] = (
+                        moved.get(number, set())
+                        | moved.get(other, set())
+                        | self.moved_numbers(cell_name(page, figure, key)).get(other, set())
+                    )
+                row.changed = min((len(found) for found in moved.values() if found), default=0)
                 row.deltas = self.deltas(cell)
+                if self.compared:
+                    row.shown_before = cell in self.released_before
+                    row.members_before = row.members - sum(
+                        delta.get("members", 0) for delta in row.deltas.values()
+                    )
 
     def _baseline(self, cell: str) -> tuple[dict, dict, set]:
         """Parts now, parts when the row was last released (held, or at the previous
@@ -367,12 +399,12 @@ class Changes:
         now, before, members = self._baseline(cell)
         return {member for member in members if now.get(member) != before.get(member)}
 
-    def fewest_moved(self, cell: str) -> int:
-        """How few members moved one of the row's numbers since it was last released.
+    def moved_numbers(self, cell: str) -> dict[str, set[int]]:
+        """Per number of the row, the members who moved it since it was last released.
 
         Each number is its own difference between releases: a row whose
         budgets moved for k members and whose quantity moved for one tells
-        that one member's quantity. 0: nothing moved.
+        that one member's quantity.
         """
         now, before, members = self._baseline(cell)
         by_number: dict = {}
@@ -381,7 +413,7 @@ class Changes:
             for name in {*after, *earlier}:
                 if after.get(name) != earlier.get(name):
                     by_number.setdefault(name, set()).add(member)
-        return min((len(found) for found in by_number.values()), default=0)
+        return by_number
 
     def deltas(self, cell: str) -> dict:
         now, old = self.now.get(cell, {}), self.old.get(cell, {})
@@ -407,16 +439,21 @@ class Changes:
         if split.dimension in self._computed:
             return
         self._computed.add(split.dimension)
-        for rows, into, companies in (
-            (self.current, self.now, listed),
-            (self.previous, self.old, self.listed_before if self.listed_before else listed),
+        if split.dimension is not None:
+            self.pages_now[split.dimension] = list(split.values)
+        before = split
+        if split.dimension in self.pages_before:
+            before = replace(split, values=tuple(self.pages_before[split.dimension]))
+        for rows, into, companies, pages in (
+            (self.current, self.now, listed, split),
+            (self.previous, self.old, self.listed_before or listed, before),
         ):
-            by_member = replace(split, by_member=True, tables=rows)
+            by_member = replace(pages, by_member=True, tables=rows)
             for bucket, tables in _member_figures(
                 self.session, self.group_id, by_member, self.tree, companies
             ).items():
                 member, _, value = bucket.partition("|")
-                page = page_key(split, _bucket_value(split, value))
+                page = page_key(pages, _bucket_value(pages, value))
                 for table in tables:
                     for row in rows_of(table):
                         if row.members == 0:  # a star nobody gave, listed all the same
@@ -425,20 +462,18 @@ class Changes:
                         into.setdefault(cell, {})[int(member)] = _plain(row.values)
 
     def remember(self, released: set[str], listed: list[int]) -> dict:
-        """Hold every row released before and hidden now; what the version row keeps."""
+        """Hold every row released before and hidden now; what the version row keeps.
+
+        The held rows are written anew: a row shown again is no longer held,
+        and a member whose part came back to what it was is no longer kept.
+        """
         session, group_id = self.session, self.group_id
-        for cell in released & set(self.held):
-            session.execute(
-                delete(HeldPart).where(HeldPart.group_id == group_id, HeldPart.cell == cell)
-            )
+        session.execute(delete(HeldPart).where(HeldPart.group_id == group_id))
         rows = []
-        for cell in (self.released_before | set(self.held)) - released:
+        for cell in sorted((self.released_before | set(self.held)) - released):
             held, old = self.held.get(cell, {}), self.old.get(cell, {})
-            session.execute(
-                delete(HeldPart).where(HeldPart.group_id == group_id, HeldPart.cell == cell)
-            )
             rows.append({"group_id": group_id, "cell": cell, "member": HELD_MARK, "part": None})
-            for member in self.moved(cell):
+            for member in sorted(self.moved(cell)):
                 part = held[member] if member in held else old.get(member)
                 rows.append(
                     {
@@ -450,7 +485,7 @@ class Changes:
                 )
         if rows:
             session.execute(insert(HeldPart), rows)
-        return {"cells": sorted(released), "listed": listed}
+        return {"cells": sorted(released), "listed": listed, "pages": self.pages_now}
 
 
 def _bucket_value(split: Split, value: str):
@@ -494,6 +529,22 @@ def _candidates_table(session: Session, members: set[int]):
     return table
 
 
+def _members_on_pages(session: Session, group_id: int, tables: dict, pages: dict) -> set[int]:
+    """Members with rows, now or in the basis, on pages a filter offers now and did not
+    then, or offered then and does not now (``pages``: dimension -> those values): their
+    rows moved from page to page though their data did not."""
+    found: set[int] = set()
+    for dimension, values in pages.items():
+        split = Split(dimension, tuple(values))
+        for model in KINDS:
+            for rows in (tables[model], _basis_rows(model, group_id).subquery()):
+                bucket = bucket_of(rows.c, split)
+                found |= set(
+                    session.scalars(select(rows.c.user_id).where(bucket.is_not(None)).distinct())
+                )
+    return found
+
+
 def changes_since_release(
     session: Session,
     group_id: int,
@@ -502,13 +553,15 @@ def changes_since_release(
     tables: dict,
     meta: dict | None,
     stack: ExitStack,
+    pages_now: dict | None = None,
 ) -> Changes:
     """What every row's members changed since it was last released (see the module).
 
     ``tables`` are the rows gathered for the new release; ``meta`` what the
     previous release kept (``Changes.remember``; None before the first
-    release, which has nothing to be compared with). Temporary tables made
-    here are dropped when ``stack`` closes.
+    release, which has nothing to be compared with); ``pages_now`` the values
+    each filter offers now (dimension -> values). Temporary tables made here
+    are dropped when ``stack`` closes.
     """
     held: dict = {}
     for cell, member, part in session.execute(
@@ -524,6 +577,16 @@ def changes_since_release(
         segments_before.setdefault(page, {})[member] = segment
     members = _differing_members(session, group_id, tables) if meta is not None else set()
     members |= {member for parts in held.values() for member in parts} - {HELD_MARK}
+    pages_before = (meta or {}).get("pages", {})
+    moved_pages = {
+        dimension: set(values) ^ set(pages_before[dimension])
+        for dimension, values in (pages_now or {}).items()
+        if dimension in pages_before
+    }
+    if meta is not None:
+        members |= _members_on_pages(
+            session, group_id, tables, {d: v for d, v in moved_pages.items() if v}
+        )
     candidates = _candidates_table(session, members)
     connection = session.connection()
     current, previous = {}, {}
@@ -556,6 +619,8 @@ def changes_since_release(
         previous=previous,
         listed_before=meta.get("listed"),
         released_before=set(meta.get("cells", [])),
+        pages_before=meta.get("pages", {}),
+        compared="cells" in meta,
         held=held,
         segments_before=segments_before,
     )

@@ -1140,6 +1140,9 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     members=rest.members if rest else 0,
                     suppressed=Suppressed.TOO_FEW,
                     deltas=rest.deltas if rest else {},
+                    # never shown: what the pages leave out
+                    shown_before=None if rest is None or rest.shown_before is None else False,
+                    members_before=rest.members_before if rest else 0,
                 )
                 stand_ins = [
                     Row(
@@ -1150,6 +1153,8 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                         pinned=cell.pinned,
                         changed=cell.changed,
                         deltas=cell.deltas,
+                        shown_before=cell.shown_before,
+                        members_before=cell.members_before,
                     )
                     for cell in cells
                 ]
@@ -1160,6 +1165,7 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     suppressed=whole_row.suppressed,
                     children=[*stand_ins, rest_cell],
                     pinned=True,  # the whole page is the same for every filter: never hidden here
+                    shown_before=whole_row.shown_before,
                 )
                 release(Table("together", [parent]), k)
                 for cell, stand_in in zip(cells, stand_ins, strict=True):

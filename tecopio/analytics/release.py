@@ -97,6 +97,10 @@ class Row:
     # previous release (member -> {number: change}), for sums of rows.
     changed: int = 0
     deltas: dict = field(default_factory=dict)
+    # Whether the previous release showed the row (None: no release to compare with),
+    # and how many members it rested on then.
+    shown_before: bool | None = None
+    members_before: int = 0
 
     @property
     def released(self) -> bool:
@@ -164,6 +168,8 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     moved for too few members (``CHANGED``) protects no other row.
     """
     parent_hidden = parent is not None and not parent.released
+    if _reopens_a_hidden_sum(siblings, k, parent):
+        return True
     # Rows with no members at all (shown so that their absence says nothing) reveal nobody.
     hidden = [row for row in siblings if not row.released and row.members > 0]
     # One hidden row hidden to protect another figure (a page of a filter) would be
@@ -199,4 +205,25 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
             return True
         return False
     candidates[0].suppressed = Suppressed.COMPLEMENT
+    return True
+
+
+def _reopens_a_hidden_sum(siblings: list[Row], k: int, parent: Row | None) -> bool:
+    """Keep hidden a row the previous release hid beside too few members.
+
+    Where the previous release hid some of these rows and their sum was known
+    (the parent was shown, or the sum is released elsewhere), showing one of
+    them now tells, with that old sum, what the rows still hidden held then
+    (the complement changing from one release to the next). So a row comes
+    back only if the rows hidden with it then, and still hidden, rested on
+    k members or more.
+    """
+    if parent is not None and not parent.shown_before:
+        return False
+    hidden_then = [row for row in siblings if row.shown_before is False and row.members_before > 0]
+    back = sorted((row for row in hidden_then if row.released), key=lambda r: (r.members, r.key))
+    still = [row for row in hidden_then if not row.released]
+    if not back or not 0 < sum(row.members_before for row in still) < k:
+        return False
+    back[0].suppressed = Suppressed.COMPLEMENT
     return True
