@@ -68,6 +68,15 @@ def energy_group(make, size, *, company_name="Red Eléctrica"):
     return group, company, members
 
 
+def newcomer(make, group, leaf="energy-solar", values=("local",), avoids=None):
+    """A member who joins and shares one energy preference (naming ``avoids``, if given)."""
+    user = make.member(group)
+    make.consent(user, group, "energy")
+    links = [PreferenceCompany(company=avoids, stance=Stance.AVOID)] if avoids else []
+    make.preference(user, category=make.category(leaf), values=list(values), companies=links)
+    return user
+
+
 def test_a_row_moved_by_one_member_is_hidden_though_k_members_changed(db_session, make):
     """Found by the probe: four members add a value while one avoids a company; the brand
     row moved by that one member alone."""
@@ -76,19 +85,10 @@ def test_a_row_moved_by_one_member_is_hidden_though_k_members_changed(db_session
     first, figures = release(db_session, group)
     brand_key = f"energy:avoid:{company.name}"
     assert rows(figures, "brands")[brand_key].values["members"] == 6
-    newcomers = [make.member(group) for _ in range(K)]
-    for user in newcomers:
-        make.consent(user, group, "energy")
-        make.preference(user, category=make.category("energy-solar"), values=["local"])
+    for _ in range(K):
+        newcomer(make, group)
     # One more member names the company too, and nobody else touches that row.
-    lone = make.member(group)
-    make.consent(lone, group, "energy")
-    make.preference(
-        lone,
-        category=make.category("energy-solar"),
-        values=["local"],
-        companies=[PreferenceCompany(company=company, stance=Stance.AVOID)],
-    )
+    newcomer(make, group, avoids=company)
     db_session.flush()
     second, figures = release(db_session, group)
     assert second.number == first.number + 1
@@ -104,17 +104,9 @@ def test_a_row_held_back_is_compared_with_its_last_release_when_it_comes_back(db
     db_session.flush()
     release(db_session, group)
     brand_key = f"energy:avoid:{company.name}"
-    lone = make.member(group)
-    make.consent(lone, group, "energy")
-    make.preference(
-        lone,
-        category=make.category("energy-solar"),
-        companies=[PreferenceCompany(company=company, stance=Stance.AVOID)],
-    )
+    newcomer(make, group, values=["renewable"], avoids=company)
     for _ in range(K):
-        user = make.member(group)
-        make.consent(user, group, "energy")
-        make.preference(user, category=make.category("energy-solar"), values=["local"])
+        newcomer(make, group)
     db_session.flush()
     _state, second = release(db_session, group)
     assert not rows(second, "brands")[brand_key].released
@@ -123,9 +115,7 @@ def test_a_row_held_back_is_compared_with_its_last_release_when_it_comes_back(db
     # k more members change something else: a third release, and the row still differs
     # from its last release by the one member's change.
     for _ in range(K):
-        user = make.member(group)
-        make.consent(user, group, "energy")
-        make.preference(user, category=make.category("energy-gas"), values=["local"])
+        newcomer(make, group, leaf="energy-gas")
     db_session.flush()
     third_state, third = release(db_session, group)
     assert third_state.number == 3
@@ -133,12 +123,8 @@ def test_a_row_held_back_is_compared_with_its_last_release_when_it_comes_back(db
     # Once k − 1 more members name the company, the row moved for k members: shown again
     # (in a release that k members' changes bring).
     for n in range(K):
-        user = make.member(group)
-        make.consent(user, group, "energy")
-        make.preference(
-            user,
-            category=make.category("energy-gas"),
-            companies=[PreferenceCompany(company=company, stance=Stance.AVOID)] if n else [],
+        newcomer(
+            make, group, leaf="energy-gas", values=["renewable"], avoids=company if n else None
         )
     db_session.flush()
     fourth_state, fourth = release(db_session, group)
@@ -294,17 +280,11 @@ def test_a_newcomer_without_a_value_among_newcomers_with_it_withholds_member_cou
     within the release alone nothing tells it)."""
     group, _company, _members = energy_group(make, 6)
     for _ in range(K):
-        user = make.member(group)
-        make.consent(user, group, "energy")
-        make.preference(user, category=make.category("energy-solar"), values=["local"])
+        newcomer(make, group)
     db_session.flush()
     release(db_session, group)
     for n in range(K + 1):
-        user = make.member(group)
-        make.consent(user, group, "energy")
-        make.preference(
-            user, category=make.category("energy-solar"), values=["renewable"] if n else ["local"]
-        )
+        newcomer(make, group, values=["renewable"] if n else ["local"])
     db_session.flush()
     state, second = release(db_session, group)
     assert state.number == 2

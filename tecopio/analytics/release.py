@@ -8,9 +8,11 @@ between releases — determines a quantity resting on 1 to k−1 members.
 Between releases (``changes.py``): a new release comes only once k members
 have changed each kind of data that changed (``cache.py``); each number of a
 row is compared with the last release that showed the row, and a row one of
-whose numbers moved for 1 to k−1 members since then is hidden (``CHANGED``);
-what subtraction recovers of hidden rows is compared with the previous
-release, and must have moved for no member or for k or more; counts whose
+whose numbers moved for 1 to k−1 members since then is hidden (``CHANGED``;
+a share moves with what it divides by); what subtraction recovers of hidden
+rows is compared with the previous release, and must have moved for no
+member or for k or more; a row hidden beside fewer than k members stays
+hidden while they do (``_reopens_a_hidden_sum``); counts whose
 difference from the previous release would tell of 1 to k−1 members (a
 row's members against its population's, items against members) are
 withheld (``queries._withhold_moved_counts``). Tested by an attacker who
