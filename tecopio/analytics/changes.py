@@ -288,7 +288,7 @@ def save_basis(session: Session, group_id: int, tables: dict, segments: dict) ->
         for member, segment in assignment.items()
     ]
     if rows:
-        session.execute(insert(BasisSegment), rows)
+        session.execute(insert(BasisSegment.__table__), rows)
 
 
 def detach_member(session: Session, user_id: int, regions_offered) -> None:
@@ -421,18 +421,28 @@ class Changes:
         return {member: delta for member, delta in found.items() if delta}
 
     def _segments(self, page: str, table: Figure) -> None:
-        """Members' parts in the segments: the one they fell in, and the page's population."""
-        self.assignments[page] = table.assignment
-        before = self.segments_before.get(page, {})
-        for assignment, into in ((table.assignment, self.now), (before, self.old)):
-            for member, segment in assignment.items():
-                into.setdefault(cell_name(page, "segments", "population"), {})[member] = {
-                    "members": 1
-                }
-                if segment is not None:
-                    into.setdefault(cell_name(page, "segments", segment), {})[member] = {
-                        "members": 1
-                    }
+        """Members' parts in the segments: the one they fell in, and the page's population.
+
+        k-means can move members who changed nothing, so every member's
+        segment is compared; only those whose segment moved (or whose parts
+        are held) get parts, the others being the same before and after.
+        """
+        now, before = table.assignment, self.segments_before.get(page, {})
+        self.assignments[page] = now
+        prefix = cell_name(page, "segments", "")
+        held = {m for cell, parts in self.held.items() if cell.startswith(prefix) for m in parts}
+        in_segment = {"members": 1}
+        for member in set(now) | set(before):
+            same = member in now and member in before and now[member] == before[member]
+            if same and member not in held:
+                continue
+            for assignment, into in ((now, self.now), (before, self.old)):
+                if member not in assignment:
+                    continue
+                into.setdefault(cell_name(page, "segments", "population"), {})[member] = in_segment
+                if assignment[member] is not None:
+                    cell = cell_name(page, "segments", assignment[member])
+                    into.setdefault(cell, {})[member] = in_segment
 
     def _compute(self, split: Split, listed) -> None:
         """Each candidate's part in every row of every page of ``split``, now and before."""
@@ -484,7 +494,7 @@ class Changes:
                     }
                 )
         if rows:
-            session.execute(insert(HeldPart), rows)
+            session.execute(insert(HeldPart.__table__), rows)
         return {"cells": sorted(released), "listed": listed, "pages": self.pages_now}
 
 
