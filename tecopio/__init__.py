@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_configuration(app)
     app.jinja_env.add_extension("jinja2.ext.do")
 
-    from tecopio import db, demo, errors, i18n, limiter, main, security, views
+    from tecopio import db, demo, errors, i18n, limiter, main, policy, security, views
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    policy.init_app(app)  # templates ask the routes' predicates
     account_sessions.init_app(app)
     account_views.init_app(app)
     account_cli.init_app(app)

@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from tecopio.config import LANGUAGES
 from tecopio.db import db
+from tecopio.guards import public
 from tecopio.money import format_money
 from tecopio.security import safe_next
 
@@ -34,6 +35,7 @@ def select_locale() -> str:
 
 
 @bp.post("/language")
+@public
 def set_language():
     locale = request.form.get("locale", "")
     if locale not in LANGUAGES:

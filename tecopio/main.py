@@ -5,11 +5,13 @@ from flask_login import current_user
 
 from tecopio.db import db
 from tecopio.groups import services as groups
+from tecopio.guards import public
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
+@public
 def home():
     if not current_user.is_authenticated:
         return render_template("home.html")

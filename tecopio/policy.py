@@ -1,14 +1,21 @@
 """Who may do what: the one place that answers it, for pages and API alike.
 
 Predicates (``can_*``, ``is_*``) only answer; ``require`` enforces, turning a
-refusal into 403 (or 404 where even the object's existence is private).
+refusal into 403 (or 404 where even the object's existence is private). Routes
+ask them through ``tecopio.guards`` before their body runs; templates ask the
+same predicates through the ``policy`` global (``init_app``), never a rule of
+their own. Where a rule belongs to a state machine (who may withdraw a
+proposal), the predicate asks the service that owns it.
 """
+
+import sys
 
 from flask import abort, g, has_request_context
 
 from tecopio.db import db
+from tecopio.governance import decisions
 from tecopio.governance.services import admins_may_change, current_charter
-from tecopio.groups.models import Group, Invitation, MembershipStatus
+from tecopio.groups.models import Group, MembershipStatus
 from tecopio.groups.services import membership_of
 
 
@@ -101,8 +108,34 @@ def can_take_part_in_decisions(user, group: Group) -> bool:
     return is_active_member(user, group)
 
 
-def can_revoke_invitation(user, invitation: Invitation) -> bool:
-    return is_group_admin(user, invitation.group)
+def can_see_join_requests(user, group: Group) -> bool:
+    """Who decides requests to join sees them: the admins, or every member where members vote."""
+    if decisions.admins_admit(current_charter(db.session, group)):
+        return is_group_admin(user, group)
+    return is_active_member(user, group)
+
+
+def can_admit_by_decision(user, group: Group) -> bool:
+    """Approve or decline a request to join alone: admins, where the charter lets admins admit."""
+    return is_group_admin(user, group) and decisions.admins_admit(
+        current_charter(db.session, group)
+    )
+
+
+def can_put_admission_to_vote(user, group: Group) -> bool:
+    """Members put a request to join to a vote, where the charter says members admit."""
+    return is_active_member(user, group) and not decisions.admins_admit(
+        current_charter(db.session, group)
+    )
+
+
+def can_withdraw_proposal(user, proposal) -> bool:
+    """The proposal's own rule (its author, before anyone votes), as the service enforces it."""
+    return (
+        user is not None
+        and user.is_authenticated
+        and decisions.may_withdraw(db.session, user, proposal)
+    )
 
 
 def require(allowed: bool, *, hide: bool = False) -> None:
@@ -119,3 +152,13 @@ def can_edit_item(user, item) -> bool:
 def can_manage_directory(user) -> bool:
     """Merging duplicate companies is for platform admins."""
     return user is not None and user.is_authenticated and user.is_platform_admin
+
+
+def can_add_company(user) -> bool:
+    """Any signed-in person may add a company members name in their data."""
+    return user is not None and user.is_authenticated
+
+
+def init_app(app) -> None:
+    """Templates ask the same predicates as routes: one global for every blueprint."""
+    app.jinja_env.globals["policy"] = sys.modules[__name__]

@@ -10,7 +10,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from tecopio.accounts import personal, services
@@ -26,6 +26,7 @@ from tecopio.accounts.passwords import PasswordRejected
 from tecopio.accounts.sessions import start_session
 from tecopio.db import db
 from tecopio.errors import abort_with
+from tecopio.guards import public, signed_in
 from tecopio.limiter import configured, limiter
 from tecopio.mail import MailError, send_mail
 from tecopio.security import safe_next
@@ -40,6 +41,7 @@ def _next_url(form) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@public
 @limiter.limit(configured("SIGNUP_RATE_LIMIT"), methods=["POST"])
 def signup():
     if current_user.is_authenticated:
@@ -73,6 +75,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 @limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
 def login():
     if current_user.is_authenticated:
@@ -92,7 +95,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@signed_in
 def logout():
     services.end_all_sessions(current_user)
     db.session.commit()
@@ -103,7 +106,7 @@ def logout():
 
 
 @bp.route("/account", methods=["GET", "POST"])
-@login_required
+@signed_in
 def profile():
     form = ProfileForm(obj=current_user)
     if request.method == "GET":
@@ -125,7 +128,7 @@ def profile():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@signed_in
 @limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
 def change_password():
     form = PasswordChangeForm()
@@ -152,6 +155,7 @@ def change_password():
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@public
 @limiter.limit(configured("RESET_RATE_LIMIT"), methods=["POST"])
 def request_reset():
     form = ResetRequestForm()
@@ -177,6 +181,7 @@ def request_reset():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
 @limiter.limit(configured("RESET_RATE_LIMIT"), methods=["POST"])
 def reset_password(token: str):
     try:

@@ -22,7 +22,8 @@ from tecopio.analytics.changes import (
     HeldPart,
     detach_member,
 )
-from tecopio.analytics.source import shared_regions
+from tecopio.analytics.source import allowed_roots, shared_regions
+from tecopio.categories.services import load_tree
 from tecopio.governance.services import current_charters
 from tecopio.groups.models import Group, Membership
 from tecopio.privacy.registry import columns_of, register_personal_data
@@ -67,8 +68,14 @@ def detach(session: Session, user: User) -> None:
     """The copy the next releases compare with stays, under a stand-in (``changes.py``)."""
     groups = set(session.scalars(select(BasisItem.group_id).where(BasisItem.member == user.id)))
     charters = current_charters(session, groups)
+    tree = load_tree(session)
     offered = {
-        group_id: [key for key, _name in shared_regions(session, group_id, charter.k_anonymity)]
+        group_id: [
+            key
+            for key, _name in shared_regions(
+                session, group_id, charter.k_anonymity, allowed_roots(charter, tree)
+            )
+        ]
         for group_id, charter in charters.items()
     }
     detach_member(session, user.id, lambda group_id: offered.get(group_id, []))

@@ -1283,7 +1283,7 @@ def _pages(session, group, tree, locale, dimensions, charter, rows, changes):
         if dimension == "region":
             whole.regions = [
                 (key, name)
-                for key, name in shared_regions(session, group.id, k)
+                for key, name in shared_regions(session, group.id, k, split.roots)
                 if key in split.values
             ]
         # Every company, so that all pages' cells are known; the lists are cut after release.

@@ -29,10 +29,8 @@ from tecopio.accounts.models import User
 from tecopio.categories.services import CategoryTree
 from tecopio.db import utcnow
 from tecopio.governance.charter import ALL_CATEGORIES
-from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
-from tecopio.privacy.models import Consent
-from tecopio.privacy.services import shared_with_group
+from tecopio.privacy.services import shared_with_group, sharing_members
 
 YEARS_OFFERED = 5
 
@@ -128,7 +126,7 @@ def offered_split(session: Session, group, charter, tree: CategoryTree, dimensio
     if dimension == "category":
         return Split("category", roots or tuple(root.id for root in tree.roots), roots)
     if dimension == "region":
-        regions = shared_regions(session, group.id, charter.k_anonymity)
+        regions = shared_regions(session, group.id, charter.k_anonymity, roots)
         return Split("region", tuple(key for key, _name in regions), roots)
     if dimension == "year":
         return Split("year", tuple(offered_years(utcnow().date())), roots)
@@ -316,24 +314,14 @@ def month_of(session: Session, column):
     return func.strftime("%Y-%m", column)
 
 
-def shared_regions(session: Session, group_id: int, k: int) -> list[tuple[str, str]]:
+def shared_regions(session: Session, group_id: int, k: int, roots=None) -> list[tuple[str, str]]:
     """(key, name) of regions of at least k members who share something with the group.
 
     Smaller regions are not offered as a filter: the list itself would tell
-    that a few members live there.
+    that a few members live there. Only sharing within ``roots`` (the
+    charter's categories) counts, as in every figure.
     """
-    sharing = (
-        select(Consent.user_id)
-        .join(
-            Membership,
-            and_(
-                Membership.user_id == Consent.user_id,
-                Membership.group_id == group_id,
-                Membership.status == MembershipStatus.ACTIVE,
-            ),
-        )
-        .where(Consent.group_id == group_id, Consent.granted.is_(True))
-    )
+    sharing = sharing_members(group_id, roots)
     rows = session.execute(
         select(User.region_key, func.min(User.region))
         .where(User.id.in_(sharing), User.region_key.is_not(None))

@@ -1,7 +1,7 @@
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
@@ -19,18 +19,14 @@ from tecopio.analytics.queries import Filters
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.governance.services import current_charter
-from tecopio.groups.services import get_group
+from tecopio.guards import for_group
 
 bp = Blueprint("analytics", __name__)
 RECOUNT_RELOAD_SECONDS = 5
 
 
-def _load(slug: str):
-    """The group, the release state, its page for the query string's filters, and the form."""
-    group = get_group(db.session, slug)
-    if group is None:
-        abort(404)
-    policy.require(policy.can_view_analytics(current_user, group))
+def _load(group):
+    """The release state, the group's page for the query string's filters, and the form."""
     locale = str(get_locale())
     tree = load_tree(db.session)
     form = FilterForm(request.args)
@@ -57,9 +53,9 @@ def _load(slug: str):
     if not state.shown:  # nothing to filter: the page says why, whatever was asked
         if state.due:  # a large group's release, published after the response
             schedule_refresh(group.id)
-        return group, state, None, form, 200
+        return state, None, form, 200
     if request.args and not form.validate():
-        return group, state, None, form, 400
+        return state, None, form, 400
     filters = Filters(
         root_category_id=form.category.data,
         region_key=form.region.data or None,
@@ -69,16 +65,16 @@ def _load(slug: str):
     if state.due:  # a large group's release, published after the response
         schedule_refresh(group.id)
     if figures is None:
-        return group, state, None, form, 200
+        return state, None, form, 200
     localise(figures, tree, locale)
     admin = policy.can_export_analytics(current_user, group)
-    return group, state, build_figures(figures, locale, admin=admin), form, 200
+    return state, build_figures(figures, locale, admin=admin), form, 200
 
 
 @bp.get("/groups/<slug>/analytics")
-@login_required
-def index(slug: str):
-    group, state, figures, form, status = _load(slug)
+@for_group(policy.can_view_analytics)
+def index(group):
+    state, figures, form, status = _load(group)
     return render_template(
         "analytics/index.html",
         group=group,
@@ -88,19 +84,13 @@ def index(slug: str):
         reload_seconds=RECOUNT_RELOAD_SECONDS,
         figures=figures or [],
         form=form,
-        can_export=policy.can_export_analytics(current_user, group),
     ), status
 
 
 @bp.get("/groups/<slug>/analytics/<name>.csv")
-@login_required
-def export(slug: str, name: str):
-    group = get_group(db.session, slug)
-    if group is None:
-        abort(404)
-    # Before anything is computed: a refused request has no effect at all.
-    policy.require(policy.can_export_analytics(current_user, group))
-    group, state, figures, _form, status = _load(slug)
+@for_group(policy.can_export_analytics)
+def export(group, name: str):
+    state, figures, _form, status = _load(group)
     if status != 200:
         abort(400)
     if figures is None and state.due:

@@ -1,7 +1,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
@@ -10,6 +10,7 @@ from tecopio.db import db
 from tecopio.directory import personal, services
 from tecopio.directory.forms import CompanyForm, MergeForm
 from tecopio.directory.models import Company
+from tecopio.guards import platform, public
 from tecopio.memberdata.forms import company_choices
 from tecopio.text import InvalidText
 from tecopio.views import page_number, render_form
@@ -18,6 +19,7 @@ bp = Blueprint("directory", __name__)
 
 
 @bp.get("/companies/")
+@public
 def index():
     query = request.args.get("q", "")
     page = page_number()
@@ -28,6 +30,7 @@ def index():
 
 
 @bp.get("/companies/<int:company_id>")
+@public
 def show(company_id: int):
     company = db.session.get(Company, company_id)
     if company is None:
@@ -38,7 +41,7 @@ def show(company_id: int):
 
 
 @bp.route("/companies/new", methods=["GET", "POST"])
-@login_required
+@platform(policy.can_add_company)
 def create():
     form = CompanyForm()
     locale = str(get_locale())
@@ -68,9 +71,8 @@ def create():
 
 
 @bp.route("/admin/companies/merge", methods=["GET", "POST"])
-@login_required
+@platform(policy.can_manage_directory)
 def merge():
-    policy.require(policy.can_manage_directory(current_user))
     form = MergeForm()
     choices = company_choices(services.active_companies(db.session))
     form.source_id.choices = choices

@@ -99,6 +99,8 @@ def open_proposal(
     """Open a proposal for the charter's voting period. (That the author is a member is policy.)"""
     if kind not in KINDS:
         raise UnknownKind()
+    if kind == "admission" and admins_admit(current_charter(session, group)):
+        raise AdmissionByAdmins()
     now = now or utcnow()
     title = clean_line(title, max_length=TITLE_MAX)
     description = clean_paragraphs(description, max_length=DESCRIPTION_MAX)
@@ -249,11 +251,18 @@ def vote_of(session: Session, user: User, proposal: Proposal) -> Vote | None:
     )
 
 
+def may_withdraw(session: Session, user: User, proposal: Proposal) -> bool:
+    """Its author may withdraw a proposal while it is open and before anyone votes."""
+    return (
+        proposal.status == ProposalStatus.OPEN
+        and proposal.author_id == user.id
+        and not vote_count(session, proposal)
+    )
+
+
 def withdraw(session: Session, user: User, proposal: Proposal) -> Proposal:
     proposal = _locked(session, proposal)
-    if proposal.status != ProposalStatus.OPEN or proposal.author_id != user.id:
-        raise CannotWithdraw()
-    if vote_count(session, proposal):
+    if not may_withdraw(session, user, proposal):
         raise CannotWithdraw()
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.closed_at = utcnow()

@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -24,19 +24,12 @@ from tecopio.governance.forms import (
 from tecopio.governance.kinds import KINDS
 from tecopio.governance.models import CharterVersion, Proposal, ProposalComment
 from tecopio.groups.models import Membership
-from tecopio.groups.services import get_group
+from tecopio.guards import Child, for_group
 from tecopio.notifications import services as notifications
 from tecopio.views import render_form
 
 bp = Blueprint("governance", __name__)
 FORM_KINDS = ("charter", "motion")
-
-
-def _group(slug: str):
-    group = get_group(db.session, slug)
-    if group is None:
-        abort(404)
-    return group
 
 
 def _category_label():
@@ -56,10 +49,8 @@ def _sections(charter, label):
 
 
 @bp.get("/groups/<slug>/charter")
-@login_required
-def charter(slug: str):
-    group = _group(slug)
-    policy.require(policy.can_view_charter(current_user, group))
+@for_group(policy.can_view_charter)
+def charter(group):
     versions = services.history(db.session, group)
     charters = {version.number: services.charter_of(version) for version in versions}
     label = _category_label()
@@ -88,7 +79,6 @@ def charter(slug: str):
         sections=_sections(charters[current.number], label) if current else [],
         versions=versions,
         changes=changes,
-        can_change=policy.can_change_charter_directly(current_user, group),
         admins_decide=current is not None and services.admins_may_change(charters[current.number]),
     )
 
@@ -104,10 +94,8 @@ def _version_number(name: str) -> int:
 
 
 @bp.get("/groups/<slug>/charter/diff")
-@login_required
-def compare(slug: str):
-    group = _group(slug)
-    policy.require(policy.can_view_charter(current_user, group))
+@for_group(policy.can_view_charter)
+def compare(group):
     old_number, new_number = _version_number("from"), _version_number("to")
     found = {
         version.number: version
@@ -130,10 +118,8 @@ def compare(slug: str):
 
 
 @bp.route("/groups/<slug>/charter/edit", methods=["GET", "POST"])
-@login_required
-def edit(slug: str):
-    group = _group(slug)
-    policy.require(policy.can_change_charter_directly(current_user, group))
+@for_group(policy.can_change_charter_directly)
+def edit(group):
     charter = services.current_charter(db.session, group)
     form = charter_form(_category_choices(), charter)
     if form.validate_on_submit():
@@ -198,21 +184,13 @@ def _show_errors(form, error) -> None:
 # --- proposals ----------------------------------------------------------------------
 
 
-def _member_proposal(slug: str, proposal_id: int):
-    """The group and its proposal, for one of its members (else 403; unknown: 404)."""
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
-    proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None or proposal.group_id != group.id:
-        abort(404)
-    return group, proposal
+# A proposal of the group, for one of its members (else 403; unknown: 404).
+PROPOSAL = Child(Proposal, "proposal_id", "proposal")
 
 
 @bp.get("/groups/<slug>/proposals")
-@login_required
-def proposals(slug: str):
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
+@for_group(policy.can_take_part_in_decisions)
+def proposals(group):
     if decisions.close_due_proposals(db.session, group=group):
         db.session.commit()
     found = decisions.proposals_of(db.session, group)
@@ -220,17 +198,10 @@ def proposals(slug: str):
 
 
 @bp.post("/groups/<slug>/members/<int:membership_id>/admission-vote")
-@login_required
-def propose_admission(slug: str, membership_id: int):
+@for_group(policy.can_put_admission_to_vote, child=Child(Membership, "membership_id", "membership"))
+def propose_admission(group, membership):
     """Put a request to join to the members' vote (where the charter says members admit)."""
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
-    membership = db.session.get(Membership, membership_id)
-    if membership is None or membership.group_id != group.id:
-        abort(404)
     try:
-        if decisions.admins_admit(services.current_charter(db.session, group)):
-            raise decisions.AdmissionByAdmins()
         proposal = decisions.open_proposal(
             db.session,
             current_user,
@@ -250,10 +221,8 @@ def propose_admission(slug: str, membership_id: int):
 
 
 @bp.route("/groups/<slug>/proposals/new", methods=["GET", "POST"])
-@login_required
-def new_proposal(slug: str):
-    group = _group(slug)
-    policy.require(policy.can_take_part_in_decisions(current_user, group))
+@for_group(policy.can_take_part_in_decisions)
+def new_proposal(group):
     kind = request.args.get("kind", "motion")
     if kind not in FORM_KINDS:  # admissions open from the members page
         abort(404)
@@ -312,7 +281,6 @@ def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=
         kind=KINDS[proposal.kind],
         details=KINDS[proposal.kind].describe(proposal, _category_label()),
         tally=decisions.current_tally(db.session, proposal),
-        any_votes=decisions.vote_count(db.session, proposal) > 0,
         vote=vote,
         may_vote=decisions.may_vote(db.session, current_user, proposal),
         vote_form=vote_form or VoteForm(data={"choice": vote.choice if vote else None}),
@@ -322,9 +290,9 @@ def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=
 
 
 @bp.get("/groups/<slug>/proposals/<int:proposal_id>")
-@login_required
-def proposal(slug: str, proposal_id: int):
-    return _render_proposal(*_member_proposal(slug, proposal_id))
+@for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
+def proposal(group, proposal):
+    return _render_proposal(group, proposal)
 
 
 def _cast(proposal, choice: str) -> None:
@@ -340,9 +308,8 @@ def _cast(proposal, choice: str) -> None:
 
 
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/vote")
-@login_required
-def vote(slug: str, proposal_id: int):
-    group, proposal = _member_proposal(slug, proposal_id)
+@for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
+def vote(group, proposal):
     form = VoteForm()
     if not form.validate_on_submit():
         return _render_proposal(group, proposal, vote_form=form, status=400)
@@ -357,9 +324,8 @@ def vote(slug: str, proposal_id: int):
 
 
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/withdraw")
-@login_required
-def withdraw(slug: str, proposal_id: int):
-    group, proposal = _member_proposal(slug, proposal_id)
+@for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
+def withdraw(group, proposal):
     try:
         decisions.withdraw(db.session, current_user, proposal)
         db.session.commit()
@@ -372,9 +338,8 @@ def withdraw(slug: str, proposal_id: int):
 
 
 @bp.post("/groups/<slug>/proposals/<int:proposal_id>/comments")
-@login_required
-def comment(slug: str, proposal_id: int):
-    group, proposal = _member_proposal(slug, proposal_id)
+@for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
+def comment(group, proposal):
     form = CommentForm()
     if not form.validate_on_submit():
         return _render_proposal(group, proposal, comment_form=form, status=400)

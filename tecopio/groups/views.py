@@ -3,7 +3,7 @@ from functools import partial
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from tecopio import policy
@@ -15,6 +15,7 @@ from tecopio.governance.services import GovernanceError, current_charter, curren
 from tecopio.groups import personal, services
 from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
+from tecopio.guards import Child, for_group, public, signed_in
 from tecopio.mail import MailError, send_mail
 from tecopio.views import page_number, public_url, render_form
 
@@ -35,14 +36,8 @@ MEMBER_ACTIONS = {
 }
 
 
-def _group_or_404(slug: str):
-    group = services.get_group(db.session, slug)
-    if group is None:
-        abort(404)
-    return group
-
-
 @bp.get("/groups/")
+@public
 def index():
     query = request.args.get("q", "")
     page = page_number()
@@ -60,7 +55,7 @@ def index():
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
-@login_required
+@signed_in
 def create():
     form = GroupForm()
     if form.validate_on_submit():
@@ -90,17 +85,14 @@ def _render_group_page(group, status: int = 200):
 
 
 @bp.get("/groups/<slug>")
-def show(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_view_group(current_user, group), hide=True)
+@for_group(policy.can_view_group, hide=True, login=False)
+def show(group):
     return _render_group_page(group)
 
 
 @bp.route("/groups/<slug>/edit", methods=["GET", "POST"])
-@login_required
-def edit(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_edit_group(current_user, group))
+@for_group(policy.can_edit_group)
+def edit(group):
     form = GroupDetailsForm(obj=group)
     if form.validate_on_submit():
         services.update_group(
@@ -118,10 +110,8 @@ def edit(slug: str):
 
 
 @bp.post("/groups/<slug>/join")
-@login_required
-def join(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_join(current_user, group))
+@for_group(policy.can_join)
+def join(group):
     try:
         membership = services.join_group(db.session, current_user, group)
         db.session.commit()
@@ -142,10 +132,8 @@ def join(slug: str):
 
 
 @bp.post("/groups/<slug>/leave")
-@login_required
-def leave(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_leave(current_user, group))
+@for_group(policy.can_leave)
+def leave(group):
     try:
         membership = services.leave_group(db.session, current_user, group)
     except services.GroupError as exc:
@@ -159,16 +147,11 @@ def leave(slug: str):
 
 
 def _render_members(group, status: int = 200):
-    is_admin = policy.can_manage_members(current_user, group)
-    admins_admit = decisions.admins_admit(current_charter(db.session, group))
-    # Requests to join: for admins where they admit, for every member where members vote.
-    show_requests = is_admin if admins_admit else policy.is_active_member(current_user, group)
+    show_requests = policy.can_see_join_requests(current_user, group)
     return render_template(
         "groups/members.html",
         group=group,
-        is_admin=is_admin,
-        show_requests=show_requests,
-        admins_admit=admins_admit,
+        admins_admit=decisions.admins_admit(current_charter(db.session, group)),
         admission_votes=decisions.open_admission_votes(db.session, group),
         members=services.list_memberships(db.session, group, MembershipStatus.ACTIVE),
         pending=(
@@ -180,23 +163,18 @@ def _render_members(group, status: int = 200):
 
 
 @bp.get("/groups/<slug>/members")
-@login_required
-def members(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_view_members(current_user, group))
+@for_group(policy.can_view_members)
+def members(group):
     return _render_members(group)
 
 
 @bp.post("/groups/<slug>/members/<int:membership_id>/<action>")
-@login_required
-def member_action(slug: str, membership_id: int, action: str):
-    group = _group_or_404(slug)
-    if action not in MEMBER_ACTIONS:
-        abort(404)
-    policy.require(policy.can_manage_members(current_user, group))
-    membership = db.session.get(Membership, membership_id)
-    if membership is None or membership.group_id != group.id:
-        abort(404)
+@for_group(
+    policy.can_manage_members,
+    child=Child(Membership, "membership_id", "membership"),
+    choices=("action", lambda: MEMBER_ACTIONS),
+)
+def member_action(group, membership, action: str):
     service, message = MEMBER_ACTIONS[action]
     try:
         service(db.session, current_user, membership)
@@ -210,10 +188,8 @@ def member_action(slug: str, membership_id: int, action: str):
 
 
 @bp.route("/groups/<slug>/invitations", methods=["GET", "POST"])
-@login_required
-def invitations(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_invite(current_user, group))
+@for_group(policy.can_invite)
+def invitations(group):
     form = InviteForm()
     status = 200
     if form.validate_on_submit():
@@ -265,13 +241,8 @@ def _send_invitation(invitation: Invitation) -> None:
 
 
 @bp.post("/groups/<slug>/invitations/<int:invitation_id>/revoke")
-@login_required
-def revoke_invitation(slug: str, invitation_id: int):
-    group = _group_or_404(slug)
-    invitation = db.session.get(Invitation, invitation_id)
-    if invitation is None or invitation.group_id != group.id:
-        abort(404)
-    policy.require(policy.can_revoke_invitation(current_user, invitation))
+@for_group(policy.can_invite, child=Child(Invitation, "invitation_id", "invitation"))
+def revoke_invitation(group, invitation):
     try:
         services.revoke_invitation(db.session, current_user, invitation)
     except services.GroupError as exc:
@@ -283,10 +254,8 @@ def revoke_invitation(slug: str, invitation_id: int):
 
 
 @bp.get("/groups/<slug>/audit")
-@login_required
-def audit(slug: str):
-    group = _group_or_404(slug)
-    policy.require(policy.can_view_audit_log(current_user, group))
+@for_group(policy.can_view_audit_log)
+def audit(group):
     page = page_number()
     events, total = group_events(db.session, group, page=page)
     return render_template("groups/audit.html", group=group, events=events, total=total, page=page)
@@ -300,6 +269,7 @@ def _invitation_or_error(token: str) -> Invitation:
 
 
 @bp.get("/invitations/<token>")
+@public
 def invitation(token: str):
     invitation = _invitation_or_error(token)
     return render_template(
@@ -308,7 +278,7 @@ def invitation(token: str):
 
 
 @bp.post("/invitations/<token>/<answer>")
-@login_required
+@signed_in
 def answer_invitation(token: str, answer: str):
     if answer not in ("accept", "decline"):
         abort(404)
@@ -337,4 +307,3 @@ def answer_invitation(token: str, answer: str):
 def init_app(app) -> None:
     app.register_blueprint(bp)
     personal.register()  # what it keeps about a person: export and erasure
-    app.jinja_env.globals["policy"] = policy

@@ -140,6 +140,25 @@ INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
 }
 
 
+# What a member may do to their own intent; "committed" comes from deals.
+MEMBER_INTENT_TARGETS = frozenset(
+    {IntentStatus.OPEN, IntentStatus.FULFILLED, IntentStatus.WITHDRAWN}
+)
+
+
 def check_intent_transition(current: IntentStatus, target: IntentStatus) -> None:
     if target not in INTENT_TRANSITIONS[current]:
         raise InvalidIntentTransition(current, target)
+
+
+def intent_locked(intent: "Intent") -> bool:
+    """A committed intent belongs to its deal: the member cannot edit, move or delete it."""
+    return intent.status == IntentStatus.COMMITTED
+
+
+def member_moves(intent: "Intent") -> list[IntentStatus]:
+    """The statuses the member may move their intent to now, in a stable order."""
+    if intent_locked(intent):
+        return []
+    allowed = INTENT_TRANSITIONS[intent.status] & MEMBER_INTENT_TARGETS
+    return [status for status in IntentStatus if status in allowed]

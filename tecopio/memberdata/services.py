@@ -26,7 +26,8 @@ from tecopio.memberdata.models import (
     Preference,
     PreferenceCompany,
     Stance,
-    check_intent_transition,
+    intent_locked,
+    member_moves,
 )
 from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.money import CURRENCIES, MAX_MINOR
@@ -229,7 +230,7 @@ def create_intent(session: Session, user: User, *, today: date | None = None, **
 
 
 def update_intent(session: Session, intent: Intent, *, today: date | None = None, **fields) -> None:
-    if intent.status == IntentStatus.COMMITTED:
+    if intent_locked(intent):
         raise IntentLocked()
     values = _intent_fields(session, today=today or date.today(), new=False, **fields)
     for key, value in values.items():
@@ -239,18 +240,11 @@ def update_intent(session: Session, intent: Intent, *, today: date | None = None
     record(session, "intent.updated", actor=intent.user, target_user=intent.user, item=intent.id)
 
 
-# What a member may do to their own intent; "committed" comes from deals.
-MEMBER_INTENT_TARGETS = frozenset(
-    {IntentStatus.OPEN, IntentStatus.FULFILLED, IntentStatus.WITHDRAWN}
-)
-
-
 def change_intent_status(session: Session, intent: Intent, target: IntentStatus) -> None:
-    if intent.status == IntentStatus.COMMITTED:
+    if intent_locked(intent):
         raise IntentLocked()
-    if target not in MEMBER_INTENT_TARGETS:
+    if target not in member_moves(intent):
         raise InvalidIntentTransition(intent.status, target)
-    check_intent_transition(intent.status, target)
     intent.status = target
     intent.updated_at = utcnow()
     session.flush()
@@ -342,7 +336,7 @@ ITEM_KINDS = {"preference": Preference, "intent": Intent, "feedback": Feedback}
 
 def delete_item(session: Session, item) -> None:
     kind = next(name for name, model in ITEM_KINDS.items() if isinstance(item, model))
-    if isinstance(item, Intent) and item.status == IntentStatus.COMMITTED:
+    if isinstance(item, Intent) and intent_locked(item):
         raise IntentLocked()
     record(session, f"{kind}.deleted", actor=item.user, target_user=item.user, item=item.id)
     session.delete(item)

@@ -1,15 +1,15 @@
 """Pages where members record and edit their preferences, intents and feedback."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory.services import active_companies
+from tecopio.guards import for_own, signed_in
 from tecopio.memberdata import personal, services
 from tecopio.memberdata.forms import (
     FeedbackForm,
@@ -25,6 +25,8 @@ from tecopio.memberdata.models import (
     InvalidIntentTransition,
     Preference,
     Stance,
+    intent_locked,
+    member_moves,
 )
 from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.money import plain_amount
@@ -33,13 +35,8 @@ from tecopio.views import render_form
 bp = Blueprint("memberdata", __name__, url_prefix="/my")
 
 
-def _own(model, item_id: int):
-    """The signed-in member's item; someone else's is "not found", not "forbidden"."""
-    item = db.session.get(model, item_id)
-    if item is None:
-        abort(404)
-    policy.require(policy.can_edit_item(current_user, item), hide=True)
-    return item
+def _model(model):
+    return lambda _kwargs: model
 
 
 def _attach(form, error: services.InvalidItem) -> None:
@@ -93,7 +90,7 @@ def _preference_fields(form) -> dict:
 
 
 @bp.get("/preferences")
-@login_required
+@signed_in
 def preferences():
     return render_template(
         "memberdata/preferences.html",
@@ -103,7 +100,7 @@ def preferences():
 
 
 @bp.route("/preferences/new", methods=["GET", "POST"])
-@login_required
+@signed_in
 def new_preference():
     form = _preference_form()
     return _save(
@@ -116,9 +113,8 @@ def new_preference():
 
 
 @bp.route("/preferences/<int:item_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_preference(item_id: int):
-    preference = _own(Preference, item_id)
+@for_own(_model(Preference), name="preference")
+def edit_preference(preference):
     form = _preference_form(preference)
     return _save(
         form,
@@ -157,13 +153,13 @@ def _intent_fields(form) -> dict:
 
 
 @bp.get("/intents")
-@login_required
+@signed_in
 def intents():
     return _render_intents(200)
 
 
 @bp.route("/intents/new", methods=["GET", "POST"])
-@login_required
+@signed_in
 def new_intent():
     form = _intent_form()
     return _save(
@@ -176,9 +172,8 @@ def new_intent():
 
 
 @bp.route("/intents/<int:item_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_intent(item_id: int):
-    intent = _own(Intent, item_id)
+@for_own(_model(Intent), name="intent")
+def edit_intent(intent):
     form = _intent_form(intent)
     return _save(
         form,
@@ -191,9 +186,8 @@ def edit_intent(item_id: int):
 
 
 @bp.post("/intents/<int:item_id>/status")
-@login_required
-def intent_status(item_id: int):
-    intent = _own(Intent, item_id)
+@for_own(_model(Intent), name="intent")
+def intent_status(intent):
     try:
         target = IntentStatus(request.form.get("status", ""))
         services.change_intent_status(db.session, intent, target)
@@ -243,7 +237,7 @@ def _feedback_fields(form) -> dict:
 
 
 @bp.get("/feedback")
-@login_required
+@signed_in
 def feedback():
     return render_template(
         "memberdata/feedback.html", feedback=services.feedback_of(db.session, current_user)
@@ -251,7 +245,7 @@ def feedback():
 
 
 @bp.route("/feedback/new", methods=["GET", "POST"])
-@login_required
+@signed_in
 def new_feedback():
     form = _feedback_form()
     return _save(
@@ -264,9 +258,8 @@ def new_feedback():
 
 
 @bp.route("/feedback/<int:item_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_feedback(item_id: int):
-    item = _own(Feedback, item_id)
+@for_own(_model(Feedback))
+def edit_feedback(item):
     form = _feedback_form(item)
     return _save(
         form,
@@ -284,11 +277,8 @@ KIND_PAGES = {"preference": "preferences", "intent": "intents", "feedback": "fee
 
 
 @bp.post("/<kind>/<int:item_id>/delete")
-@login_required
-def delete(kind: str, item_id: int):
-    if kind not in services.ITEM_KINDS:
-        abort(404)
-    item = _own(services.ITEM_KINDS[kind], item_id)
+@for_own(lambda kwargs: services.ITEM_KINDS.get(kwargs["kind"]))
+def delete(kind: str, item):
     try:
         services.delete_item(db.session, item)
     except services.IntentLocked as exc:
@@ -302,4 +292,6 @@ def delete(kind: str, item_id: int):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    # The intent's state machine, asked by the pages that offer its moves.
+    app.jinja_env.globals.update(intent_moves=member_moves, intent_locked=intent_locked)
     personal.register()  # what it keeps about a person: export and erasure

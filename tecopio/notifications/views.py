@@ -2,16 +2,17 @@ import click
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from tecopio.db import db
+from tecopio.guards import signed_in
 from tecopio.notifications import personal, services
 
 bp = Blueprint("notifications", __name__)
 
 
 @bp.get("/notifications")
-@login_required
+@signed_in
 def index():
     return render_template(
         "notifications/index.html",
@@ -20,7 +21,7 @@ def index():
 
 
 @bp.post("/notifications/read")
-@login_required
+@signed_in
 def mark_read():
     services.mark_all_read(db.session, current_user)
     db.session.commit()

@@ -164,6 +164,27 @@ def shared_with_group(model, group_id: int, *columns, roots=None):
     return statement if roots is None else statement.where(root.in_(roots))
 
 
+def sharing_members(group_id: int, roots=None):
+    """A SELECT of the user ids of active members who share something with the group.
+
+    The same rule as ``shared_with_group``: consent for the group to a
+    top-level category, within ``roots`` (the charter's limit; None: all).
+    """
+    statement = (
+        select(Consent.user_id)
+        .join(
+            Membership,
+            and_(
+                Membership.user_id == Consent.user_id,
+                Membership.group_id == group_id,
+                Membership.status == MembershipStatus.ACTIVE,
+            ),
+        )
+        .where(Consent.group_id == group_id, Consent.granted.is_(True))
+    )
+    return statement if roots is None else statement.where(Consent.category_id.in_(roots))
+
+
 def root_category_id(model, category):
     """For ``shared_with_group`` columns: the item's top-level category id."""
     return func.coalesce(category.parent_id, category.id).label("root_id")

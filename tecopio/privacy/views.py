@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 
 from tecopio.accounts.passwords import verify_password
 from tecopio.audit.services import record
@@ -11,6 +11,7 @@ from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.groups.models import MembershipStatus
 from tecopio.groups.services import memberships_of_user
+from tecopio.guards import signed_in
 from tecopio.limiter import configured, limiter
 from tecopio.memberdata.imports import COLUMNS, ImportFailed, import_csv, template_csv
 from tecopio.memberdata.vocab import UNITS, VALUES
@@ -23,7 +24,7 @@ bp = Blueprint("privacy", __name__, url_prefix="/my")
 
 
 @bp.get("/data")
-@login_required
+@signed_in
 def my_data():
     data = records.member_record(db.session, current_user)
     return render_template(
@@ -45,7 +46,7 @@ def _active_groups():
 
 
 @bp.route("/consent", methods=["GET", "POST"])
-@login_required
+@signed_in
 def consent():
     groups = _active_groups()
     tree = load_tree(db.session)
@@ -76,7 +77,7 @@ def consent():
 
 
 @bp.post("/export")
-@login_required
+@signed_in
 def export():
     data = records.export_data(db.session, current_user)
     record(db.session, "data.exported", actor=current_user, target_user=current_user)
@@ -90,7 +91,7 @@ def export():
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@login_required
+@signed_in
 def import_data():
     form = ImportForm()
     errors = []
@@ -116,7 +117,7 @@ def import_data():
 
 
 @bp.get("/import/template-<kind>.csv")
-@login_required
+@signed_in
 def import_template(kind: str):
     if kind not in COLUMNS:
         abort(404)
@@ -128,7 +129,7 @@ def import_template(kind: str):
 
 
 @bp.route("/erase", methods=["GET", "POST"])
-@login_required
+@signed_in
 @limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
 def erase():
     form = EraseForm()
