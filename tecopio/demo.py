@@ -336,8 +336,18 @@ def init_app(app) -> None:
 
     @demo_cli.command("load")
     @click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
-    def load(if_empty: bool):
+    @click.option(
+        "--in-production",
+        is_flag=True,
+        help="Load it although TECOPIO_ENV is production (its accounts share a public password).",
+    )
+    def load(if_empty: bool, in_production: bool):
         """Load the demo cooperative and print its logins."""
+        if current_app.config["TECOPIO_ENV"] == "production" and not in_production:
+            raise click.ClickException(
+                "This is a production site: the demo's accounts all share the public password "
+                f"{DEMO_PASSWORD!r}. Add --in-production to load them anyway."
+            )
         if db.session.scalar(select(func.count(User.id))):
             if if_empty:
                 click.echo("Database already has data; demo data not loaded.")

@@ -23,6 +23,7 @@ from functools import wraps
 
 from flask import abort, current_app
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from tecopio.db import db
 from tecopio.policy import require
@@ -83,14 +84,26 @@ def platform(predicate: Callable):
 
 @dataclass(frozen=True)
 class Child:
-    """An object a group's URL names by id (``<int:param>``), passed to the view as ``name``."""
+    """An object a group's URL names (``<int:param>``), passed to the view as ``name``.
+
+    ``by`` is the column the URL gives: the id, or a number within the group
+    (``by="number"``) where a global id would tell how many exist platform-wide.
+    """
 
     model: type
     param: str
     name: str
+    by: str = "id"
 
     def load(self, group, identifier: int):
-        found = db.session.get(self.model, identifier)
+        if self.by == "id":
+            found = db.session.get(self.model, identifier)
+        else:
+            found = db.session.scalar(
+                select(self.model).where(
+                    self.model.group_id == group.id, getattr(self.model, self.by) == identifier
+                )
+            )
         if found is None or found.group_id != group.id:
             abort(404)
         return found

@@ -258,6 +258,32 @@ def test_two_admins_changing_the_charter_at_once_write_two_versions(app, committ
     assert numbers == [1, 2, 3]
 
 
+def test_two_proposals_opened_at_once_get_the_next_two_numbers(app, committed):
+    user_ids, group_id = commit_group(
+        app, committed, "Race numbers", "race-n1@example.com", "race-n2@example.com", admins=2
+    )
+
+    def open_one(index):
+        def action(session, barrier):
+            author, group = session.get(User, user_ids[index]), session.get(Group, group_id)
+            barrier.wait()
+            decisions.open_proposal(
+                session, author, group, kind="motion", title=f"At once {index}", description=""
+            )
+
+        return action
+
+    outcomes = run_together(app, open_one(0), open_one(1))
+    with app.app_context():
+        numbers = db.session.scalars(
+            select(Proposal.number).where(Proposal.group_id == group_id).order_by(Proposal.number)
+        ).all()
+        db.session.execute(delete(Proposal).where(Proposal.group_id == group_id))
+        db.session.commit()
+    assert outcomes == ["done", "done"]  # the second waited for the group's lock
+    assert numbers == [1, 2]
+
+
 def test_a_vote_racing_the_close_is_counted_or_refused_never_lost(app, committed):
     (admin_id, voter_id), group_id = commit_group(
         app, committed, "Race close", "race-close-a@example.com", "race-close-v@example.com"

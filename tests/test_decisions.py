@@ -276,11 +276,11 @@ def test_only_members_reach_the_decisions(client, make, db_session, assembly, ro
     login(client, user)
     base = f"/groups/{group.slug}/proposals"
     assert client.get(base).status_code == status
-    assert client.get(f"{base}/{proposal.id}").status_code == status
-    assert client.submit(f"{base}/{proposal.id}/vote", {"choice": "yes"}).status_code == status
+    assert client.get(f"{base}/{proposal.number}").status_code == status
+    assert client.submit(f"{base}/{proposal.number}/vote", {"choice": "yes"}).status_code == status
     assert client.submit(f"{base}/new?kind=motion", {"title": "x"}).status_code == status
-    assert client.submit(f"{base}/{proposal.id}/comments", {"body": "x"}).status_code == status
-    assert client.submit(f"{base}/{proposal.id}/withdraw", {}).status_code == status
+    assert client.submit(f"{base}/{proposal.number}/comments", {"body": "x"}).status_code == status
+    assert client.submit(f"{base}/{proposal.number}/withdraw", {}).status_code == status
     request = make.membership(group, make.user(), status=MembershipStatus.PENDING)
     vote_on = f"/groups/{group.slug}/members/{request.id}/admission-vote"
     assert client.submit(vote_on, {}).status_code == status

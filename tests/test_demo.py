@@ -71,6 +71,20 @@ def test_demo_load_command_refuses_a_database_with_data(app, make):
     assert "Lucía's invitation" not in result.output  # this database has no demo invitation
 
 
+def test_demo_load_command_refuses_a_production_site_unless_asked(app, db_session, make):
+    make.user()
+    app.config["TECOPIO_ENV"] = "production"
+    try:
+        refused = app.test_cli_runner().invoke(args=["demo", "load", "--if-empty"])
+        asked = app.test_cli_runner().invoke(args=["demo", "load", "--in-production"])
+    finally:
+        app.config["TECOPIO_ENV"] = "testing"
+    assert refused.exit_code != 0
+    assert "production site" in refused.output and "--in-production" in refused.output
+    assert "ane@example.com" not in refused.output
+    assert "not empty" in asked.output  # past the production check, to the usual one
+
+
 def test_demo_charter_has_a_history_to_compare(db_session):
     load_demo_data(db_session)
     energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))

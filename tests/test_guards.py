@@ -64,15 +64,18 @@ def test_a_group_route_refuses_before_the_view_runs(client, make, db_session, gr
     )
     db_session.commit()
     base = f"/groups/{group.slug}/proposals"
-    response = client.get(f"{base}/{proposal.id}")
+    response = client.get(f"{base}/{proposal.number}")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     login(client, make.user())
     assert client.get("/groups/no-such-group/proposals").status_code == 404
-    assert client.get(f"{base}/{proposal.id}").status_code == 403
+    assert client.get(f"{base}/{proposal.number}").status_code == 403
     assert client.get(f"{base}/999999").status_code == 403  # no id is confirmed or denied
     login(client, member)
-    assert client.get(f"{base}/{proposal.id}").status_code == 200
-    assert client.get(f"{base}/{foreign.id}").status_code == 404  # another group's
+    assert client.get(f"{base}/{proposal.number}").status_code == 200
+    # Numbered within each group: another group's proposal is not reachable from here.
+    assert (proposal.number, foreign.number) == (1, 1) and foreign.id != 1
+    assert client.get(f"{base}/{foreign.id}").status_code == 404
+    assert f"{base}/1" in client.get(base).text
     assert client.get(f"{base}/999999").status_code == 404
 
 
@@ -175,7 +178,7 @@ def test_the_withdraw_button_asks_the_service_rule(client, make, db_session, gro
         db_session, member, group, kind="motion", title="Solar", description=""
     )
     db_session.commit()
-    page = f"/groups/{group.slug}/proposals/{proposal.id}"
+    page = f"/groups/{group.slug}/proposals/{proposal.number}"
     login(client, admin)
     assert "Withdraw my proposal" not in client.get(page).text
     login(client, member)

@@ -3,7 +3,7 @@
 import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from tecopio.db import db
 from tests.conftest import make_test_app, temporary_database
@@ -30,3 +30,52 @@ def test_models_and_migrations_agree(app):
         )
         differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def test_existing_proposals_are_numbered_within_their_group(tmp_path):
+    """0010 gives each group's proposals 1, 2, … in the order they were opened."""
+    now = "2026-11-01 10:00:00"
+    with temporary_database(tmp_path, "numbers") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            flask_migrate.upgrade(revision="0009_analytics_basis")
+            with db.engine.begin() as connection:
+                for group_id in (1, 2):
+                    connection.execute(
+                        text(
+                            "INSERT INTO groups (id, slug, name, description, region, "
+                            "created_at) VALUES (:id, :slug, 'G', '', '', :now)"
+                        ),
+                        {"id": group_id, "slug": f"g{group_id}", "now": now},
+                    )
+                    connection.execute(
+                        text(
+                            "INSERT INTO charter_versions (id, group_id, number, rules, adoption, "
+                            "reason, created_at) VALUES (:id, :id, 1, '{}', 'founding', '', :now)"
+                        ),
+                        {"id": group_id, "now": now},
+                    )
+                # Opened in turn: group 1, group 2, group 1, group 1, group 2.
+                for proposal_id, group_id in enumerate((1, 2, 1, 1, 2), start=1):
+                    connection.execute(
+                        text(
+                            "INSERT INTO proposals (id, group_id, kind, title, description, "
+                            "payload, charter_version_id, opens_at, closes_at, status, yes, no, "
+                            "abstain, electorate, outcome_note) VALUES (:id, :group, 'motion', "
+                            "'T', '', '{}', :group, :now, :now, 'open', 0, 0, 0, 0, '')"
+                        ),
+                        {"id": proposal_id, "group": group_id, "now": now},
+                    )
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                numbers = connection.execute(
+                    text("SELECT id, group_id, number FROM proposals ORDER BY id")
+                ).all()
+            db.engine.dispose()
+    assert [tuple(row) for row in numbers] == [
+        (1, 1, 1),
+        (2, 2, 1),
+        (3, 1, 2),
+        (4, 1, 3),
+        (5, 2, 2),
+    ]

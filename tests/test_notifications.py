@@ -85,7 +85,7 @@ def test_emails_go_to_those_who_asked_in_their_language_once(db_session, mail, a
     assert message["Subject"] == "Se ha abierto una votación en Bilbao Energía"
     body = message.get_content()
     assert "Solar together" in body
-    assert f"http://localhost/groups/{group.slug}/proposals/{proposal.id}" in body
+    assert f"http://localhost/groups/{group.slug}/proposals/{proposal.number}" in body
 
 
 @pytest.mark.usefixtures("app_ctx")

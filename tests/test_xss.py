@@ -136,7 +136,7 @@ def field_cases(make, user, group):
         make.session, user, group, kind="motion", title="Plain", description=""
     )
     make.session.commit()
-    proposal_page = f"/groups/{group.slug}/proposals/{proposal.id}"
+    proposal_page = f"/groups/{group.slug}/proposals/{proposal.number}"
     k_values = itertools.cycle(["6", "5"])  # every charter change must change something
     return {
         "proposal title and description": (

@@ -109,6 +109,7 @@ def open_proposal(
     days = current_charter(session, group)["decisions.voting_days"]
     proposal = Proposal(
         group_id=group.id,
+        number=_next_number(session, group),
         author_id=author.id,
         kind=kind,
         title=title,
@@ -123,6 +124,14 @@ def open_proposal(
     record(session, "proposal.opened", actor=author, group=group, proposal=proposal.id, kind=kind)
     notifications.proposal_opened(session, proposal)
     return proposal
+
+
+def _next_number(session: Session, group: Group) -> int:
+    """The group's next proposal number; its row lock (PostgreSQL) orders concurrent openings,
+    and the unique (group, number) index refuses a number given twice."""
+    session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    highest = session.scalar(select(func.max(Proposal.number)).where(Proposal.group_id == group.id))
+    return (highest or 0) + 1
 
 
 def _locked(session: Session, proposal: Proposal) -> Proposal:
@@ -319,6 +328,7 @@ def record_admin_decision(
     now = utcnow()
     proposal = Proposal(
         group_id=group.id,
+        number=_next_number(session, group),
         author_id=admin.id,
         kind=kind,
         title=clean_line(title, max_length=TITLE_MAX),
@@ -387,12 +397,12 @@ def admission_by_admin(session: Session, admin: User, membership, *, admitted: b
 
 
 def open_admission_votes(session: Session, group: Group) -> dict[int, int]:
-    """{membership id: proposal id} of the requests to join now put to a vote."""
+    """{membership id: proposal number} of the requests to join now put to a vote."""
     rows = session.execute(
-        select(Proposal.id, Proposal.payload).where(
+        select(Proposal.number, Proposal.payload).where(
             Proposal.group_id == group.id,
             Proposal.kind == "admission",
             Proposal.status == ProposalStatus.OPEN,
         )
     )
-    return {payload["membership_id"]: proposal_id for proposal_id, payload in rows}
+    return {payload["membership_id"]: number for number, payload in rows}

@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
@@ -59,9 +59,13 @@ class Proposal(db.Model):
     """
 
     __tablename__ = "proposals"
+    __table_args__ = (Index("uq_proposals_group_id_number", "group_id", "number", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    # Its number within the group (1, 2, …): what URLs show, so they tell nothing of the
+    # platform's other groups.
+    number: Mapped[int]
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(200))

@@ -66,7 +66,7 @@ def charter(group):
     # The vote that adopted each version, where one did.
     adopted_by_vote = dict(
         db.session.execute(
-            select(Proposal.result_version_id, Proposal.id).where(
+            select(Proposal.result_version_id, Proposal.number).where(
                 Proposal.group_id == group.id, Proposal.result_version_id.is_not(None)
             )
         ).all()
@@ -185,7 +185,7 @@ def _show_errors(form, error) -> None:
 
 
 # A proposal of the group, for one of its members (else 403; unknown: 404).
-PROPOSAL = Child(Proposal, "proposal_id", "proposal")
+PROPOSAL = Child(Proposal, "number", "proposal", by="number")
 
 
 @bp.get("/groups/<slug>/proposals")
@@ -217,7 +217,7 @@ def propose_admission(group, membership):
         return redirect(url_for("groups.members", slug=group.slug))
     db.session.commit()
     flash(_("The request to join is put to a vote."), "success")
-    return redirect(url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id))
+    return redirect(url_for("governance.proposal", slug=group.slug, number=proposal.number))
 
 
 @bp.route("/groups/<slug>/proposals/new", methods=["GET", "POST"])
@@ -252,9 +252,7 @@ def new_proposal(group):
         else:
             db.session.commit()
             flash(_("Your proposal is open for votes."), "success")
-            return redirect(
-                url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id)
-            )
+            return redirect(url_for("governance.proposal", slug=group.slug, number=proposal.number))
     return render_form(
         "governance/new_proposal.html",
         group=group,
@@ -289,7 +287,7 @@ def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=
     ), status
 
 
-@bp.get("/groups/<slug>/proposals/<int:proposal_id>")
+@bp.get("/groups/<slug>/proposals/<int:number>")
 @for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
 def proposal(group, proposal):
     return _render_proposal(group, proposal)
@@ -307,7 +305,7 @@ def _cast(proposal, choice: str) -> None:
         db.session.commit()
 
 
-@bp.post("/groups/<slug>/proposals/<int:proposal_id>/vote")
+@bp.post("/groups/<slug>/proposals/<int:number>/vote")
 @for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
 def vote(group, proposal):
     form = VoteForm()
@@ -320,10 +318,10 @@ def vote(group, proposal):
         form.form_errors.append(error.message)
         return _render_proposal(group, proposal, vote_form=form, status=409)
     flash(_("Your vote is recorded. You may change it until the vote closes."), "success")
-    return redirect(url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id))
+    return redirect(url_for("governance.proposal", slug=group.slug, number=proposal.number))
 
 
-@bp.post("/groups/<slug>/proposals/<int:proposal_id>/withdraw")
+@bp.post("/groups/<slug>/proposals/<int:number>/withdraw")
 @for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
 def withdraw(group, proposal):
     try:
@@ -334,10 +332,10 @@ def withdraw(group, proposal):
         flash(error.message, "error")
         return _render_proposal(group, proposal, status=409)
     flash(_("Your proposal is withdrawn."), "success")
-    return redirect(url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id))
+    return redirect(url_for("governance.proposal", slug=group.slug, number=proposal.number))
 
 
-@bp.post("/groups/<slug>/proposals/<int:proposal_id>/comments")
+@bp.post("/groups/<slug>/proposals/<int:number>/comments")
 @for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
 def comment(group, proposal):
     form = CommentForm()
@@ -351,7 +349,7 @@ def comment(group, proposal):
         return _render_proposal(group, proposal, comment_form=form, status=400)
     db.session.commit()
     return redirect(
-        url_for("governance.proposal", slug=group.slug, proposal_id=proposal.id) + "#comments"
+        url_for("governance.proposal", slug=group.slug, number=proposal.number) + "#comments"
     )
 
 

@@ -167,7 +167,7 @@ def send_pending_emails(session: Session, limit: int = 500) -> int:
             session.commit()
             continue
         url = public_url(
-            "governance.proposal", slug=notification.group.slug, proposal_id=proposal.id
+            "governance.proposal", slug=notification.group.slug, number=proposal.number
         )
         with force_locale(user.locale or "en"):
             subject = str(SUBJECTS[notification.kind] % {"group": notification.group.name})
