@@ -126,6 +126,15 @@ def consent_history(session: Session, user: User) -> list[ConsentEvent]:
     )
 
 
+def _active_membership(user_id, group_id: int):
+    """The join condition: ``user_id`` is an active member of the group."""
+    return and_(
+        Membership.user_id == user_id,
+        Membership.group_id == group_id,
+        Membership.status == MembershipStatus.ACTIVE,
+    )
+
+
 def shared_with_group(model, group_id: int, *columns, roots=None):
     """A SELECT of ``model`` rows (preferences, intents, feedback) a group may count.
 
@@ -143,14 +152,7 @@ def shared_with_group(model, group_id: int, *columns, roots=None):
     statement = (
         select(*selected)
         .join(category, category.id == model.category_id)
-        .join(
-            Membership,
-            and_(
-                Membership.user_id == model.user_id,
-                Membership.group_id == group_id,
-                Membership.status == MembershipStatus.ACTIVE,
-            ),
-        )
+        .join(Membership, _active_membership(model.user_id, group_id))
         .join(
             Consent,
             and_(
@@ -172,14 +174,7 @@ def sharing_members(group_id: int, roots=None):
     """
     statement = (
         select(Consent.user_id)
-        .join(
-            Membership,
-            and_(
-                Membership.user_id == Consent.user_id,
-                Membership.group_id == group_id,
-                Membership.status == MembershipStatus.ACTIVE,
-            ),
-        )
+        .join(Membership, _active_membership(Consent.user_id, group_id))
         .where(Consent.group_id == group_id, Consent.granted.is_(True))
     )
     return statement if roots is None else statement.where(Consent.category_id.in_(roots))
