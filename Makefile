@@ -26,8 +26,12 @@ migrate: install
 demo: migrate
 	$(FLASK) demo load --if-empty
 
+# The server, and beside it the worker that runs background and scheduled jobs
+# (from instance/jobs.sqlite; one at a time, as SQLite has one writer); stopping
+# one stops the other.
 run: translations demo
-	@echo "Tecopio is starting on http://127.0.0.1:5000"
+	@echo "Tecopio is starting on http://127.0.0.1:5000, with its jobs worker"
+	$(FLASK) jobs worker --workers 1 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: translations

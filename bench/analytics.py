@@ -365,6 +365,7 @@ def bench_backend(backend: str, scale: int, workdir: Path, only=None) -> list[di
                 "SECRET_KEY": "bench",
                 "SQLALCHEMY_DATABASE_URI": url,
                 "TESTING": True,
+                "JOBS_BACKEND": "memory",  # the figures are timed here, not queued
             }
         )
         with app.app_context(), app.test_request_context():

@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_configuration(app)
     app.jinja_env.add_extension("jinja2.ext.do")
 
-    from tecopio import db, demo, errors, i18n, limiter, main, policy, security, views
+    from tecopio import db, demo, errors, i18n, jobs, limiter, main, policy, security, views
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     views.init_app(app)  # before the blueprints: their routes use its converters
     db.init_app(app)
+    jobs.init_app(app)  # before the features: they add their jobs to its queue
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)

@@ -70,12 +70,13 @@ class DefaultConfig:
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     GROUPS_PER_PAGE = 20
-    # How analytics snapshots that miss the latest changes are refreshed after the
-    # response: "thread" (in the serving process) or "inline" (in the request; tests).
-    ANALYTICS_REFRESH = "thread"
-    # Groups of up to this many active members have out-of-date figures computed
-    # during the request (well under 300 ms); larger groups after the response.
-    ANALYTICS_WAIT_MEMBERS = 2000
+    # The job queue (tecopio/jobs.py): "sqlite" (a file in the instance folder; `make
+    # run` starts a worker beside the server), "redis" (production: JOBS_REDIS_URL,
+    # any number of `flask jobs worker`), or "memory" (tests).
+    JOBS_BACKEND = "sqlite"
+    JOBS_SQLITE_PATH = ""
+    JOBS_REDIS_URL = "redis://127.0.0.1:6379/0"
+    JOBS_QUEUE_NAME = "tecopio"
     # Set to the number of proxies in front of the app (e.g. 1 behind a load balancer)
     # so that rate limits see the client's address.
     TRUSTED_PROXY_COUNT = 0
@@ -97,14 +98,16 @@ _ENV_STRINGS = (
     "MAIL_DEFAULT_SENDER",
     "RATELIMIT_STORAGE_URI",
     "RATELIMIT_KEY_PREFIX",
-    "ANALYTICS_REFRESH",
+    "JOBS_BACKEND",
+    "JOBS_SQLITE_PATH",
+    "JOBS_REDIS_URL",
+    "JOBS_QUEUE_NAME",
 )
 _ENV_INTS = (
     "MAIL_PORT",
     "MAX_CONTENT_LENGTH",
     "PASSWORD_RESET_MAX_AGE",
     "TRUSTED_PROXY_COUNT",
-    "ANALYTICS_WAIT_MEMBERS",
     "HSTS_SECONDS",
 )
 _ENV_BOOLS = ("MAIL_USE_TLS", "MAIL_USE_SSL")

@@ -5,7 +5,7 @@ it without an import cycle.
 """
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,6 +24,14 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def today() -> date:
+    """The platform's day, the same everywhere: the UTC date, never the server's local one.
+
+    Intent windows, the years analytics offer and the demo's dates all use it.
+    """
+    return utcnow().date()
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,6 +1,6 @@
 """Demo data: ``flask demo load`` fills an empty database with a small, working cooperative."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -12,6 +12,7 @@ from tecopio.accounts.services import region_key, register_user
 from tecopio.analytics.cache import publish_release
 from tecopio.categories.services import load_tree
 from tecopio.db import db
+from tecopio.db import today as current_day
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
 from tecopio.governance import decisions
@@ -184,7 +185,7 @@ def load_neighbours(
         select(Company).where(Company.name == "Ekiluz Energia Kooperatiba")
     )
     incumbent = session.scalar(select(Company).where(Company.name == "Red Eléctrica del Norte"))
-    today = date.today()
+    today = current_day()
     for n, (name, sub, importance, values, rating) in enumerate(neighbours, start=first):
         region = "Bilbao" if n % 2 else "Getxo"
         user = User(
@@ -253,7 +254,7 @@ def load_members_data(session, people, energy) -> None:
         )
         for name, website, sector in DEMO_COMPANIES
     }
-    today = date.today()
+    today = current_day()
     for name, importance, values in [
         ("ane", 5, ["renewable", "local", "cooperative"]),
         ("jon", 4, ["renewable", "low_price"]),

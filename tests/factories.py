@@ -54,13 +54,22 @@ def charter_rules(keywords: dict) -> dict:
 
 
 class Factories:
-    def __init__(self, session):
+    def __init__(self, session, app=None):
         self.session = session
+        self.app = app
+
+    def commit(self) -> None:
+        """Commit in the app, as a request would: the jobs the changes ask for are queued."""
+        if self.app is None:
+            self.session.commit()
+            return
+        with self.app.app_context():
+            self.session.commit()
 
     def _save(self, obj):
         """Add and commit; the commit only releases a savepoint inside the test's transaction."""
         self.session.add(obj)
-        self.session.commit()
+        self.commit()
         return obj
 
     def user(self, **overrides) -> User:
@@ -98,7 +107,7 @@ class Factories:
         founder = admin or self.user()
         self.membership(group, founder, role=Role.ADMIN)
         found_charter(self.session, group, founder, rules)
-        self.session.commit()
+        self.commit()
         return group
 
     def charter(self, group: Group, **changes):
@@ -106,7 +115,7 @@ class Factories:
         rules = charter_rules(changes)
         charter = build_charter(self.session, current_charter(self.session, group), rules)
         version = adopt(self.session, group, charter, adoption=Adoption.ADMINS, actor=None)
-        self.session.commit()
+        self.commit()
         return version
 
     def membership(self, group: Group, user: User | None = None, **overrides) -> Membership:

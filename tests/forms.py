@@ -1,13 +1,37 @@
-"""A test client that sends forms the way a browser does: with the page's CSRF token."""
+"""A test client that sends forms the way a browser does, with a worker beside the server.
+
+Jobs queued before a request (by factories' commits) run before it, and
+those it queued after it, as the worker of ``make run`` would, so a page
+reads what the jobs wrote;
+``run_jobs = False`` leaves them queued (to see a page before the worker ran).
+"""
 
 import re
 
 from flask.testing import FlaskClient
 
+from tecopio import jobs
+
 _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 class FormClient(FlaskClient):
+    run_jobs = True
+
+    def open(self, *args, **kwargs):
+        self._work()
+        response = super().open(*args, **kwargs)
+        self._work()
+        return response
+
+    def _work(self) -> None:
+        # Only when there is work: leaving an app context ends the test's session.
+        if self.run_jobs and jobs.has_work(self.application):
+            with self.application.app_context():
+                jobs.run_pending()
+                failed = jobs.failures()
+            assert not failed, f"jobs failed: {failed}"
+
     def csrf_token(self, headers=None) -> str:
         page = self.get("/", headers=headers)
         match = _META_TOKEN.search(page.get_data(as_text=True))

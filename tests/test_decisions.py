@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tecopio import jobs
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
 from tecopio.db import utcnow
@@ -254,7 +255,12 @@ def test_a_charter_proposal_through_the_pages_passes_at_the_close(
     proposal = decisions.proposals_of(db_session, group)[0]
     proposal.closes_at = utcnow() - timedelta(seconds=1)
     db_session.commit()
-    page = client.get(url).text  # read after the close: closed now
+    page = client.get(url).text  # past its time, before the job closed it: nothing written
+    assert 'id="counting-notice"' in page and "voting has ended, counting" in page
+    assert proposal.status == ProposalStatus.OPEN and 'id="vote-form"' not in page
+    with client.application.app_context():
+        jobs.run_pending(periodic=True)  # the worker's minute comes round
+    page = client.get(url).text
     assert "Adopted as version 2 of the charter." in page
     assert "3 of 5 members" in page
     charter_page = client.get(f"/groups/{group.slug}/charter").text

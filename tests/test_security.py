@@ -115,13 +115,13 @@ def test_unknown_environment_is_refused(database_url):
         create_app({"TECOPIO_ENV": "staging", "SQLALCHEMY_DATABASE_URI": database_url})
 
 
-def test_an_unknown_way_of_refreshing_analytics_is_refused(database_url):
-    with pytest.raises(ValueError, match="ANALYTICS_REFRESH"):
+def test_an_unknown_job_queue_is_refused(database_url):
+    with pytest.raises(ValueError, match="JOBS_BACKEND"):
         create_app(
             {
                 "TECOPIO_ENV": "testing",
                 "SQLALCHEMY_DATABASE_URI": database_url,
-                "ANALYTICS_REFRESH": "celery",
+                "JOBS_BACKEND": "threads",
             }
         )
 

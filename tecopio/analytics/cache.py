@@ -57,6 +57,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.analytics.changes import cell_name, changes_since_release, rows_of, save_basis
 from tecopio.analytics.queries import FILTER_DIMENSIONS, Figures, all_pages
@@ -80,6 +81,8 @@ from tecopio.privacy.models import Consent
 
 # Every release is computed with labels in this language; pages relabel it.
 RELEASE_LOCALE = "en"
+# The job that publishes a group's due release (``jobs.py``).
+PUBLISH_JOB = "analytics.publish"
 
 
 class AnalyticsSnapshot(db.Model):
@@ -183,13 +186,14 @@ class _Touched:
         return bool(self.groups or self.items or self.preferences or self.regions or self.everyone)
 
 
-def _raise_versions(connection, touched: _Touched) -> None:
+def _raise_versions(connection, touched: _Touched) -> set[int]:
     """Add one to ``changes`` (and to ``removals`` for a removal) of every touched group.
 
     An upsert, so that a group's row exists from its first change on; rows
     are taken in group order, so two transactions never lock them crosswise.
     A member's items and region touch the groups they share something with.
-    Then the members who changed are recorded per group and strand.
+    Then the members who changed are recorded per group and strand; the
+    groups whose figures they changed are returned.
     """
     if touched.preferences:
         touched.items |= {
@@ -220,10 +224,10 @@ def _raise_versions(connection, touched: _Touched) -> None:
         },
     )
     connection.execute(statement)
-    _record_changed_members(connection, dialect, touched)
+    return _record_changed_members(connection, dialect, touched)
 
 
-def _record_changed_members(connection, dialect, touched: _Touched) -> None:
+def _record_changed_members(connection, dialect, touched: _Touched) -> set[int]:
     """Who changed what, per group: an item counts in the groups its member shares its
     category with, a region in every group they share anything with, a consent in its
     group for every kind of data of its category.
@@ -285,7 +289,7 @@ def _record_changed_members(connection, dialect, touched: _Touched) -> None:
                 if (user, kind, root) in held
             }
     if not found:
-        return
+        return set()
     if touched.removal:
         # Data taken away where the group counted it: its release is withdrawn. Data it
         # never saw (a category not shared, a member sharing nothing) withdraws nothing.
@@ -307,7 +311,7 @@ def _record_changed_members(connection, dialect, touched: _Touched) -> None:
         if g in counters
     ]
     if not rows:
-        return
+        return set()
     table = ChangedMember.__table__
     statement = dialect.insert(table).values(rows)
     statement = statement.on_conflict_do_update(
@@ -315,6 +319,13 @@ def _record_changed_members(connection, dialect, touched: _Touched) -> None:
         set_={"change": statement.excluded.change},
     )
     connection.execute(statement)
+    return {row["group_id"] for row in rows}
+
+
+def _ask_for_releases(session, group_ids: set[int]) -> None:
+    """Once the changes commit, a worker publishes each group's release if it is now due."""
+    for group_id in sorted(group_ids):
+        jobs.enqueue_after_commit(session, PUBLISH_JOB, group_id)
 
 
 def _was(state, name, value) -> bool:
@@ -359,7 +370,7 @@ def _count_flushed_changes(session, flush_context):
     for obj in session.deleted:
         _touch(obj, touched, deleted=True)
     if touched:
-        _raise_versions(session.connection(), touched)
+        _ask_for_releases(session, _raise_versions(session.connection(), touched))
 
 
 # Tables whose rows feed the figures; bulk writes to them count for every group.
@@ -413,7 +424,7 @@ def _count_bulk_changes(state):
             if not state.is_insert:
                 _bulk_touched(connection, state.statement, touched)
             if touched:
-                _raise_versions(connection, touched)
+                _ask_for_releases(state.session, _raise_versions(connection, touched))
 
 
 @dataclass(frozen=True)

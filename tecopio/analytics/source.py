@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from tecopio.accounts.models import User
 from tecopio.categories.services import CategoryTree
-from tecopio.db import utcnow
+from tecopio.db import today
 from tecopio.governance.charter import ALL_CATEGORIES
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
 from tecopio.privacy.services import shared_with_group, sharing_members
@@ -129,7 +129,7 @@ def offered_split(session: Session, group, charter, tree: CategoryTree, dimensio
         regions = shared_regions(session, group.id, charter.k_anonymity, roots)
         return Split("region", tuple(key for key, _name in regions), roots)
     if dimension == "year":
-        return Split("year", tuple(offered_years(utcnow().date())), roots)
+        return Split("year", tuple(offered_years(today())), roots)
     raise ValueError(f"unknown filter {dimension!r}")
 
 

@@ -1,19 +1,14 @@
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
-from tecopio.analytics import background, personal
-from tecopio.analytics.background import schedule_refresh
-from tecopio.analytics.cache import (
-    commit_release,
-    publish_if_due,
-    released_filters,
-    released_page,
-)
+from tecopio.analytics import jobs, personal
+from tecopio.analytics.cache import release_state, released_filters, released_page
 from tecopio.analytics.forms import FilterForm
+from tecopio.analytics.jobs import request_release
 from tecopio.analytics.presentation import build_figures, figure_csv, localise
 from tecopio.analytics.queries import Filters
 from tecopio.categories.services import load_tree
@@ -31,10 +26,9 @@ def _load(group):
     tree = load_tree(db.session)
     form = FilterForm(request.args)
     charter = current_charter(db.session, group)
-    state = publish_if_due(
-        db.session, group, tree, wait_up_to=current_app.config["ANALYTICS_WAIT_MEMBERS"]
-    )
-    commit_release(db.session)  # a new release, and the privacy budget a noisy one spent
+    state = release_state(db.session, group)
+    if state.due:  # a worker publishes it; meanwhile the release in force is shown
+        request_release(group.id)
     offered = released_filters(db.session, group, state)
     whole = released_page(db.session, group, Filters(), state)
     form.category.choices = [SelectChoice("", _("All categories"))] + [
@@ -51,8 +45,6 @@ def _load(group):
         if f.year
     ]
     if not state.shown:  # nothing to filter: the page says why, whatever was asked
-        if state.due:  # a large group's release, published after the response
-            schedule_refresh(group.id)
         return state, None, form, 200
     if request.args and not form.validate():
         return state, None, form, 400
@@ -62,8 +54,6 @@ def _load(group):
         year=form.year.data,
     )
     figures = released_page(db.session, group, filters, state)
-    if state.due:  # a large group's release, published after the response
-        schedule_refresh(group.id)
     if figures is None:
         return state, None, form, 200
     localise(figures, tree, locale)
@@ -117,6 +107,6 @@ def export(group, name: str):
 
 
 def init_app(app) -> None:
-    background.init_app(app)
+    jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.register_blueprint(bp)

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
@@ -40,6 +41,7 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 8000
 COMMENT_MAX = 4000
 REMINDER_BEFORE = timedelta(days=1)
+CLOSE_JOB = "proposals.close"  # closes a proposal at its time (``jobs.py``)
 
 
 class NotEligible(GovernanceError):
@@ -123,6 +125,7 @@ def open_proposal(
     session.flush()
     record(session, "proposal.opened", actor=author, group=group, proposal=proposal.id, kind=kind)
     notifications.proposal_opened(session, proposal)
+    jobs.enqueue_after_commit(session, CLOSE_JOB, proposal.id, eta=proposal.closes_at)
     return proposal
 
 
@@ -193,7 +196,7 @@ def close_proposal(session: Session, proposal: Proposal, now: datetime | None = 
 
 
 def close_if_due(session: Session, proposal: Proposal, now: datetime | None = None) -> Proposal:
-    """Close the proposal if its time has come (a proposal is closed when it is read)."""
+    """Close the proposal if its time has come (by its job, or before a vote is counted)."""
     now = now or utcnow()
     if proposal.status == ProposalStatus.OPEN and proposal.closes_at <= now:
         with suppress(AlreadyClosed):  # a concurrent reader closed it first

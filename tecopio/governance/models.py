@@ -100,6 +100,11 @@ class Proposal(db.Model):
     def voters(self) -> int:
         return self.yes + self.no + self.abstain
 
+    @property
+    def counting(self) -> bool:
+        """Its time is up but the job that closes it has not run yet (seconds)."""
+        return self.status == ProposalStatus.OPEN and self.closes_at <= utcnow()
+
 
 class Vote(db.Model):
     """One member's vote on one proposal; changed in place until the close."""

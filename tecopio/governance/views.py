@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
-from tecopio.governance import decisions, personal, services
+from tecopio.governance import decisions, jobs, personal, services
 from tecopio.governance.charter import BY_PATH, RULES, SECTIONS, diff, plain_value
 from tecopio.governance.forms import (
     CommentForm,
@@ -191,8 +191,6 @@ PROPOSAL = Child(Proposal, "number", "proposal", by="number")
 @bp.get("/groups/<slug>/proposals")
 @for_group(policy.can_take_part_in_decisions)
 def proposals(group):
-    if decisions.close_due_proposals(db.session, group=group):
-        db.session.commit()
     found = decisions.proposals_of(db.session, group)
     return render_template("governance/proposals.html", group=group, proposals=found, kinds=KINDS)
 
@@ -263,8 +261,6 @@ def new_proposal(group):
 
 
 def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=200):
-    decisions.close_if_due(db.session, proposal)
-    db.session.commit()
     comments = db.session.scalars(
         select(ProposalComment)
         .where(ProposalComment.proposal_id == proposal.id)
@@ -378,5 +374,6 @@ proposals_cli.add_command(remind_command)
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.cli.add_command(proposals_cli)

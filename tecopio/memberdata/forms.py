@@ -1,5 +1,3 @@
-from datetime import date
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -15,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from tecopio.db import today
 from tecopio.forms import NOT_A_CHOICE, PlainParagraphs
 from tecopio.memberdata.models import FeedbackVisibility
 from tecopio.memberdata.services import DESCRIPTION_MAX, FEEDBACK_MAX, NOTE_MAX, QUANTITY_MAX
@@ -103,7 +102,7 @@ class IntentForm(FlaskForm):
     budget_min = AmountField(_l("Budget from"), validators=[InputRequired(_l("Enter an amount."))])
     budget_max = AmountField(_l("Budget up to"), validators=[InputRequired(_l("Enter an amount."))])
     window_start = DateField(
-        _l("From"), validators=[InputRequired(_l("Enter a date."))], default=date.today
+        _l("From"), validators=[InputRequired(_l("Enter a date."))], default=today
     )
     window_end = DateField(_l("Until"), validators=[InputRequired(_l("Enter a date."))])
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.categories.models import Category
+from tecopio.db import today as current_day
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
 from tecopio.memberdata.models import (
@@ -216,7 +217,7 @@ def _intent_fields(
 
 
 def new_intent(session: Session, user: User, *, today: date | None = None, **fields) -> Intent:
-    values = _intent_fields(session, today=today or date.today(), new=True, **fields)
+    values = _intent_fields(session, today=today or current_day(), new=True, **fields)
     intent = Intent(user=user, status=IntentStatus.OPEN, **values)
     session.add(intent)
     return intent
@@ -232,7 +233,7 @@ def create_intent(session: Session, user: User, *, today: date | None = None, **
 def update_intent(session: Session, intent: Intent, *, today: date | None = None, **fields) -> None:
     if intent_locked(intent):
         raise IntentLocked()
-    values = _intent_fields(session, today=today or date.today(), new=False, **fields)
+    values = _intent_fields(session, today=today or current_day(), new=False, **fields)
     for key, value in values.items():
         setattr(intent, key, value)
     intent.updated_at = utcnow()

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.db import utcnow
 from tecopio.governance.models import Proposal, ProposalStatus, Vote
@@ -23,6 +24,7 @@ from tecopio.notifications.models import Notification, NotificationKind
 from tecopio.views import public_url
 
 REMIND_BEFORE = timedelta(days=1)
+SEND_JOB = "notifications.send"  # emails the notifications of members who asked (``jobs.py``)
 SUBJECTS = {
     NotificationKind.PROPOSAL_OPENED: _l("A vote has opened in %(group)s"),
     NotificationKind.PROPOSAL_CLOSING: _l("A vote in %(group)s closes in a day"),
@@ -45,6 +47,8 @@ def _notify(session: Session, proposal: Proposal, kind: NotificationKind, recipi
             ["user_id", "group_id", "proposal_id", "kind", "created_at"], rows
         )
     )
+    if count:
+        jobs.enqueue_after_commit(session, SEND_JOB)
     return count
 
 

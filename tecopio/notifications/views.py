@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from tecopio.db import db
 from tecopio.guards import signed_in
-from tecopio.notifications import personal, services
+from tecopio.notifications import jobs, personal, services
 
 bp = Blueprint("notifications", __name__)
 
@@ -48,6 +48,7 @@ def send_command():
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.context_processor(_unread_notifications)
     app.cli.add_command(notifications_cli)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
+from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.db import db, utcnow
 
@@ -25,17 +26,30 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def _work(app, stop: threading.Event) -> None:
+    """The worker beside the server: queued jobs, and the periodic ones, every half second."""
+    while not stop.wait(0.5):
+        with app.app_context():
+            jobs.run_pending(periodic=True)
+
+
 @pytest.fixture
 def live_server(app):
-    """Serve the app on a free port; the rows it commits are deleted afterwards."""
+    """Serve the app on a free port, with a worker; the rows it commits are deleted afterwards."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    stop = threading.Event()
+    worker = threading.Thread(target=_work, args=(app, stop), daemon=True)
+    worker.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        stop.set()
+        worker.join(timeout=30)
         server.shutdown()
         thread.join(timeout=10)
+        app.extensions["jobs"].flush()
         with app.app_context():
             db.session.remove()
             with db.engine.begin() as connection:

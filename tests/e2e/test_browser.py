@@ -184,8 +184,8 @@ def test_members_vote_a_higher_k_into_the_charter(app, live_server, new_page):
     with app.app_context():  # the voting period ends
         db.session.execute(update(Proposal).values(closes_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-    admin.goto(proposal_url)
-    assert "Adopted as version 2 of the charter." in admin.content()
+    admin.goto(proposal_url)  # "counting" until the worker has closed it, then reloaded
+    admin.wait_for_selector("text=Adopted as version 2 of the charter.", timeout=20_000)
     assert "2 of 3 members" in admin.locator("#outcome").inner_text()
     admin.goto(f"{base}/groups/charter-test/charter")
     assert "version 2" in admin.locator("#charter h2").inner_text()
