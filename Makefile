@@ -40,6 +40,7 @@ test: translations
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Extract the strings to translate and update the Spanish and Basque catalogues.
 messages: install

@@ -24,6 +24,7 @@ due).
 """
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -183,7 +184,8 @@ def _make_queue(app):
         return RedisHuey(name, url=app.config["JOBS_REDIS_URL"], utc=True)
     if backend == "memory":
         return MemoryHuey(name, utc=True)
-    path = app.config.get("JOBS_SQLITE_PATH") or f"{app.instance_path}/jobs.sqlite"
+    path = app.config.get("JOBS_SQLITE_PATH") or os.path.join(app.instance_path, "jobs.sqlite")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     return SqliteHuey(name, filename=path, utc=True)
 
 

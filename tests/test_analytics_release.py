@@ -209,3 +209,26 @@ def test_siblings_all_hidden_rest_on_their_parent_and_need_nothing_more():
     company = row("company", 5, children=stars)
     release(Table("t", [company]), 5)
     assert company.released and not any(star.released for star in stars)
+
+
+def test_a_row_the_previous_release_showed_unmoved_is_never_the_complement():
+    """Its value is known from that release: hiding it now would protect nothing."""
+    small, shown_then, new = row("a", 2), row("b", 7), row("c", 9)
+    shown_then.shown_before, shown_then.changed = True, 0
+    table = release(Table("t", [small, shown_then, new], total=row("total", 18)), 5)
+    assert [r.suppressed for r in table.rows] == [Suppressed.TOO_FEW, None, Suppressed.COMPLEMENT]
+
+
+def test_a_hidden_row_known_from_the_previous_release_protects_nothing():
+    small, known, other = row("a", 2), row("b", 7), row("c", 9)
+    known.shown_before, known.changed = True, 0
+    known.suppressed = Suppressed.COMPLEMENT  # hidden now, for another figure's sake
+    release(Table("t", [small, known, other], total=row("total", 18)), 5)
+    assert other.suppressed == Suppressed.COMPLEMENT  # the sum a + c rests on 11 members
+
+
+def test_a_row_that_moved_since_the_previous_release_may_still_be_the_complement():
+    small, moved = row("a", 2), row("b", 7)
+    moved.shown_before, moved.changed = True, 6
+    release(Table("t", [small, moved, row("c", 9)], total=row("total", 18)), 5)
+    assert moved.suppressed == Suppressed.COMPLEMENT

@@ -405,15 +405,29 @@ def test_only_a_waiting_request_is_put_to_a_vote(db_session, make, assembly, sta
     else:
         membership_id = 10_000
     with pytest.raises(kinds.NoSuchRequest):
-        decisions.open_proposal(
-            db_session,
-            admin,
-            group,
-            kind="admission",
-            title="Admit",
-            description="",
-            payload={"membership_id": membership_id},
-        )
+        open_admission(db_session, admin, group, membership_id)
+
+
+def open_admission(db_session, author, group, membership_id):
+    return decisions.open_proposal(
+        db_session,
+        author,
+        group,
+        kind="admission",
+        title="Admit",
+        description="",
+        payload={"membership_id": membership_id},
+    )
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_the_service_refuses_an_admission_vote_where_admins_admit(db_session, make):
+    """Whoever calls it (the page offers no such button there: the route refuses with 403)."""
+    admin = make.user()
+    group = make.group(admin=admin, membership_policy="approval")
+    request = make.membership(group, make.user(), status=MembershipStatus.PENDING)
+    with pytest.raises(decisions.AdmissionByAdmins):
+        open_admission(db_session, admin, group, request.id)
 
 
 def test_members_put_a_request_to_a_vote_from_the_members_page(client, make, db_session):

@@ -156,22 +156,6 @@ def test_who_sees_and_decides_requests_to_join(
     assert opened == (1 if puts_to_vote else 0)
 
 
-def test_the_service_refuses_an_admission_vote_where_admins_admit(db_session, make):
-    admin = make.user()
-    group = make.group(admin=admin, membership_policy="approval")
-    request = make.membership(group, make.user(), status=MembershipStatus.PENDING)
-    with pytest.raises(decisions.AdmissionByAdmins):
-        decisions.open_proposal(
-            db_session,
-            admin,
-            group,
-            kind="admission",
-            title="Admit",
-            description="",
-            payload={"membership_id": request.id},
-        )
-
-
 def test_the_withdraw_button_asks_the_service_rule(client, make, db_session, group_world):
     group, admin, member, _other = group_world
     proposal = decisions.open_proposal(

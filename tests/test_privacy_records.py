@@ -15,19 +15,20 @@ from html import unescape
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import JSON, String, Text, and_, func, inspect, or_, select
+from sqlalchemy import JSON, String, Text, and_, event, func, inspect, or_, select
 
 from tecopio.accounts.models import User
 from tecopio.accounts.personal import SECRET_COLUMNS
 from tecopio.accounts.services import update_profile
 from tecopio.analytics.cache import publish_if_due
+from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.directory.services import add_company
 from tecopio.governance import decisions
 from tecopio.groups.models import MembershipStatus, Role
-from tecopio.groups.services import create_group, invite
+from tecopio.groups.services import create_group, invite, revoke_invitation
 from tecopio.memberdata.models import PreferenceCompany, Stance
 from tecopio.privacy import records, services
 from tecopio.privacy.registry import personal_data, register_personal_data
@@ -63,8 +64,12 @@ def everything(db_session, make) -> User:
     )
     make.membership(own, others[0], role=Role.ADMIN)
     invite(db_session, zelda, own, INVITED, valid_days=7)
-    # An admin invites her address to a third group.
+    # An admin invites her address to a third group, and to a fourth, then thinks again.
     invite(db_session, ane, make.group(admin=ane, name="Invited Group"), EMAIL, valid_days=7)
+    second = invite(
+        db_session, ane, make.group(admin=ane, name="Second Thoughts"), EMAIL, valid_days=7
+    )
+    revoke_invitation(db_session, ane, second)
     # She asks to join a group whose members vote on requests; one of them opens the vote.
     voting = make.group(
         admin=ane, name="Voting Group", membership_policy="approval", membership__admission="vote"
@@ -349,3 +354,33 @@ def test_the_registry_refuses_a_part_that_does_not_say_what_erasure_does():
         )
     with pytest.raises(ValueError, match="not a section name"):
         register_personal_data("about", table="users", title="x", export=list, kept="kept")
+
+
+def test_only_the_addressed_actions_may_hold_an_address(db_session):
+    with pytest.raises(ValueError, match="ADDRESSED"):
+        record(db_session, "member.left", email="someone@example.com")
+
+
+def test_erasure_finds_the_events_naming_her_address_by_action_not_by_text(db_session, make):
+    zelda = everything(db_session, make)
+    statements = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    connection = db_session.connection()
+    event.listen(connection, "before_cursor_execute", spy)
+    try:
+        records.erase_account(db_session, zelda)
+    finally:
+        event.remove(connection, "before_cursor_execute", spy)
+    # Never every event's text searched for the address (it used to be CAST(details) LIKE).
+    assert not [s for s in statements if "CAST(audit_events.details" in s]
+    addressed = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action.in_(["invitation.sent", "invitation.revoked"]))
+    ).all()
+    assert {e.action for e in addressed if e.details.get("email") == "erased"} == {
+        "invitation.sent",
+        "invitation.revoked",
+    }
+    assert all(e.details.get("email") != EMAIL for e in addressed)

@@ -362,7 +362,6 @@ def _touch(obj, touched: _Touched, *, deleted: bool) -> None:
         touched.everyone = True  # a merge moves ratings and mentions (their owners: bulk updates)
 
 
-@event.listens_for(Session, "after_flush")
 def _count_flushed_changes(session, flush_context):
     touched = _Touched()
     for obj in (*session.new, *session.dirty):
@@ -405,7 +404,6 @@ def _bulk_touched(connection, statement, touched: _Touched) -> None:
         touched.groups |= set(connection.execute(select(table.c.group_id).where(where)).scalars())
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _count_bulk_changes(state):
     """Bulk INSERT/UPDATE/DELETE statements (erasure, merges) bypass the flush.
 
@@ -718,3 +716,17 @@ def commit_release(session: Session) -> bool:
         session.rollback()
         return False
     return True
+
+
+def init_app(app) -> None:
+    """Count every change the figures depend on, in the transaction that makes it.
+
+    The listeners watch every session (web, jobs, commands), since a change
+    made anywhere moves the figures; they are connected here, once.
+    """
+    for name, listener in (
+        ("after_flush", _count_flushed_changes),
+        ("do_orm_execute", _count_bulk_changes),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

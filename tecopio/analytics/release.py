@@ -172,8 +172,13 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     parent_hidden = parent is not None and not parent.released
     if _reopens_a_hidden_sum(siblings, k, parent):
         return True
-    # Rows with no members at all (shown so that their absence says nothing) reveal nobody.
-    hidden = [row for row in siblings if not row.released and row.members > 0]
+    # Rows with no members at all (shown so that their absence says nothing) reveal nobody,
+    # and a row the previous release showed, unmoved since, hides nothing: it is known.
+    hidden = [
+        row
+        for row in siblings
+        if not row.released and row.members > 0 and not known_from_before(row)
+    ]
     # One hidden row hidden to protect another figure (a page of a filter) would be
     # recovered exactly by subtraction, however many members it rests on.
     lone_complement = (
@@ -191,7 +196,7 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     if not hidden and not parent_hidden:
         return False
     candidates = sorted(
-        (row for row in siblings if row.released and not row.pinned),
+        (row for row in siblings if row.released and not row.pinned and not known_from_before(row)),
         key=lambda r: (r.members, r.key),
     )
     if moved:  # the sum's movement needs covering: by a row whose own move covers it
@@ -208,6 +213,12 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
         return False
     candidates[0].suppressed = Suppressed.COMPLEMENT
     return True
+
+
+def known_from_before(row: Row) -> bool:
+    """Shown by the previous release and moved for no member since: hiding it now as a
+    complement would protect nothing, since that release told its value."""
+    return bool(row.shown_before) and row.changed == 0 and row.members > 0
 
 
 def _reopens_a_hidden_sum(siblings: list[Row], k: int, parent: Row | None) -> bool:

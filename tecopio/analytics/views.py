@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from tecopio import policy
-from tecopio.analytics import jobs, personal
+from tecopio.analytics import cache, jobs, personal
 from tecopio.analytics.cache import release_state, released_filters, released_page
 from tecopio.analytics.forms import FilterForm
 from tecopio.analytics.jobs import request_release
@@ -107,6 +107,7 @@ def export(group, name: str):
 
 
 def init_app(app) -> None:
+    cache.init_app(app)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.register_blueprint(bp)

@@ -4,14 +4,13 @@ The events that refer to a person: those they did (actor), those done to or
 about them (target), and admins' invitations that name their address.
 """
 
-import json
-
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
 from tecopio.audit.models import AuditEvent
+from tecopio.audit.services import ADDRESSED
 from tecopio.privacy.registry import iso, register_personal_data
 
 # Actions that describe the member's own data rather than a group's history:
@@ -20,9 +19,10 @@ OWN_ACTIVITY = ("preference.", "intent.", "feedback.", "consent.", "data.", "pla
 
 
 def _naming(email: str):
-    """Events whose details hold the address (JSON may store it escaped: both spellings)."""
-    text = cast(AuditEvent.details, String)
-    return or_(text.contains(email), text.contains(json.dumps(email)[1:-1]))
+    """Events that name the address: the few addressed actions (indexed), compared exactly."""
+    return and_(
+        AuditEvent.action.in_(sorted(ADDRESSED)), AuditEvent.details["email"].as_string() == email
+    )
 
 
 def _events_of(session: Session, user: User) -> list[AuditEvent]:

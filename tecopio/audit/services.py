@@ -3,9 +3,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from tecopio.audit.models import AuditEvent
 
+# The only actions whose details may hold a person's address (an admin invited it):
+# an erasure finds them by action (indexed), never by searching every event's text.
+ADDRESSED = frozenset({"invitation.sent", "invitation.revoked"})
+
 
 def record(session: Session, action: str, *, actor=None, group=None, target_user=None, **details):
     """Add an audit event to the session; it is written with the action it describes."""
+    if "email" in details and action not in ADDRESSED:
+        raise ValueError(f"{action} may not hold an address: add it to ADDRESSED")
     event = AuditEvent(
         action=action,
         actor_id=actor.id if actor is not None else None,

@@ -1,11 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, URLField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from tecopio.directory.services import NAME_MAX, clean_company_name
 from tecopio.forms import NOT_A_CHOICE, PlainLine
 from tecopio.text import InvalidText
+
+
+def company_choices(companies) -> list[SelectChoice]:
+    return [SelectChoice(str(company.id), company.name) for company in companies]
 
 
 class CompanyName(PlainLine):

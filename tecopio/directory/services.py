@@ -5,14 +5,14 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
 
+from tecopio import events
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.categories.models import Category
 from tecopio.directory.models import Company
-from tecopio.memberdata.models import Feedback, Preference, PreferenceCompany
 from tecopio.text import InvalidText, clean_line
 
 NAME_MAX = 120
@@ -124,37 +124,12 @@ def merge_companies(session: Session, admin: User, source: Company, target: Comp
     """Fold a duplicate into the entry kept; everything that named it now names the target."""
     if source.id == target.id or source.merged_into_id or target.merged_into_id:
         raise InvalidMerge()
-    # A preference naming both keeps one link, to the target. Where the member
-    # liked one and avoided the other, they are told which mention was kept.
-    kept_links = aliased(PreferenceCompany)
-    doubles = session.execute(
-        select(PreferenceCompany, kept_links.stance, Preference.user_id)
-        .join(kept_links, kept_links.preference_id == PreferenceCompany.preference_id)
-        .join(Preference, Preference.id == PreferenceCompany.preference_id)
-        .where(PreferenceCompany.company_id == source.id, kept_links.company_id == target.id)
-    ).all()
-    conflicts = 0
-    for link, kept_stance, owner_id in doubles:
-        if link.stance != kept_stance:
-            conflicts += 1
-            record(
-                session,
-                "preference.merge_conflict",
-                target_user=session.get(User, owner_id),
-                item=link.preference_id,
-                dropped=link.stance.value,
-                kept=kept_stance.value,
-                company=target.name,
-            )
-        session.delete(link)
-    session.flush()
-    session.execute(
-        update(PreferenceCompany)
-        .where(PreferenceCompany.company_id == source.id)
-        .values(company_id=target.id)
-    )
-    session.execute(
-        update(Feedback).where(Feedback.company_id == source.id).values(company_id=target.id)
+    # Every feature that names companies moves its rows (memberdata: mentions, feedback).
+    conflicts = sum(
+        dropped or 0
+        for _handler, dropped in events.companies_merging.send(
+            source, session=session, target=target
+        )
     )
     source.merged_into_id = target.id
     record(

@@ -8,10 +8,9 @@ from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import personal, services
-from tecopio.directory.forms import CompanyForm, MergeForm
+from tecopio.directory.forms import CompanyForm, MergeForm, company_choices
 from tecopio.directory.models import Company
 from tecopio.guards import platform, public
-from tecopio.memberdata.forms import company_choices
 from tecopio.text import InvalidText
 from tecopio.views import page_number, render_form
 

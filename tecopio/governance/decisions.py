@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from tecopio import jobs
+from tecopio import events, jobs
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
@@ -34,7 +34,6 @@ from tecopio.governance.services import (
 from tecopio.governance.tally import Tally, rules_tally
 from tecopio.groups.models import Group, Membership
 from tecopio.groups.services import approve_member, reject_member
-from tecopio.notifications import services as notifications
 from tecopio.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 200
@@ -124,7 +123,7 @@ def open_proposal(
     session.add(proposal)
     session.flush()
     record(session, "proposal.opened", actor=author, group=group, proposal=proposal.id, kind=kind)
-    notifications.proposal_opened(session, proposal)
+    events.proposal_opened.send(proposal, session=session)
     jobs.enqueue_after_commit(session, CLOSE_JOB, proposal.id, eta=proposal.closes_at)
     return proposal
 

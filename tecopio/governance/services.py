@@ -55,7 +55,6 @@ def _cache(session: Session) -> dict:
     return session.info.setdefault("charters", {})
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _forget_charters(session, transaction):
     """Another transaction may have adopted a version since: read it again."""
     session.info.pop("charters", None)
@@ -212,3 +211,9 @@ def electorate(group_id: int, opens_at):
         Membership.status == MembershipStatus.ACTIVE,
         Membership.active_since <= opens_at,
     )
+
+
+def init_app(app) -> None:
+    """Charters read in a transaction are forgotten when it ends (connected once)."""
+    if not event.contains(Session, "after_transaction_end", _forget_charters):
+        event.listen(Session, "after_transaction_end", _forget_charters)

@@ -25,7 +25,6 @@ from tecopio.governance.kinds import KINDS
 from tecopio.governance.models import CharterVersion, Proposal, ProposalComment
 from tecopio.groups.models import Membership
 from tecopio.guards import Child, for_group
-from tecopio.notifications import services as notifications
 from tecopio.views import render_form
 
 bp = Blueprint("governance", __name__)
@@ -352,28 +351,19 @@ def comment(group, proposal):
 @click.command("close-due")
 @with_appcontext
 def close_due_command():
-    """Close every proposal whose voting period has ended (for a scheduler, e.g. hourly)."""
+    """Close every proposal whose voting period has ended now (the jobs worker does it too)."""
     closed = decisions.close_due_proposals(db.session)
     db.session.commit()
     click.echo(f"{closed} proposal(s) closed.")
 
 
-@click.command("remind")
-@with_appcontext
-def remind_command():
-    """Remind members who have not voted, a day before each vote closes (for a scheduler)."""
-    reminded = notifications.remind_closing(db.session)
-    db.session.commit()
-    click.echo(f"{reminded} reminder(s) written.")
-
-
 proposals_cli = AppGroup("proposals", help="Group decisions.")
 proposals_cli.add_command(close_due_command)
-proposals_cli.add_command(remind_command)
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    services.init_app(app)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.cli.add_command(proposals_cli)

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from tecopio import tokens
+from tecopio import events, tokens
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
@@ -31,7 +31,6 @@ from tecopio.groups.models import (
     Role,
     next_membership_status,
 )
-from tecopio.privacy.services import withdraw_group_consents
 from tecopio.text import clean_line, clean_paragraphs, normalise_email
 
 NAME_MAX = 100
@@ -346,7 +345,7 @@ def leave_group(session: Session, user: User, group: Group) -> Membership:
             raise LastAdmin()
         _apply(membership, MembershipEvent.LEAVE)
         membership.role = Role.MEMBER
-        withdraw_group_consents(session, user, group)
+        events.member_left.send(group, session=session, user=user)
         record(session, "member.left", actor=user, group=group, target_user=user)
     session.flush()
     return membership
@@ -408,7 +407,7 @@ def remove_member(session: Session, actor: User, membership: Membership) -> None
             raise LastAdmin()
     _apply(membership, MembershipEvent.REMOVE)
     membership.role = Role.MEMBER
-    withdraw_group_consents(session, membership.user, membership.group)
+    events.member_left.send(membership.group, session=session, user=membership.user)
     record(
         session, "member.removed", actor=actor, group=membership.group, target_user=membership.user
     )

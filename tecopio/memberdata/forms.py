@@ -30,10 +30,6 @@ def category_choices(tree, locale: str) -> list[SelectChoice]:
     ]
 
 
-def company_choices(companies) -> list[SelectChoice]:
-    return [SelectChoice(str(company.id), company.name) for company in companies]
-
-
 class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()

@@ -9,8 +9,8 @@ what the member's activity timeline shows.
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
@@ -342,3 +342,43 @@ def delete_item(session: Session, item) -> None:
     record(session, f"{kind}.deleted", actor=item.user, target_user=item.user, item=item.id)
     session.delete(item)
     session.flush()
+
+
+def move_company_mentions(source: Company, *, session: Session, target: Company) -> int:
+    """``companies_merging``: mentions and feedback of ``source`` now name ``target``.
+
+    A preference naming both keeps one link, to the target. Where the member
+    liked one and avoided the other, they are told (in their audit trail)
+    which mention was kept; the number of such conflicts is returned.
+    """
+    kept_links = aliased(PreferenceCompany)
+    doubles = session.execute(
+        select(PreferenceCompany, kept_links.stance, Preference.user_id)
+        .join(kept_links, kept_links.preference_id == PreferenceCompany.preference_id)
+        .join(Preference, Preference.id == PreferenceCompany.preference_id)
+        .where(PreferenceCompany.company_id == source.id, kept_links.company_id == target.id)
+    ).all()
+    conflicts = 0
+    for link, kept_stance, owner_id in doubles:
+        if link.stance != kept_stance:
+            conflicts += 1
+            record(
+                session,
+                "preference.merge_conflict",
+                target_user=session.get(User, owner_id),
+                item=link.preference_id,
+                dropped=link.stance.value,
+                kept=kept_stance.value,
+                company=target.name,
+            )
+        session.delete(link)
+    session.flush()
+    session.execute(
+        update(PreferenceCompany)
+        .where(PreferenceCompany.company_id == source.id)
+        .values(company_id=target.id)
+    )
+    session.execute(
+        update(Feedback).where(Feedback.company_id == source.id).values(company_id=target.id)
+    )
+    return conflicts

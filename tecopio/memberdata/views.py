@@ -6,8 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from tecopio import events
 from tecopio.categories.services import load_tree
 from tecopio.db import db
+from tecopio.directory.forms import company_choices
 from tecopio.directory.services import active_companies
 from tecopio.guards import for_own, signed_in
 from tecopio.memberdata import personal, services
@@ -16,7 +18,6 @@ from tecopio.memberdata.forms import (
     IntentForm,
     PreferenceForm,
     category_choices,
-    company_choices,
 )
 from tecopio.memberdata.models import (
     Feedback,
@@ -294,4 +295,5 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     # The intent's state machine, asked by the pages that offer its moves.
     app.jinja_env.globals.update(intent_moves=member_moves, intent_locked=intent_locked)
+    events.connect(events.companies_merging, services.move_company_mentions)
     personal.register()  # what it keeps about a person: export and erasure

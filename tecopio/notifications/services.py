@@ -52,8 +52,8 @@ def _notify(session: Session, proposal: Proposal, kind: NotificationKind, recipi
     return count
 
 
-def proposal_opened(session: Session, proposal: Proposal) -> int:
-    """Tell every member who may vote, but its author, that a proposal is open."""
+def proposal_opened(proposal: Proposal, *, session: Session) -> int:
+    """``proposal_opened``: tell every member who may vote, but its author, that it is open."""
     recipients = _voters(proposal)
     if proposal.author_id is not None:
         recipients = recipients.where(Membership.user_id != proposal.author_id)

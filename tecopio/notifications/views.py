@@ -4,6 +4,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from tecopio import events
 from tecopio.db import db
 from tecopio.guards import signed_in
 from tecopio.notifications import jobs, personal, services
@@ -41,13 +42,22 @@ notifications_cli = AppGroup("notifications", help="Members' notifications.")
 
 @notifications_cli.command("send")
 def send_command():
-    """Email the notifications of members who asked for emails (for a scheduler)."""
+    """Email the notifications of members who asked for emails now (the jobs worker does too)."""
     sent = services.send_pending_emails(db.session)
     click.echo(f"{sent} email(s) sent.")
 
 
+@notifications_cli.command("remind")
+def remind_command():
+    """Remind members who have not voted, a day before each vote closes (the worker does too)."""
+    reminded = services.remind_closing(db.session)
+    db.session.commit()
+    click.echo(f"{reminded} reminder(s) written.")
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    events.connect(events.proposal_opened, services.proposal_opened)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.context_processor(_unread_notifications)

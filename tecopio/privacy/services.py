@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from tecopio import events
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.categories.models import Category
@@ -27,7 +28,6 @@ class ConsentError(ValueError):
     message = _l("Consent can only be given to groups you are an active member of.")
 
 
-@event.listens_for(Session, "before_flush")
 def guard_append_only(session, flush_context, instances):
     for obj in session.deleted:
         if isinstance(obj, ConsentEvent):
@@ -113,6 +113,18 @@ def withdraw_group_consents(session: Session, user: User, group: Group) -> int:
             count=len(granted),
         )
     return len(granted)
+
+
+def end_consents_of_leaver(group: Group, *, session: Session, user: User) -> None:
+    """``member_left``: a person who leaves or is removed stops sharing with the group."""
+    withdraw_group_consents(session, user, group)
+
+
+def init_app(app) -> None:
+    """Connect privacy's handlers: the consent log's guard, and the end of a leaver's consents."""
+    if not event.contains(Session, "before_flush", guard_append_only):
+        event.listen(Session, "before_flush", guard_append_only)
+    events.connect(events.member_left, end_consents_of_leaver)
 
 
 def consent_history(session: Session, user: User) -> list[ConsentEvent]:

@@ -151,4 +151,5 @@ def erase():
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    services.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
