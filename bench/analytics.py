@@ -44,8 +44,8 @@ from tecopio.categories.services import load_tree  # noqa: E402
 from tecopio.db import db  # noqa: E402
 from tecopio.directory.models import Company  # noqa: E402
 from tecopio.governance.charter import defaults  # noqa: E402
+from tecopio.governance.charters import current_charter  # noqa: E402
 from tecopio.governance.models import CharterVersion  # noqa: E402
-from tecopio.governance.services import current_charter  # noqa: E402
 from tecopio.groups.models import Group, Membership  # noqa: E402
 from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany  # noqa: E402
 from tecopio.privacy.models import Consent  # noqa: E402

@@ -31,11 +31,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_configuration(app)
     app.jinja_env.add_extension("jinja2.ext.do")
 
-    from tecopio import db, demo, errors, i18n, jobs, limiter, main, policy, security, views
+    from tecopio import db, demo, errors, home, i18n, jobs, limiter, policy, security, views
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
-    from tecopio.analytics import cache as _analytics_models  # noqa: F401
+    from tecopio.analytics import models as _analytics_models  # noqa: F401
     from tecopio.analytics import views as analytics_views
 
     # Importing every model registers its table before migrations compare them.
@@ -72,7 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     analytics_views.init_app(app)
     governance_views.init_app(app)
     notification_views.init_app(app)
-    main.init_app(app)
+    home.init_app(app)
     audit_labels.init_app(app)
     audit_personal.register()  # the audit log's part in export and erasure
     demo.init_app(app)

@@ -44,7 +44,7 @@ def set_language():
     if current_user.is_authenticated:
         current_user.locale = locale
         db.session.commit()
-    return redirect(safe_next(request.form.get("next"), url_for("main.home")))
+    return redirect(safe_next(request.form.get("next"), url_for("home.index")))
 
 
 def init_app(app) -> None:

@@ -14,7 +14,7 @@ from flask import abort, g, has_request_context
 
 from tecopio.db import db
 from tecopio.governance import decisions
-from tecopio.governance.services import admins_may_change, current_charter
+from tecopio.governance.charters import admins_may_change, current_charter
 from tecopio.groups.models import Group, MembershipStatus
 from tecopio.groups.services import membership_of
 

@@ -19,7 +19,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import has_request_context
+from flask import has_app_context, has_request_context
+from flask.globals import app_ctx as app_context
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -134,16 +135,35 @@ def app(database_url, smtp_server):
 
 
 class _RequestScopedTestSession(scoped_session):
-    """One session for the whole test, shared by the test and every request it makes.
+    """The test's session, and one session of its own for each request, as in production.
 
-    At the end of each request Flask-SQLAlchemy calls ``remove()``; here that
-    rolls back what the request did not commit, as production does, but keeps
-    the session (and the test's objects) attached.
+    All of them work on the test's one connection, inside its transaction
+    (rolled back at the end of the test), each in savepoints of its own: a
+    request sees what the test committed, and the test sees what a request
+    committed once it reads again (the test client expires the test's
+    objects after each request). At the end of a request Flask-SQLAlchemy
+    calls ``remove()``: the request's session is closed, rolling back what it
+    did not commit. Outside requests (the test itself, the jobs the client
+    runs as a worker would) ``remove()`` rolls back what the test's session
+    did not commit but keeps it, and the test's objects, attached.
     """
 
     def remove(self):
-        if self.registry.has():
+        key = _request_key()
+        sessions = self.registry.registry
+        if key is not None and key in sessions:
+            sessions.pop(key).close()
+        elif self.registry.has():
             self.registry().rollback()
+
+
+def _request_key():
+    """The session scope of the request under way (its app context), or None."""
+    return id(app_context._get_current_object()) if has_app_context() else None
+
+
+def _scope():
+    return _request_key() if has_request_context() else "test"
 
 
 @pytest.fixture
@@ -154,7 +174,7 @@ def db_session(app):
     factory = sessionmaker(
         bind=connection, class_=Session, join_transaction_mode="create_savepoint"
     )
-    session = _RequestScopedTestSession(factory, scopefunc=lambda: "test")
+    session = _RequestScopedTestSession(factory, scopefunc=_scope)
     original = db.session
     db.session = session
     try:

@@ -11,8 +11,8 @@ from tecopio.categories.models import Category
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
 from tecopio.directory.services import normalise_company_name
+from tecopio.governance.charters import adopt, build_charter, current_charter, found_charter
 from tecopio.governance.models import Adoption
-from tecopio.governance.services import adopt, build_charter, current_charter, found_charter
 from tecopio.groups.models import (
     Group,
     Invitation,

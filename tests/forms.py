@@ -11,6 +11,7 @@ import re
 from flask.testing import FlaskClient
 
 from tecopio import jobs
+from tecopio.db import db
 
 _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -19,9 +20,14 @@ class FormClient(FlaskClient):
     run_jobs = True
 
     def open(self, *args, **kwargs):
+        # The test's own writes are saved first, and its savepoint ended: a request's
+        # session then works beside it, not inside a savepoint the test could roll back.
+        db.session.registry().commit()
         self._work()
         response = super().open(*args, **kwargs)
         self._work()
+        # The request had a session of its own: what the test holds is read again.
+        db.session.registry().expire_all()
         return response
 
     def _work(self) -> None:

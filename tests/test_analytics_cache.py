@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from tecopio.accounts.services import end_all_sessions, update_profile
-from tecopio.analytics.cache import ChangedMember, Version, group_version
+from tecopio.analytics.cache import Version, group_version
+from tecopio.analytics.models import ChangedMember
 from tecopio.directory.services import merge_companies
 from tecopio.groups.models import MembershipStatus
 from tecopio.groups.services import leave_group, membership_of

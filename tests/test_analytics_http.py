@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tecopio import jobs
 from tecopio.accounts.services import update_profile
-from tecopio.analytics.cache import AnalyticsSnapshot
+from tecopio.analytics.models import AnalyticsSnapshot
 from tecopio.groups.models import MembershipStatus
 from tecopio.memberdata.models import PreferenceCompany, Stance
 from tecopio.privacy.models import Consent

@@ -10,7 +10,7 @@ from tecopio.analytics.noise import add_noise, discrete_laplace
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.analytics.release import Row, Suppressed, Table
 from tecopio.categories.services import load_tree
-from tecopio.governance.services import current_charter
+from tecopio.governance.charters import current_charter
 from tests.factories import PASSWORD
 from tests.test_analytics_http import build_group, page_table
 from tests.test_governance import charter_form_data

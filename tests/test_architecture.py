@@ -34,7 +34,7 @@ IMPORT_ONLY = """
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 import tecopio.analytics.cache as cache
-import tecopio.governance.services as charters
+import tecopio.governance.charters as charters
 import tecopio.privacy.services as privacy
 import tecopio.analytics.views, tecopio.groups.views, tecopio.memberdata.views
 import tecopio.notifications.views, tecopio.governance.views, tecopio.privacy.views

@@ -9,7 +9,8 @@ from tecopio import jobs
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
 from tecopio.db import utcnow
-from tecopio.governance import decisions, kinds, services
+from tecopio.governance import charters as services
+from tecopio.governance import decisions, kinds
 from tecopio.governance.models import Adoption, ProposalComment, ProposalStatus, Vote
 from tecopio.governance.tally import Tally
 from tecopio.groups.models import MembershipStatus

@@ -16,7 +16,7 @@ from tecopio.demo import (
     load_demo_data,
 )
 from tecopio.governance import decisions
-from tecopio.governance.services import current_charter, history
+from tecopio.governance.charters import current_charter, history
 from tecopio.groups.models import (
     Group,
     Invitation,

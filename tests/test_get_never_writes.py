@@ -77,7 +77,7 @@ def urls(world) -> dict[str, list[str]]:
     slug = world["group"].slug
     items = world["items"]
     return {
-        "main.home": ["/"],
+        "home.index": ["/"],
         "accounts.signup": ["/signup"],
         "accounts.login": ["/login"],
         "accounts.profile": ["/account"],

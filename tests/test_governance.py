@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.audit.models import AuditEvent
 from tecopio.categories.services import load_tree
-from tecopio.governance import services
+from tecopio.governance import charters as services
 from tecopio.governance.charter import (
     ALL_CATEGORIES,
     RULES,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tecopio.audit.models import AuditEvent
 from tecopio.db import utcnow
-from tecopio.governance.services import current_charter
+from tecopio.governance.charters import current_charter
 from tecopio.groups.models import (
     Group,
     Invitation,

@@ -14,8 +14,8 @@ from tecopio import policy
 from tecopio.analytics.source import allowed_roots, shared_regions
 from tecopio.categories.services import load_tree
 from tecopio.governance import decisions
+from tecopio.governance.charters import current_charter
 from tecopio.governance.models import Proposal
-from tecopio.governance.services import current_charter
 from tecopio.groups.models import MembershipStatus
 from tecopio.guards import public, rule_of, undeclared_endpoints
 from tecopio.memberdata.models import IntentStatus, member_moves

@@ -18,7 +18,8 @@ from sqlalchemy import delete, func, select
 
 from tecopio import jobs
 from tecopio.accounts.models import User
-from tecopio.analytics.cache import PUBLISH_JOB, AnalyticsSnapshot, AnalyticsVersion
+from tecopio.analytics.cache import PUBLISH_JOB
+from tecopio.analytics.models import AnalyticsSnapshot, AnalyticsVersion
 from tecopio.audit.models import AuditEvent
 from tecopio.db import db, utcnow
 from tecopio.governance import decisions

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tecopio.directory.models import Company
 from tecopio.governance import decisions
-from tecopio.governance.services import current_charter
+from tecopio.governance.charters import current_charter
 from tecopio.groups.models import Group
 from tests.factories import PASSWORD
 from tests.test_governance import charter_form_data

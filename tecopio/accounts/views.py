@@ -37,7 +37,7 @@ bp = Blueprint("accounts", __name__)
 
 
 def _next_url(form) -> str:
-    return safe_next(form.next.data or request.args.get("next"), url_for("main.home"))
+    return safe_next(form.next.data or request.args.get("next"), url_for("home.index"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -45,7 +45,7 @@ def _next_url(form) -> str:
 @limiter.limit(configured("SIGNUP_RATE_LIMIT"), methods=["POST"])
 def signup():
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return redirect(url_for("home.index"))
     form = SignupForm()
     if request.method == "GET":
         form.email.data = request.args.get("email", "")[:254]
@@ -79,7 +79,7 @@ def signup():
 @limiter.limit(configured("LOGIN_RATE_LIMIT"), methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return redirect(url_for("home.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -102,7 +102,7 @@ def logout():
     logout_user()
     session.clear()
     flash(_("You are logged out on every device."), "info")
-    return redirect(url_for("main.home"))
+    return redirect(url_for("home.index"))
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -12,13 +12,8 @@ from flask_babel import force_locale
 from sqlalchemy import or_, select
 
 from tecopio import jobs
-from tecopio.analytics.cache import (
-    PUBLISH_JOB,
-    RELEASE_LOCALE,
-    AnalyticsVersion,
-    publish_release,
-    release_state,
-)
+from tecopio.analytics.cache import PUBLISH_JOB, RELEASE_LOCALE, publish_release, release_state
+from tecopio.analytics.models import AnalyticsVersion
 from tecopio.categories.services import load_tree
 from tecopio.groups.models import Group
 

@@ -14,7 +14,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tecopio.accounts.models import User
-from tecopio.analytics.cache import AnalyticsSnapshot, ChangedMember
 from tecopio.analytics.changes import (
     BasisItem,
     BasisLink,
@@ -22,9 +21,10 @@ from tecopio.analytics.changes import (
     HeldPart,
     detach_member,
 )
+from tecopio.analytics.models import AnalyticsSnapshot, ChangedMember
 from tecopio.analytics.source import allowed_roots, shared_regions
 from tecopio.categories.services import load_tree
-from tecopio.governance.services import current_charters
+from tecopio.governance.charters import current_charters
 from tecopio.groups.models import Group, Membership
 from tecopio.privacy.registry import columns_of, register_personal_data
 

@@ -44,7 +44,7 @@ from tecopio.analytics.source import (
 )
 from tecopio.categories.services import CategoryTree
 from tecopio.directory.models import Company
-from tecopio.governance.services import current_charter
+from tecopio.governance.charters import current_charter
 from tecopio.groups.models import Group
 from tecopio.memberdata.models import (
     Feedback,

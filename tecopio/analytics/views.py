@@ -13,7 +13,7 @@ from tecopio.analytics.presentation import build_figures, figure_csv, localise
 from tecopio.analytics.queries import Filters
 from tecopio.categories.services import load_tree
 from tecopio.db import db
-from tecopio.governance.services import current_charter
+from tecopio.governance.charters import current_charter
 from tecopio.guards import for_group
 
 bp = Blueprint("analytics", __name__)

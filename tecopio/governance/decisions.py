@@ -21,9 +21,7 @@ from tecopio import events, jobs
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
-from tecopio.governance.kinds import KINDS
-from tecopio.governance.models import Proposal, ProposalComment, ProposalStatus, Vote, VoteChoice
-from tecopio.governance.services import (
+from tecopio.governance.charters import (
     GovernanceError,
     change_by_admin,
     charter_of,
@@ -31,6 +29,8 @@ from tecopio.governance.services import (
     current_version,
     electorate,
 )
+from tecopio.governance.kinds import KINDS
+from tecopio.governance.models import Proposal, ProposalComment, ProposalStatus, Vote, VoteChoice
 from tecopio.governance.tally import Tally, rules_tally
 from tecopio.groups.models import Group, Membership
 from tecopio.groups.services import approve_member, reject_member

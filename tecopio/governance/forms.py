@@ -19,9 +19,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from tecopio.forms import NOT_A_CHOICE, PlainLine, PlainParagraphs
 from tecopio.governance.charter import ALL_CATEGORIES, RULES, Charter, Rule
+from tecopio.governance.charters import REASON_MAX
 from tecopio.governance.decisions import COMMENT_MAX, DESCRIPTION_MAX, TITLE_MAX
 from tecopio.governance.models import VoteChoice
-from tecopio.governance.services import REASON_MAX
 
 
 def field_name(rule: Rule) -> str:

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tecopio.governance.charter import BY_PATH, diff, plain_value
-from tecopio.governance.models import Adoption, Proposal, ProposalStatus
-from tecopio.governance.services import (
+from tecopio.governance.charters import (
     GovernanceError,
     NothingChanged,
     adopt,
     build_charter,
     current_charter,
 )
+from tecopio.governance.models import Adoption, Proposal, ProposalStatus
 from tecopio.groups.models import Group, Membership, MembershipStatus
 from tecopio.groups.services import admit_by_decision
 

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
-from tecopio.governance import decisions, jobs, personal, services
+from tecopio.governance import charters, decisions, jobs, personal
 from tecopio.governance.charter import BY_PATH, RULES, SECTIONS, diff, plain_value
 from tecopio.governance.forms import (
     CommentForm,
@@ -50,16 +50,16 @@ def _sections(charter, label):
 @bp.get("/groups/<slug>/charter")
 @for_group(policy.can_view_charter)
 def charter(group):
-    versions = services.history(db.session, group)
-    charters = {version.number: services.charter_of(version) for version in versions}
+    versions = charters.history(db.session, group)
+    by_number = {version.number: charters.charter_of(version) for version in versions}
     label = _category_label()
     changes = {
         version.number: [
             str(rule.label)
-            for rule, _old, _new in diff(charters[version.number - 1], charters[version.number])
+            for rule, _old, _new in diff(by_number[version.number - 1], by_number[version.number])
         ]
         for version in versions
-        if version.number - 1 in charters
+        if version.number - 1 in by_number
     }
     current = versions[0] if versions else None
     # The vote that adopted each version, where one did.
@@ -75,10 +75,10 @@ def charter(group):
         adopted_by_vote=adopted_by_vote,
         group=group,
         current=current,
-        sections=_sections(charters[current.number], label) if current else [],
+        sections=_sections(by_number[current.number], label) if current else [],
         versions=versions,
         changes=changes,
-        admins_decide=current is not None and services.admins_may_change(charters[current.number]),
+        admins_decide=current is not None and charters.admins_may_change(by_number[current.number]),
     )
 
 
@@ -111,7 +111,7 @@ def compare(group):
     label = _category_label()
     rows = [
         (str(rule.label), plain_value(rule, before, label), plain_value(rule, after, label))
-        for rule, before, after in diff(services.charter_of(old), services.charter_of(new))
+        for rule, before, after in diff(charters.charter_of(old), charters.charter_of(new))
     ]
     return render_template("governance/diff.html", group=group, old=old, new=new, rows=rows)
 
@@ -119,7 +119,7 @@ def compare(group):
 @bp.route("/groups/<slug>/charter/edit", methods=["GET", "POST"])
 @for_group(policy.can_change_charter_directly)
 def edit(group):
-    charter = services.current_charter(db.session, group)
+    charter = charters.current_charter(db.session, group)
     form = charter_form(_category_choices(), charter)
     if form.validate_on_submit():
         try:
@@ -130,7 +130,7 @@ def edit(group):
                 form.changes(_seen_charter(group, form)),
                 form.reason.data,
             )
-        except services.GovernanceError as error:
+        except charters.GovernanceError as error:
             db.session.rollback()
             _show_errors(form, error)
         else:
@@ -156,15 +156,15 @@ def _seen_charter(group, form):
     try:
         number = int(form.based_on.data)
     except (TypeError, ValueError):
-        raise services.OutdatedForm() from None
+        raise charters.OutdatedForm() from None
     version = db.session.scalar(
         select(CharterVersion).where(
             CharterVersion.group_id == group.id, CharterVersion.number == number
         )
     )
     if version is None:
-        raise services.OutdatedForm()
-    return services.charter_of(version)
+        raise charters.OutdatedForm()
+    return charters.charter_of(version)
 
 
 def _category_choices():
@@ -173,7 +173,7 @@ def _category_choices():
 
 
 def _show_errors(form, error) -> None:
-    if isinstance(error, services.InvalidCharter):
+    if isinstance(error, charters.InvalidCharter):
         for path, message in error.errors.items():
             form[field_name(BY_PATH[path])].errors.append(message)
     else:
@@ -208,7 +208,7 @@ def propose_admission(group, membership):
             description="",
             payload={"membership_id": membership.id},
         )
-    except services.GovernanceError as error:
+    except charters.GovernanceError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("groups.members", slug=group.slug))
@@ -224,7 +224,7 @@ def new_proposal(group):
     if kind not in FORM_KINDS:  # admissions open from the members page
         abort(404)
     if kind == "charter":
-        charter = services.current_charter(db.session, group)
+        charter = charters.current_charter(db.session, group)
         form = charter_form(_category_choices(), charter, base=ProposalForm)
     else:
         form = ProposalForm()
@@ -243,7 +243,7 @@ def new_proposal(group):
                     else {}
                 ),
             )
-        except services.GovernanceError as error:
+        except charters.GovernanceError as error:
             db.session.rollback()
             _show_errors(form, error)
         else:
@@ -308,7 +308,7 @@ def vote(group, proposal):
         return _render_proposal(group, proposal, vote_form=form, status=400)
     try:
         _cast(proposal, form.choice.data)
-    except services.GovernanceError as error:
+    except charters.GovernanceError as error:
         db.session.rollback()
         form.form_errors.append(error.message)
         return _render_proposal(group, proposal, vote_form=form, status=409)
@@ -322,7 +322,7 @@ def withdraw(group, proposal):
     try:
         decisions.withdraw(db.session, current_user, proposal)
         db.session.commit()
-    except services.GovernanceError as error:
+    except charters.GovernanceError as error:
         db.session.rollback()
         flash(error.message, "error")
         return _render_proposal(group, proposal, status=409)
@@ -338,7 +338,7 @@ def comment(group, proposal):
         return _render_proposal(group, proposal, comment_form=form, status=400)
     try:
         decisions.add_comment(db.session, current_user, proposal, form.body.data)
-    except services.GovernanceError as error:
+    except charters.GovernanceError as error:
         db.session.rollback()
         form.body.errors.append(error.message)
         return _render_proposal(group, proposal, comment_form=form, status=400)
@@ -363,7 +363,7 @@ proposals_cli.add_command(close_due_command)
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
-    services.init_app(app)
+    charters.init_app(app)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.cli.add_command(proposals_cli)

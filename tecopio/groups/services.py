@@ -18,7 +18,7 @@ from tecopio import events, tokens
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
-from tecopio.governance.services import current_charter, found_charter
+from tecopio.governance.charters import current_charter, found_charter
 from tecopio.groups.models import (
     Group,
     InvalidMembershipTransition,

@@ -11,7 +11,7 @@ from tecopio.audit.services import group_events
 from tecopio.db import db, utcnow
 from tecopio.errors import abort_with
 from tecopio.governance import decisions
-from tecopio.governance.services import GovernanceError, current_charter, current_charters
+from tecopio.governance.charters import GovernanceError, current_charter, current_charters
 from tecopio.groups import personal, services
 from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
@@ -301,7 +301,7 @@ def answer_invitation(token: str, answer: str):
         )
         return redirect(url_for("groups.show", slug=invitation.group.slug))
     flash(_("You declined the invitation."), "info")
-    return redirect(url_for("main.home"))
+    return redirect(url_for("home.index"))
 
 
 def init_app(app) -> None:

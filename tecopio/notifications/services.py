@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, joinedload
 from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.db import utcnow
+from tecopio.governance.charters import electorate
 from tecopio.governance.models import Proposal, ProposalStatus, Vote
-from tecopio.governance.services import electorate
 from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.mail import MailError, send_mail
 from tecopio.notifications.models import Notification, NotificationKind

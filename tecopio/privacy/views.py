@@ -142,7 +142,7 @@ def erase():
             db.session.commit()
             logout_user()
             flash(_("Your account and your personal data are erased."), "info")
-            return redirect(url_for("main.home"))
+            return redirect(url_for("home.index"))
     page = {"form": form, "blocking": blocking, "personal_data": personal_data()}
     if blocking and request.method == "POST":
         return render_template("privacy/erase.html", **page), 409

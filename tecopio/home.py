@@ -7,12 +7,12 @@ from tecopio.db import db
 from tecopio.groups import services as groups
 from tecopio.guards import public
 
-bp = Blueprint("main", __name__)
+bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 @public
-def home():
+def index():
     if not current_user.is_authenticated:
         return render_template("home.html")
     memberships = groups.memberships_of_user(db.session, current_user)
