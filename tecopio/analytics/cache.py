@@ -50,7 +50,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tecopio import jobs
@@ -641,16 +640,6 @@ def publish_if_due(session: Session, group, tree, *, wait_up_to: int | None = No
 def published_figures(session: Session, group, filters, tree, **options) -> Figures | None:
     """The page of ``filters`` from the group's release, published first if due."""
     return released_page(session, group, filters, publish_if_due(session, group, tree, **options))
-
-
-def commit_release(session: Session) -> bool:
-    """Commit a new release; False when a concurrent view published the same one first."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
 
 
 def init_app(app) -> None:
