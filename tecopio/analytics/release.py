@@ -12,7 +12,9 @@ whose numbers moved for 1 to k−1 members since then is hidden (``CHANGED``;
 a share moves with what it divides by); what subtraction recovers of hidden
 rows is compared with the previous release, and must have moved for no
 member or for k or more; a row hidden beside fewer than k members stays
-hidden while they do (``_reopens_a_hidden_sum``); counts whose
+hidden while they do (``_reopens_a_hidden_sum``); a row the previous
+release showed, unmoved since, is known, so it is never chosen as a
+complement and protects no hidden row (``known_from_before``); counts whose
 difference from the previous release would tell of 1 to k−1 members (a
 row's members against its population's, items against members) are
 withheld (``queries._withhold_moved_counts``). Tested by an attacker who
