@@ -1,5 +1,6 @@
-"""English, Spanish and Basque: which one a request uses, and the switcher."""
+"""English, Spanish and Basque: which one a request uses, the switcher, and how dates read."""
 
+from babel.dates import format_date, format_time
 from flask import (
     Blueprint,
     abort,
@@ -10,7 +11,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, to_user_timezone
 from flask_login import current_user
 
 from tecopio.config import LANGUAGES
@@ -47,11 +48,35 @@ def set_language():
     return redirect(safe_next(request.form.get("next"), url_for("home.index")))
 
 
+def _pattern(skeleton: str, locale) -> str:
+    return locale.datetime_skeletons[skeleton].pattern
+
+
+def day(value, _format=None) -> str:
+    """A day with its month by name and its year ("6 dic 2026", "2026 abe. 6(a)"): digits
+    alone can be read two ways (is 26/12/6 the 6th of December?)."""
+    locale = get_locale()
+    if hasattr(value, "hour"):
+        value = to_user_timezone(value)
+    return format_date(value, _pattern("yMMMd", locale), locale=locale)
+
+
+def moment(value, _format=None) -> str:
+    """The day as ``day`` says it, and the time in the locale's own way, joined as the
+    locale joins them ("Dec 6, 2026, 8:31 PM", "2026 abe. 6(a) (20:31)")."""
+    locale = get_locale()
+    when = to_user_timezone(value)
+    time = format_time(when, "short", locale=locale)
+    return locale.datetime_formats["medium"].format(time, day(when))
+
+
 def init_app(app) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=lambda: str(get_locale()))
+    # Every date and time a person reads, in one unambiguous form per language.
+    app.jinja_env.filters.update(dateformat=day, datetimeformat=moment)
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(
         minor, currency, str(get_locale())
     )

@@ -1,10 +1,13 @@
 """English, Spanish and Basque: every string translated, and the language choice remembered."""
 
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from tecopio.accounts.models import User
@@ -97,3 +100,32 @@ def test_errors_and_form_messages_are_translated(client, db_session):
     page = client.get("/no-such-page", headers={"Accept-Language": "eu"})
     assert page.status_code == 404
     assert "Page not found" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "opened", "window"),
+    [
+        ("en", "Dec 6, 2026, 8:31\u202fPM", "Jan 1, 2027"),  # CLDR: a narrow space
+        ("es", "6 dic 2026, 20:31", "1 ene 2027"),
+        ("eu", "2026 abe. 6(a) (20:31)", "2027 urt. 1(a)"),
+    ],
+)
+def test_dates_name_their_month_in_every_language(app, locale, opened, window):
+    """Digits alone read two ways ("26/12/6" was a Basque 6 December): the month goes by name."""
+    with app.test_request_context(), force_locale(locale):
+        render = app.jinja_env.from_string(
+            "{{ when|datetimeformat('short') }}|{{ day|dateformat }}"
+        )
+        shown = render.render(when=datetime(2026, 12, 6, 20, 31, tzinfo=UTC), day=date(2027, 1, 1))
+    assert shown == f"{opened}|{window}"
+
+
+def test_pages_show_no_date_in_digits_alone(client, auth, make):
+    user = auth.login()
+    user.locale = "eu"
+    make.commit()
+    group = make.group(admin=user)
+    make.intent(user)
+    for page in ("/my/intents", f"/groups/{group.slug}/charter", f"/groups/{group.slug}/audit"):
+        html = client.get(page).text
+        assert not re.search(r"\b\d{1,4}/\d{1,2}/\d{1,4}\b", html), page
