@@ -35,7 +35,7 @@ from flask.cli import AppGroup
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey import signals as huey_signals
 from huey.consumer import Consumer
-from huey.exceptions import RetryTask, TaskLockedException
+from huey.exceptions import RetryTask
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
@@ -135,18 +135,6 @@ def _drop_pending(session: Session, transaction) -> None:
         session.info.pop(PENDING, None)
 
 
-def exclusive(name: str):
-    """A lock shared by every worker (``with exclusive(...)``); raises ``Busy`` if held."""
-    return _queue().lock_task(name)
-
-
-Busy = TaskLockedException
-
-
-def is_busy(name: str) -> bool:
-    return _queue().is_locked(name)
-
-
 def _bound(app, spec: JobSpec):
     """The job as a worker runs it: in the app, with a session of its own, committed."""
 
@@ -156,10 +144,6 @@ def _bound(app, spec: JobSpec):
                 result = spec.func(db.session, *args)
                 db.session.commit()
                 return result
-            except Busy:
-                db.session.rollback()
-                logger.info("job %s%r skipped: the same work is under way", spec.name, args)
-                return None
             except OperationalError as exc:
                 db.session.rollback()
                 if "database is locked" in str(exc.orig):  # SQLite: another writer; try again

@@ -3,9 +3,10 @@
 A change to members' data asks for the job once its transaction commits
 (``cache.py``); a page view that finds a release due asks again, in case the
 first request was lost (a charter change, a queue that was down). The job is
-idempotent: the group's row lock makes concurrent publications run one after
-another, the second finds nothing due, and a lock shared by the workers keeps
-a second worker from queueing behind a publication already under way.
+idempotent: a worker that finds the group's row locked by a publication under
+way skips (PostgreSQL; the lock goes with its connection, so a worker that
+dies holds nothing), and one that comes after finds nothing due. Changes made
+meanwhile are picked up by the next request or by the catch-up pass.
 """
 
 from flask_babel import force_locale
@@ -20,16 +21,18 @@ from tecopio.groups.models import Group
 CATCH_UP_MINUTES = 2
 
 
-def _lock_name(group_id: int) -> str:
-    return f"analytics-publish-{group_id}"
-
-
 def publish_due_release(session, group_id: int) -> int:
     """Publish the group's release if one is due; the number of the release now shown."""
-    with jobs.exclusive(_lock_name(group_id)), force_locale(RELEASE_LOCALE):
+    busy_or_gone = (
+        session.execute(
+            select(Group.id).where(Group.id == group_id).with_for_update(skip_locked=True)
+        ).scalar()
+        is None
+    )
+    if busy_or_gone:  # another worker is publishing it, or the group was deleted
+        return 0
+    with force_locale(RELEASE_LOCALE):
         group = session.get(Group, group_id)
-        if group is None:  # deleted since
-            return 0
         state = release_state(session, group)
         if state.due:
             state = publish_release(session, group, load_tree(session))
@@ -57,9 +60,8 @@ def catch_up(session) -> int:
 
 
 def request_release(group_id: int) -> None:
-    """From a page view: have the due release published, unless a worker is on it."""
-    if not jobs.is_busy(_lock_name(group_id)):
-        jobs.enqueue(PUBLISH_JOB, group_id)
+    """From a page view: have the due release published (a worker already on it skips)."""
+    jobs.enqueue(PUBLISH_JOB, group_id)
 
 
 def init_app(app) -> None:
