@@ -63,6 +63,7 @@ class DefaultConfig:
 
     PASSWORD_RESET_MAX_AGE = 3600  # seconds
     INVITATION_VALID_DAYS = 14
+    SIGNUP_VALID_HOURS = 24  # the link that finishes a sign-up
     # argon2-cffi profile: RFC_9106_LOW_MEMORY is argon2-cffi's default
     # (argon2id, t=3, m=64 MiB, p=4). Tests use CHEAPEST to stay fast.
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
@@ -107,6 +108,7 @@ _ENV_INTS = (
     "MAIL_PORT",
     "MAX_CONTENT_LENGTH",
     "PASSWORD_RESET_MAX_AGE",
+    "SIGNUP_VALID_HOURS",
     "TRUSTED_PROXY_COUNT",
     "HSTS_SECONDS",
 )

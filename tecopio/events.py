@@ -10,6 +10,18 @@ anything slow is a job they queue (``tecopio.jobs``).
   was removed; privacy ends the consents they gave the group.
 - ``proposal_opened``: sender the proposal; ``session``. Notifications tell
   the members who may vote.
+- ``join_requested``: sender the membership (pending); ``session``. The
+  group's admins are told.
+- ``join_request_closed``: sender the membership; ``session``, ``outcome``
+  (``"approved"``, ``"declined"`` or ``"withdrawn"``). The admins' notices of
+  it are done with; the applicant is told an answer.
+- ``member_removed``: sender the membership; ``session``. The person is told
+  (``member_left`` is sent too, for what ends with membership).
+- ``invitation_sent`` / ``invitation_closed``: sender the invitation;
+  ``session``. A person who has an account with that address sees it in the
+  app; once answered or withdrawn, the notice is done with.
+- ``vote_cast``: sender the proposal; ``session``, ``user``. The voter's
+  notices of that vote are done with.
 - ``companies_merging``: sender the company folded away; ``session``,
   ``target``. Every feature that names companies moves its rows to the
   target; a handler returns how many of a member's mentions it had to drop
@@ -23,6 +35,12 @@ _events = Namespace()
 member_left = _events.signal("member-left")
 proposal_opened = _events.signal("proposal-opened")
 companies_merging = _events.signal("companies-merging")
+join_requested = _events.signal("join-requested")
+join_request_closed = _events.signal("join-request-closed")
+member_removed = _events.signal("member-removed")
+invitation_sent = _events.signal("invitation-sent")
+invitation_closed = _events.signal("invitation-closed")
+vote_cast = _events.signal("vote-cast")
 
 
 def connect(signal, handler) -> None:

@@ -151,6 +151,11 @@ def can_edit_item(user, item) -> bool:
 
 def can_manage_directory(user) -> bool:
     """Merging duplicate companies is for platform admins."""
+    return can_operate_platform(user)
+
+
+def can_operate_platform(user) -> bool:
+    """The operator's pages (the directory's upkeep) are for platform admins."""
     return user is not None and user.is_authenticated and user.is_platform_admin
 
 

@@ -53,3 +53,14 @@ class FormClient(FlaskClient):
         fields = {key: value for key, value in (data or {}).items() if value not in (False, None)}
         fields["csrf_token"] = self.csrf_token(kwargs.get("headers"))
         return self.post(action or url, data=fields, **kwargs)
+
+    def confirm(self, url: str, data: dict | None = None, *, action: str | None = None, **kwargs):
+        """A destructive form's two submits: the first must only ask, the second acts.
+
+        Returns the first response too, so a test can read what the page said.
+        """
+        asked = self.submit(url, data, action=action, **kwargs)
+        assert asked.status_code == 200, asked.status_code
+        assert 'name="confirmed" value="yes"' in asked.text, "no confirmation asked"
+        done = self.submit(url, {**(data or {}), "confirmed": "yes"}, action=action, **kwargs)
+        return done

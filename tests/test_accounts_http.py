@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tecopio.accounts.models import User
+from tecopio.accounts.models import SignupRequest, User
 from tecopio.accounts.passwords import verify_password
 from tests.factories import PASSWORD
 
@@ -23,18 +23,102 @@ def signup(client, **overrides):
     return client.submit("/signup", data)
 
 
-def test_signup_creates_the_account_and_logs_in(client, db_session):
+def signup_requests(db_session) -> int:
+    return db_session.scalar(select(func.count(SignupRequest.id)))
+
+
+def link_in(message) -> str:
+    match = re.search(r"http://localhost(/signup/confirm/\S+)", message.get_content())
+    assert match, message.get_content()
+    return match.group(1)
+
+
+def test_signup_sends_a_link_and_the_link_makes_the_account(client, db_session, mail):
     response = signup(client)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.status_code == 200
+    assert "Check your email" in response.text
+    assert user_count(db_session) == 0
+    (message,) = mail
+    assert message["To"] == "ane@example.com"
+    link = link_in(message)
+    # Opening the link (a mail scanner might) makes nothing: one button does.
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "ane@example.com" in page.text and "Create my account" in page.text
+    assert user_count(db_session) == 0
+    made = client.submit(link, {})
+    assert (made.status_code, made.headers["Location"]) == (302, "/")
     user = db_session.scalar(select(User).where(User.email == "ane@example.com"))
     assert user.display_name == "Ane"
+    assert verify_password(user.password_hash, "kelp forest walk")
     assert "Hello, Ane" in client.get("/").text
+    assert signup_requests(db_session) == 0
+    assert client.get(link).status_code == 400  # used
 
 
-def test_signup_follows_a_safe_next(client):
-    response = signup(client, next="/groups/")
-    assert response.headers["Location"] == "/groups/"
+@pytest.mark.parametrize(
+    "next_url, expected", [("/groups/", "/groups/"), ("https://evil.example/", "/")]
+)
+def test_signup_follows_a_safe_next(client, mail, next_url, expected):
+    signup(client, next=next_url)
+    response = client.submit(link_in(mail[0]), {})
+    assert response.headers["Location"] == expected
+
+
+def page_without_tokens(response) -> str:
+    return re.sub(r'(name="csrf[-_]token" (content|value)=")[^"]+', r"\1", response.text)
+
+
+def test_signup_answers_the_same_whether_or_not_the_address_has_an_account(
+    make_client, db_session, make, mail
+):
+    owner = make.user(email="ane@example.com", display_name="Ane")
+    taken = signup(make_client(), email="ANE@example.com")
+    free = signup(make_client(), email="iker@example.com")
+    assert taken.status_code == free.status_code == 200
+    assert page_without_tokens(taken).replace("ane@example.com", "X") == page_without_tokens(
+        free
+    ).replace("iker@example.com", "X")
+    # The owner is told by email, with no link that changes anything; nothing is stored.
+    to_owner = next(m for m in mail if m["To"].lower() == "ane@example.com")
+    assert "already has one" in to_owner.get_content()
+    assert "/signup/confirm/" not in to_owner.get_content()
+    assert user_count(db_session) == 2 - 1 and signup_requests(db_session) == 1
+    assert verify_password(owner.password_hash, PASSWORD)
+
+
+def test_an_expired_or_forged_link_is_refused_and_expired_requests_are_purged(
+    client, db_session, mail, app
+):
+    from tecopio.accounts.services import purge_expired_signups
+    from tecopio.db import utcnow
+
+    signup(client)
+    link = link_in(mail[0])
+    assert client.get(link + "x").status_code == 400
+    assert client.get("/signup/confirm/" + "a" * 300).status_code == 400
+    request = db_session.scalar(select(SignupRequest))
+    request.expires_at = utcnow() - timedelta(seconds=1)
+    db_session.commit()
+    refused = client.submit(link, {})
+    assert refused.status_code == 400 and "sign up again" in refused.text
+    assert user_count(db_session) == 0
+    assert purge_expired_signups(db_session) == 1
+    assert signup_requests(db_session) == 0
+
+
+def test_someone_elses_pending_signup_cannot_take_the_account(make_client, db_session, mail):
+    """An attacker signs up with Ane's address first; Ane's own link makes her account, with
+    her password, and the attacker's link then makes nothing."""
+    signup(make_client(), password="attacker passphrase")
+    ane = make_client()
+    signup(ane)
+    attackers_link, anes_link = link_in(mail[0]), link_in(mail[1])
+    assert ane.submit(anes_link, {}).status_code == 302
+    user = db_session.scalar(select(User).where(User.email == "ane@example.com"))
+    assert verify_password(user.password_hash, "kelp forest walk")
+    assert make_client().submit(attackers_link, {}).status_code == 400
+    assert user_count(db_session) == 1
 
 
 @pytest.mark.parametrize(
@@ -57,15 +141,7 @@ def test_signup_refuses_bad_input_with_a_message_and_writes_nothing(
     response = signup(client, **overrides)
     assert response.status_code == 400
     assert message in response.text
-    assert user_count(db_session) == 0
-
-
-def test_signup_refuses_a_taken_email_in_any_case(client, db_session, make):
-    make.user(email="ane@example.com")
-    response = signup(client, email="ANE@example.com")
-    assert response.status_code == 400
-    assert "An account with this email address already exists." in response.text
-    assert user_count(db_session) == 1
+    assert user_count(db_session) == signup_requests(db_session) == 0
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])

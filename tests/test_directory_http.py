@@ -77,7 +77,7 @@ def test_only_platform_admins_merge_companies(make_client, make, db_session):
     assert member.get("/admin/companies/merge").status_code == 403
     assert member.submit("/", data, action="/admin/companies/merge").status_code == 403
     assert duplicate.merged_into_id is None
-    assert operator.submit("/admin/companies/merge", data).status_code == 302
+    assert operator.confirm("/admin/companies/merge", data).status_code == 302
     assert duplicate.merged_into_id == kept.id
     response = operator.get(f"/companies/{duplicate.id}")
     assert (response.status_code, response.headers["Location"]) == (301, f"/companies/{kept.id}")
@@ -99,3 +99,94 @@ def test_operators_grant_and_revoke_platform_admin_from_the_command_line(app, ma
     assert not user.is_platform_admin
     result = runner.invoke(args=["users", "grant-admin", "nobody@example.com"])
     assert result.exit_code != 0 and "No account" in result.output
+
+
+# --- the operator reaches the merge -----------------------------------------------------
+
+
+def test_the_operator_reaches_the_merge_from_the_menu_and_from_a_company(
+    make_client, make, db_session
+):
+    kept = make.company(name="Som Energia")
+    duplicate = make.company(name="Som Energia SCCL")
+    make.company(name="Goiener")
+    operator, member = make_client(), make_client()
+    operator.submit(
+        "/login", {"email": make.user(is_platform_admin=True).email, "password": PASSWORD}
+    )
+    member.submit("/login", {"email": make.user().email, "password": PASSWORD})
+
+    home = operator.get("/").text
+    assert 'href="/admin/"' in home and 'href="/companies/"' in home
+    assert 'href="/admin/"' not in member.get("/").text
+    assert 'href="/companies/"' in member.get("/").text
+
+    tools = operator.get("/admin/").text
+    assert 'href="/admin/companies/merge"' in tools
+    # Names that begin one another are offered as a pair, the longer as the duplicate.
+    assert f'href="/admin/companies/merge?source={duplicate.id}&amp;target={kept.id}"' in tools
+    assert "Goiener" not in tools
+
+    company_page = operator.get(f"/companies/{kept.id}").text
+    assert f'href="/admin/companies/merge?source={kept.id}"' in company_page
+    assert f'href="/admin/companies/merge?target={kept.id}"' in company_page
+    assert "merge?" not in member.get(f"/companies/{kept.id}").text
+
+
+def test_the_merge_form_starts_empty_or_on_the_company_one_came_from(client, make, db_session):
+    kept = make.company(name="Som Energia")
+    other = make.company(name="Goiener")
+    client.submit(
+        "/login", {"email": make.user(is_platform_admin=True).email, "password": PASSWORD}
+    )
+
+    def selected(page, name):
+        select_html = page.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        return [line for line in select_html.splitlines() if "selected" in line]
+
+    blank = client.get("/admin/companies/merge").text
+    assert len(selected(blank, "source_id")) <= 1
+    assert all('value=""' in line for line in selected(blank, "source_id"))
+    assert all('value=""' in line for line in selected(blank, "target_id"))
+    preset = client.get(f"/admin/companies/merge?target={kept.id}&source={other.id}").text
+    assert f'value="{kept.id}"' in selected(preset, "target_id")[0]
+    assert f'value="{other.id}"' in selected(preset, "source_id")[0]
+    # An empty choice is refused with a message for each field, all at once.
+    refused = client.submit("/admin/companies/merge", {"source_id": "", "target_id": ""})
+    assert refused.status_code == 400
+    assert "Choose the duplicate." in refused.text and "Choose the entry to keep." in refused.text
+    for junk in ("abc", "-1", "99999999999"):
+        assert client.get(f"/admin/companies/merge?source={junk}").status_code == 200
+
+
+def test_the_current_page_is_marked_in_the_menu_and_tabs(client, auth, make):
+    user = auth.login()
+    group = make.group(admin=user)
+    marked = 'aria-current="page"'
+    assert f'href="/my/preferences"{" " + marked}' in client.get("/my/preferences").text
+    page = client.get(f"/groups/{group.slug}/members").text
+    assert f'href="/groups/{group.slug}/members" {marked}' in page
+    assert f'href="/groups/" {marked}' in page
+    assert page.count(marked) == 2
+
+
+@pytest.mark.parametrize(
+    "first, second, alike",
+    [
+        ("Red Eléctrica del Norte", "Red Electrica Norte S.A.", True),
+        ("Som Energia", "Som Energia SCCL", True),
+        ("Goiener", "Goiener S. Coop.", True),
+        ("Ekiluz Energia Kooperatiba", "Ekiluz", True),
+        ("Baserri Fresh", "FibraNet Telecom", False),
+        ("Red", "Red Eléctrica del Norte", False),  # a short name begins too many
+    ],
+)
+def test_possible_duplicates_ignore_case_accents_articles_and_legal_forms(
+    db_session, make, first, second, alike
+):
+    from tecopio.directory.services import possible_duplicates
+
+    make.company(name=first)
+    make.company(name=second)
+    pairs = [{a.name, b.name} for a, b in possible_duplicates(db_session)]
+    assert ({first, second} in pairs) is alike

@@ -13,7 +13,7 @@ import pytest
 from flask import has_request_context, request
 from sqlalchemy import event
 
-from tecopio.accounts.services import make_reset_token
+from tecopio.accounts.services import make_reset_token, request_signup
 from tecopio.db import utcnow
 from tecopio.governance import decisions
 from tecopio.groups.models import MembershipStatus
@@ -60,7 +60,18 @@ def world(make, db_session):
         "feedback": make.feedback(member, company=company),
     }
     invitation = make.invitation(group)
+    signup_token = request_signup(
+        db_session,
+        email="new.person@example.com",
+        password="kelp forest walk",
+        display_name="New",
+        locale=None,
+        next_url="",
+        valid_hours=24,
+    )
+    db_session.commit()
     return {
+        "signup_token": signup_token,
         "group": group,
         "proposal": proposal,
         "due": due,
@@ -83,6 +94,7 @@ def urls(world) -> dict[str, list[str]]:
         "accounts.profile": ["/account"],
         "accounts.change_password": ["/account/password"],
         "accounts.request_reset": ["/reset"],
+        "accounts.confirm_signup": [f"/signup/confirm/{world['signup_token']}"],
         "accounts.reset_password": [
             f"/reset/{make_reset_token(world['member'], TEST_SECRET_KEY)}",
             "/reset/not-a-token",
@@ -103,6 +115,7 @@ def urls(world) -> dict[str, list[str]]:
         "directory.show": [f"/companies/{world['company'].id}"],
         "directory.create": ["/companies/new"],
         "directory.merge": ["/admin/companies/merge"],
+        "home.operator": ["/admin/"],
         "memberdata.preferences": ["/my/preferences"],
         "memberdata.new_preference": ["/my/preferences/new"],
         "memberdata.edit_preference": [f"/my/preferences/{items['preference'].id}/edit"],
@@ -165,7 +178,7 @@ def test_the_spy_sees_a_request_that_writes(client, db_session, world):
     member = world["member"]
     client.submit("/login", {"email": member.email, "password": PASSWORD})
     with writes_in_requests(db_session) as writes:
-        client.submit(f"/groups/{world['group'].slug}/leave", {})
+        client.submit(f"/groups/{world['group'].slug}/leave", {"confirmed": "yes"})
     assert any(w.startswith("groups.leave: UPDATE memberships") for w in writes)
 
 

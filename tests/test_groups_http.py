@@ -119,10 +119,15 @@ def test_anonymous_admin_action_is_sent_to_log_in(client, world, db_session):
 
 
 def member_action(client, world, user, action):
+    """Submit a member action as confirmed: each confirmation has its own test."""
     membership = membership_of(
         client.application.extensions["sqlalchemy"].session, user, world.group
     )
-    return client.submit("/", action=f"/groups/{world.group.slug}/members/{membership.id}/{action}")
+    return client.submit(
+        "/",
+        {"confirmed": "yes"},
+        action=f"/groups/{world.group.slug}/members/{membership.id}/{action}",
+    )
 
 
 def test_admin_approves_an_applicant_who_then_sees_the_members(make_client, world, db_session):
@@ -263,7 +268,7 @@ def test_join_an_open_group_and_leave_it(client, auth, make, db_session):
     response = client.submit("/", action=f"/groups/{group.slug}/join")
     assert response.status_code == 409
     assert "already a member" in response.text
-    response = client.submit("/", action=f"/groups/{group.slug}/leave")
+    response = client.confirm("/", action=f"/groups/{group.slug}/leave")
     assert response.status_code == 302
     assert membership_of(db_session, user, group).status == MembershipStatus.LEFT
 
@@ -319,6 +324,9 @@ def test_invite_by_email_and_accept_after_signing_up(make_client, world, db_sess
             "next": link,
         },
     )
+    assert response.status_code == 200  # "check your email"
+    confirm = re.search(r"http://localhost(/signup/confirm/\S+)", mail[-1].get_content()).group(1)
+    response = newcomer.submit(confirm, {})
     assert response.headers["Location"] == link
     assert "Accept and join" in newcomer.get(link).text
     response = newcomer.submit("/", action=link + "/accept")
@@ -381,9 +389,9 @@ def test_admin_revokes_an_invitation_members_cannot(make_client, world, make, db
     assert invitation.status == InvitationStatus.PENDING
     admin = make_client()
     login(admin, world.admin)
-    assert admin.submit("/", action=url).status_code == 302
+    assert admin.confirm("/", action=url).status_code == 302
     assert invitation.status == InvitationStatus.REVOKED
-    assert admin.submit("/", action=url).status_code == 409
+    assert admin.submit("/", {"confirmed": "yes"}, action=url).status_code == 409
 
 
 def test_audit_log_shows_admin_actions_in_words(client, world):
@@ -393,13 +401,16 @@ def test_audit_log_shows_admin_actions_in_words(client, world):
     assert "Ane approved Lucía as a member." in page
 
 
-def test_dashboard_shows_memberships_but_no_invitation_links(client, world, make):
-    """Only the emailed link proves someone owns the invited address, so none is shown here."""
+def test_the_home_shows_invitations_to_the_accounts_own_address_only(make_client, world, make):
+    """An account's address was proven by its sign-up link, so its invitations show at home."""
     make.invitation(world.other_group, email=world.member.email)
-    login(client, world.member)
-    page = client.get("/").text
+    invited, other = make_client(), make_client()
+    login(invited, world.member)
+    login(other, world.outsider)
+    page = invited.get("/").text
     assert "Bilbao Energy" in page
-    assert "Food Circle" not in page and "/invitations/" not in page
+    assert "Join Food Circle?" in page and "/invitations/" in page
+    assert "Food Circle" not in other.get("/").text
 
 
 def test_a_group_named_like_a_page_still_has_its_own_address(client, auth):
@@ -438,10 +449,12 @@ def test_members_page_query_count_does_not_grow_with_members(client, world, make
 def test_dashboard_tells_admins_how_many_requests_wait(client, world, make):
     make.membership(world.group, status=MembershipStatus.PENDING)
     login(client, world.admin)
-    assert "2 requests to join" in client.get("/").text
+    page = client.get("/").text
+    assert "2 requests to join" in page and f'id="requests-{world.group.slug}"' in page
     assert client.submit("/", action="/logout").status_code == 302
     login(client, world.member)
-    assert "requests to join" not in client.get("/").text
+    page = client.get("/").text
+    assert "2 requests to join" not in page and 'id="requests-' not in page
 
 
 def test_the_last_admin_cannot_remove_themselves(client, world, db_session):

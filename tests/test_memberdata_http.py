@@ -213,7 +213,10 @@ def test_another_members_items_are_not_found_and_not_changed(client, auth, make,
         client.submit("/", {"note": "hacked"}, action=f"/my/{plural}/{item.id}/edit").status_code
         == 404
     )
-    assert client.submit("/", action=f"/my/{kind}/{item.id}/delete").status_code == 404
+    assert (
+        client.submit("/", {"confirmed": "yes"}, action=f"/my/{kind}/{item.id}/delete").status_code
+        == 404
+    )
     if kind == "intent":
         response = client.submit(
             "/", {"status": "withdrawn"}, action=f"/my/intents/{item.id}/status"
@@ -235,7 +238,7 @@ def test_owners_edit_and_delete_their_items(client, auth, make, db_session):
     assert response.status_code == 302
     assert (preference.importance, preference.note) == (2, "changed")
     preference_id = preference.id
-    assert client.submit("/", action=f"/my/preference/{preference_id}/delete").status_code == 302
+    assert client.confirm("/", action=f"/my/preference/{preference_id}/delete").status_code == 302
     assert count(db_session, Preference) == 0
     assert client.submit("/", action=f"/my/gadget/{preference_id}/delete").status_code == 404
 

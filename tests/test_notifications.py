@@ -1,5 +1,6 @@
 """Members hear of their groups' votes: in the app, and by email when they asked for it."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -166,9 +167,13 @@ def test_no_email_about_what_is_no_longer_news(db_session, mail, make, assembly)
     closing = open_motion(db_session, group, admin, now=utcnow() - timedelta(days=6, hours=1))
     services.remind_closing(db_session)
     decisions.cast_vote(db_session, members[0], closing, "no")  # voted after the reminder
+    waiting = decisions.open_proposal(
+        db_session, admin, group, kind="motion", title="Still waiting", description=""
+    )
     db_session.commit()
-    assert services.send_pending_emails(db_session) == 1  # only the opening of ``closing``
-    assert "Solar together" in mail[0].get_content()
+    # Neither notice of ``closing`` (the person voted), nor the withdrawn one: ``waiting`` only.
+    assert services.send_pending_emails(db_session) == 1
+    assert waiting.title in mail[0].get_content()
     assert services.send_pending_emails(db_session) == 0
 
 
@@ -179,3 +184,202 @@ def test_a_one_day_vote_gets_no_reminder_on_top_of_its_opening_notice(db_session
     make.member(group)
     decisions.open_proposal(db_session, admin, group, kind="motion", title="Quick", description="")
     assert services.remind_closing(db_session) == 0
+
+
+# --- beyond votes: requests to join, answers, removals, invitations ------------------
+
+
+@pytest.fixture
+def approval_group(make):
+    """A group where two admins decide requests to join, one asking for emails in Basque."""
+    first, second = make.user(display_name="Ane"), make.user(display_name="Jon")
+    group = make.group(admin=first, name="Getxo Kontsumoa", membership_policy="approval")
+    make.membership(group, second, role="admin")
+    second.email_notifications, second.locale = True, "eu"
+    make.session.commit()
+    return group, first, second
+
+
+def unread(db_session, user) -> list[NotificationKind]:
+    return list(
+        db_session.scalars(
+            select(Notification.kind)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .order_by(Notification.id)
+        )
+    )
+
+
+def test_admins_hear_of_a_request_until_one_of_them_answers_it(
+    make_client, make, db_session, approval_group
+):
+    group, first, second = approval_group
+    member = make.member(group)
+    applicant = make.user(display_name="Lucía")
+    asking = make_client()
+    login(asking, applicant)
+    assert asking.submit(f"/groups/{group.slug}/join").status_code == 302
+
+    assert unread(db_session, first) == unread(db_session, second) == ["join_requested"]
+    assert unread(db_session, member) == []
+    admin = make_client()
+    login(admin, first)
+    page = admin.get("/notifications").text
+    assert "Getxo Kontsumoa: Lucía asks to join." in page
+    assert f'href="/groups/{group.slug}/members"' in page
+    assert 'id="unread-count">1<' in page
+
+    membership = services_membership(db_session, applicant, group)
+    answered = admin.submit(
+        f"/groups/{group.slug}/members/{membership.id}/approve", {"confirmed": "yes"}
+    )
+    assert answered.status_code == 302
+    # Answered by one admin: it waits on neither any more.
+    assert unread(db_session, first) == unread(db_session, second) == []
+    assert 'id="unread-count"' not in admin.get("/").text
+    assert unread(db_session, applicant) == ["join_approved"]
+    welcome = asking.get("/notifications").text
+    assert "Getxo Kontsumoa: your request to join was approved. Welcome!" in welcome
+    assert f'href="/groups/{group.slug}"' in welcome
+
+
+def services_membership(db_session, user, group):
+    from tecopio.groups.services import membership_of
+
+    return membership_of(db_session, user, group)
+
+
+def test_a_declined_applicant_is_told_and_a_withdrawn_request_stops_asking(
+    make_client, make, db_session, approval_group
+):
+    group, first, second = approval_group
+    declined, changed_mind = make.user(), make.user()
+    for person in (declined, changed_mind):
+        client = make_client()
+        login(client, person)
+        client.submit(f"/groups/{group.slug}/join")
+    admin = make_client()
+    login(admin, first)
+    membership = services_membership(db_session, declined, group)
+    admin.submit(f"/groups/{group.slug}/members/{membership.id}/reject", {"confirmed": "yes"})
+    assert unread(db_session, declined) == ["join_declined"]
+    withdrawing = make_client()
+    login(withdrawing, changed_mind)
+    withdrawing.submit(f"/groups/{group.slug}/leave")
+    assert unread(db_session, changed_mind) == []  # no answer to hear: they withdrew
+    assert unread(db_session, first) == unread(db_session, second) == []
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_request_decided_by_the_members_vote_is_answered_too(db_session, make):
+    admin = make.user()
+    group = make.group(admin=admin, membership_policy="approval", membership__admission="vote")
+    voters = [make.member(group) for _ in range(3)]
+    for membership in group.memberships:
+        membership.active_since = utcnow() - timedelta(days=30)
+    applicant = make.user()
+    request = make.membership(group, applicant, status=MembershipStatus.PENDING)
+    proposal = decisions.open_proposal(
+        db_session,
+        voters[0],
+        group,
+        kind="admission",
+        title="Admit",
+        description="",
+        payload={"membership_id": request.id},
+    )
+    for voter in [admin, *voters]:
+        decisions.cast_vote(db_session, voter, proposal, "yes")
+    decisions.close_if_due(db_session, proposal, now=proposal.closes_at + timedelta(seconds=1))
+    assert request.status == MembershipStatus.ACTIVE
+    assert unread(db_session, applicant) == ["join_approved"]
+
+
+def test_a_removed_member_is_told(make_client, make, db_session):
+    admin = make.user()
+    group = make.group(admin=admin, name="Bilbao Energy")
+    member = make.member(group)
+    client = make_client()
+    login(client, admin)
+    membership = services_membership(db_session, member, group)
+    client.submit(f"/groups/{group.slug}/members/{membership.id}/remove", {"confirmed": "yes"})
+    assert unread(db_session, member) == ["member_removed"]
+    removed = make_client()
+    login(removed, member)
+    assert (
+        "Bilbao Energy: an admin removed you from the group." in removed.get("/notifications").text
+    )
+
+
+def test_an_invitation_shows_in_the_app_of_a_person_with_an_account(
+    make_client, make, db_session, mail
+):
+    admin = make.user()
+    group = make.group(admin=admin, name="Donostia Repair")
+    invitee = make.user(email_notifications=True)
+    client = make_client()
+    login(client, admin)
+    for _ in range(2):  # invited twice (a renewal): one notice
+        client.submit(f"/groups/{group.slug}/invitations", {"email": invitee.email.upper()})
+    client.submit(f"/groups/{group.slug}/invitations", {"email": "nobody@example.com"})
+    assert unread(db_session, invitee) == ["invited"]
+    assert db_session.scalar(select(func.count(Notification.id))) == 1  # not for an address
+    invitation_mails = len(mail)
+
+    invited = make_client()
+    login(invited, invitee)
+    page = invited.get("/notifications").text
+    assert "Donostia Repair: you are invited to join." in page
+    link = re.search(r'href="(/invitations/[^"]+)"', page).group(1)
+    assert "Accept" in invited.get(link).text
+    # The invitation email went already: the notice is never emailed on top.
+    with client.application.app_context():
+        assert services.send_pending_emails(db_session) == 0
+    assert len(mail) == invitation_mails
+    assert invited.submit(f"{link}/accept").status_code == 302
+    assert unread(db_session, invitee) == []
+
+
+def test_voting_clears_the_voters_notice(client, db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_motion(db_session, group, admin)
+    db_session.commit()
+    login(client, members[1])
+    assert 'id="unread-count">1<' in client.get("/").text
+    path = f"/groups/{group.slug}/proposals/{proposal.number}/vote"
+    assert client.submit(path, {"choice": "yes"}).status_code == 302
+    assert 'id="unread-count"' not in client.get("/").text
+    assert unread(db_session, members[2]) == ["proposal_opened"]  # others' stay
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_an_admin_who_asked_gets_the_request_by_email_in_their_language(
+    db_session, mail, make, approval_group
+):
+    group, first, second = approval_group
+    from tecopio.groups.services import join_group
+
+    join_group(db_session, make.user(display_name="Lucía"), group)
+    db_session.commit()
+    assert services.send_pending_emails(db_session) == 1
+    (message,) = mail
+    assert message["To"] == second.email
+    assert "Getxo Kontsumoa" in message["Subject"]
+    body = message.get_content()
+    assert "Lucía" in body and f"http://localhost/groups/{group.slug}/members" in body
+    assert "Kaixo" in body  # Basque
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_no_email_about_a_request_answered_before_the_mail_went(
+    db_session, mail, make, approval_group
+):
+    group, first, second = approval_group
+    from tecopio.governance.decisions import admission_by_admin
+    from tecopio.groups.services import join_group
+
+    membership = join_group(db_session, make.user(), group)
+    admission_by_admin(db_session, first, membership, admitted=True)
+    db_session.commit()
+    assert services.send_pending_emails(db_session) == 0
+    assert mail == []

@@ -5,10 +5,13 @@ The table is written out by hand, per route, from what each person may do; it is
 checked against the pages, not derived from the code that enforces it.
 """
 
+import re
+from html import unescape
+
 import pytest
 from sqlalchemy import select
 
-from tecopio.accounts.services import make_reset_token
+from tecopio.accounts.services import make_reset_token, request_signup
 from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD, load_demo_data
 from tecopio.directory.models import Company
 from tecopio.governance.models import Proposal
@@ -37,6 +40,7 @@ ACCESS = {
     "accounts.login": SIGNED_OUT_ONLY,
     "accounts.request_reset": EVERYONE,  # a reset link may be asked for from anywhere
     "accounts.reset_password": EVERYONE,
+    "accounts.confirm_signup": EVERYONE,
     "accounts.profile": SIGNED_IN,
     "accounts.change_password": SIGNED_IN,
     "groups.index": EVERYONE,
@@ -52,6 +56,7 @@ ACCESS = {
     "directory.show": EVERYONE,
     "directory.create": SIGNED_IN,
     "directory.merge": OPERATOR,
+    "home.operator": OPERATOR,
     "memberdata.preferences": SIGNED_IN,
     "memberdata.new_preference": SIGNED_IN,
     "memberdata.intents": SIGNED_IN,
@@ -78,11 +83,15 @@ ACCESS = {
 }
 
 
-@pytest.fixture
-def demo(app, db_session):
+def load_demo(app, session) -> dict:
+    """The demo data, committed, and a URL for every GET route (shared with the browser's walk)."""
     with app.app_context():
-        people = load_demo_data(db_session)
-        db_session.commit()
+        people = load_demo_data(session)
+        session.commit()
+    return {"people": people, "urls": demo_urls(session, people)}
+
+
+def demo_urls(db_session, people) -> dict[str, str]:
     group = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     iker = people["iker"]
 
@@ -91,60 +100,74 @@ def demo(app, db_session):
 
     invitation = first(Invitation, Invitation.email == "lucia@example.com")
     proposal = first(Proposal, Proposal.group_id == group.id)
+    signup_token = request_signup(
+        db_session,
+        email="new.person@example.com",
+        password="kelp forest walk",
+        display_name="New",
+        locale=None,
+        next_url="",
+        valid_hours=24,
+    )
+    db_session.commit()
     return {
-        "people": people,
-        "urls": {
-            "home.index": "/",
-            "accounts.signup": "/signup",
-            "accounts.login": "/login",
-            "accounts.request_reset": "/reset",
-            "accounts.reset_password": f"/reset/{make_reset_token(iker, TEST_SECRET_KEY)}",
-            "accounts.profile": "/account",
-            "accounts.change_password": "/account/password",
-            "groups.index": "/groups/",
-            "groups.show": f"/groups/{group.slug}",
-            "groups.invitation": f"/invitations/{invitation_token(invitation, TEST_SECRET_KEY)}",
-            "groups.create": "/groups/new",
-            "groups.members": f"/groups/{group.slug}/members",
-            "groups.edit": f"/groups/{group.slug}/edit",
-            "groups.invitations": f"/groups/{group.slug}/invitations",
-            "groups.audit": f"/groups/{group.slug}/audit",
-            "categories.index": "/categories/",
-            "directory.index": "/companies/",
-            "directory.show": f"/companies/{first(Company).id}",
-            "directory.create": "/companies/new",
-            "directory.merge": "/admin/companies/merge",
-            "memberdata.preferences": "/my/preferences",
-            "memberdata.new_preference": "/my/preferences/new",
-            "memberdata.intents": "/my/intents",
-            "memberdata.new_intent": "/my/intents/new",
-            "memberdata.feedback": "/my/feedback",
-            "memberdata.new_feedback": "/my/feedback/new",
-            "memberdata.edit_preference": (
-                f"/my/preferences/{first(Preference, Preference.user_id == iker.id).id}/edit"
-            ),
-            "memberdata.edit_intent": (
-                f"/my/intents/{first(Intent, Intent.user_id == iker.id).id}/edit"
-            ),
-            "memberdata.edit_feedback": (
-                f"/my/feedback/{first(Feedback, Feedback.user_id == iker.id).id}/edit"
-            ),
-            "privacy.my_data": "/my/data",
-            "privacy.consent": "/my/consent",
-            "privacy.import_data": "/my/import",
-            "privacy.import_template": "/my/import/template-intents.csv",
-            "privacy.erase": "/my/erase",
-            "notifications.index": "/notifications",
-            "analytics.index": f"/groups/{group.slug}/analytics",
-            "analytics.export": f"/groups/{group.slug}/analytics/demand.csv",
-            "governance.charter": f"/groups/{group.slug}/charter",
-            "governance.compare": f"/groups/{group.slug}/charter/diff?from=1&to=2",
-            "governance.edit": f"/groups/{group.slug}/charter/edit",
-            "governance.proposals": f"/groups/{group.slug}/proposals",
-            "governance.new_proposal": f"/groups/{group.slug}/proposals/new?kind=motion",
-            "governance.proposal": f"/groups/{group.slug}/proposals/{proposal.number}",
-        },
+        "home.index": "/",
+        "accounts.signup": "/signup",
+        "accounts.login": "/login",
+        "accounts.request_reset": "/reset",
+        "accounts.reset_password": f"/reset/{make_reset_token(iker, TEST_SECRET_KEY)}",
+        "accounts.confirm_signup": f"/signup/confirm/{signup_token}",
+        "accounts.profile": "/account",
+        "accounts.change_password": "/account/password",
+        "groups.index": "/groups/",
+        "groups.show": f"/groups/{group.slug}",
+        "groups.invitation": f"/invitations/{invitation_token(invitation, TEST_SECRET_KEY)}",
+        "groups.create": "/groups/new",
+        "groups.members": f"/groups/{group.slug}/members",
+        "groups.edit": f"/groups/{group.slug}/edit",
+        "groups.invitations": f"/groups/{group.slug}/invitations",
+        "groups.audit": f"/groups/{group.slug}/audit",
+        "categories.index": "/categories/",
+        "directory.index": "/companies/",
+        "directory.show": f"/companies/{first(Company).id}",
+        "directory.create": "/companies/new",
+        "directory.merge": "/admin/companies/merge",
+        "home.operator": "/admin/",
+        "memberdata.preferences": "/my/preferences",
+        "memberdata.new_preference": "/my/preferences/new",
+        "memberdata.intents": "/my/intents",
+        "memberdata.new_intent": "/my/intents/new",
+        "memberdata.feedback": "/my/feedback",
+        "memberdata.new_feedback": "/my/feedback/new",
+        "memberdata.edit_preference": (
+            f"/my/preferences/{first(Preference, Preference.user_id == iker.id).id}/edit"
+        ),
+        "memberdata.edit_intent": (
+            f"/my/intents/{first(Intent, Intent.user_id == iker.id).id}/edit"
+        ),
+        "memberdata.edit_feedback": (
+            f"/my/feedback/{first(Feedback, Feedback.user_id == iker.id).id}/edit"
+        ),
+        "privacy.my_data": "/my/data",
+        "privacy.consent": "/my/consent",
+        "privacy.import_data": "/my/import",
+        "privacy.import_template": "/my/import/template-intents.csv",
+        "privacy.erase": "/my/erase",
+        "notifications.index": "/notifications",
+        "analytics.index": f"/groups/{group.slug}/analytics",
+        "analytics.export": f"/groups/{group.slug}/analytics/demand.csv",
+        "governance.charter": f"/groups/{group.slug}/charter",
+        "governance.compare": f"/groups/{group.slug}/charter/diff?from=1&to=2",
+        "governance.edit": f"/groups/{group.slug}/charter/edit",
+        "governance.proposals": f"/groups/{group.slug}/proposals",
+        "governance.new_proposal": f"/groups/{group.slug}/proposals/new?kind=motion",
+        "governance.proposal": f"/groups/{group.slug}/proposals/{proposal.number}",
     }
+
+
+@pytest.fixture
+def demo(app, db_session):
+    return load_demo(app, db_session)
 
 
 def test_the_table_covers_every_get_route(app, demo):
@@ -182,3 +205,70 @@ def test_dashboard_lists_my_groups(client, auth, make):
     group = make.group(admin=user, name="Bilbao Energy")
     response = client.get("/")
     assert group.name in response.text
+
+
+def _english_fragments() -> dict[str, str]:
+    """Runs of words from the catalogue that Spanish and Basque both translate differently.
+
+    Each message is cut at its placeholders; a piece of two words or more is
+    English that no page in another language should show (a placeholder's
+    value, a member's own words, may be anything).
+    """
+    from babel.messages.pofile import read_po
+
+    catalogues = {}
+    for locale in ("es", "eu"):
+        with open(f"tecopio/translations/{locale}/LC_MESSAGES/messages.po", "rb") as po:
+            catalogues[locale] = {
+                (m.id if isinstance(m.id, str) else m.id[0]): m.string for m in read_po(po) if m.id
+            }
+    fragments = {}
+    for msgid in catalogues["es"]:
+        if any(catalogues[locale].get(msgid) in (msgid, ("",)) for locale in ("es", "eu")):
+            continue
+        for piece in re.split(r"%\(\w+\)[sd]|%[sd]|<[^>]+>", msgid):
+            piece = piece.strip(" .,:;“”\"'()·?!")
+            if len(piece.split()) >= 2 and len(piece) >= 10:
+                fragments[piece] = msgid
+    return fragments
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", html)
+    html = re.sub(r"<[^>]+>", " ", html)
+    return " ".join(unescape(html).split())
+
+
+@pytest.mark.parametrize("locale", ["es", "eu", "en"])
+def test_no_page_in_spanish_or_basque_shows_english_from_the_catalogue(make_client, demo, locale):
+    """Every page each demo person can open, system-written titles and notices included.
+
+    English is the control: there the scan must find the catalogue's words everywhere.
+    """
+    fragments = _english_fragments()
+    assert len(fragments) > 300  # the scan has something to look for
+    found = {}
+    for column, persona in enumerate(PERSONAS):
+        client = make_client()
+        if persona != "anonymous":
+            email = demo["people"][persona].email
+            client.submit("/login", {"email": email, "password": DEMO_PASSWORD})
+        client.submit("/", {"locale": locale}, action="/language")
+        for endpoint, url in demo["urls"].items():
+            if ACCESS[endpoint][column] != 200:
+                continue
+            response = client.get(url)
+            if not response.content_type.startswith("text/html"):
+                continue
+            text = _visible_text(response.text)
+            for piece, msgid in fragments.items():
+                if piece in text:
+                    found.setdefault(f"{persona} {url}", []).append(msgid)
+    if locale == "en":
+        assert (
+            len(found) > 40
+            and "Charter changed by an admin"
+            in found[f"ane {demo['urls']['governance.proposals']}"]
+        )
+    else:
+        assert found == {}

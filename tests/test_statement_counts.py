@@ -76,3 +76,22 @@ def test_the_data_lists(client, make, count_queries, admin_and_group, kind):
 
     counts = counts_for(client, count_queries, f"/my/{kind}", grow)
     assert counts[0] == counts[1]
+
+
+def test_the_home_page(client, db_session, make, count_queries, admin_and_group):
+    """A member of many groups, with votes, requests, invitations and decisions in each."""
+    admin, _group = admin_and_group
+
+    def grow(size):
+        for _ in range(size):
+            other = make.group(membership_policy="approval")
+            make.membership(other, admin, role="admin")
+            make.membership(other, make.user(), status="pending")
+            make.invitation(make.group(), email=admin.email)
+            decisions.open_proposal(
+                db_session, make.admin_of(other), other, kind="motion", title="T", description=""
+            )
+        db_session.commit()
+
+    counts = counts_for(client, count_queries, "/", grow)
+    assert counts[0] == counts[1]

@@ -43,3 +43,25 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class SignupRequest(db.Model):
+    """A sign-up waiting for its owner to open the link sent to the address.
+
+    The account is made only from the link, so the sign-up form answers the
+    same whether or not the address has an account (the owner of a taken
+    address is told by email instead). Only a digest of the link's token is
+    kept; requests that were not confirmed go after ``SIGNUP_VALID_HOURS``.
+    """
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    next_url: Mapped[str] = mapped_column(String(500), default="")
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

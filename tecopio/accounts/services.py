@@ -2,14 +2,16 @@
 
 import hashlib
 import hmac
+import secrets
 import unicodedata
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tecopio import tokens
-from tecopio.accounts.models import User
+from tecopio.accounts.models import SignupRequest, User
 from tecopio.accounts.passwords import (
     check_password_policy,
     hash_password,
@@ -36,6 +38,12 @@ class AccountError(Exception):
 
 class EmailTaken(AccountError):
     message = _l("An account with this email address already exists.")
+
+
+class InvalidSignupLink(AccountError):
+    message = _l(
+        "This link to finish signing up is not valid or has expired. Please sign up again."
+    )
 
 
 class WrongPassword(AccountError):
@@ -72,6 +80,93 @@ def register_user(
     session.add(user)
     session.flush()
     return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_signup(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    locale: str | None,
+    next_url: str,
+    valid_hours: int,
+    now: datetime | None = None,
+) -> str | None:
+    """A sign-up waiting for its link: the link's token, or None when the address has an account.
+
+    The password is checked and hashed in both cases, so neither the answer
+    nor the time it takes tells whether the address is registered. Raises
+    ``PasswordRejected`` or ``InvalidText``, whatever the address.
+    """
+    now = now or utcnow()
+    email = normalise_email(email)
+    display_name = clean_line(display_name, max_length=DISPLAY_NAME_MAX)
+    check_password_policy(password, email=email)
+    password_hash = hash_password(password)
+    if find_user_by_email(session, email) is not None:
+        return None
+    token = secrets.token_urlsafe(32)
+    session.add(
+        SignupRequest(
+            email=email,
+            display_name=display_name,
+            password_hash=password_hash,
+            locale=locale if locale in LANGUAGES else None,
+            next_url=next_url[:500],
+            token_digest=_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=valid_hours),
+        )
+    )
+    session.flush()
+    return token
+
+
+def pending_signup(session: Session, token: str, now: datetime | None = None) -> SignupRequest:
+    request = session.scalar(
+        select(SignupRequest).where(SignupRequest.token_digest == _digest(token[:200]))
+    )
+    if request is None or request.expires_at <= (now or utcnow()):
+        raise InvalidSignupLink()
+    return request
+
+
+def complete_signup(session: Session, request: SignupRequest) -> User:
+    """The account, from the sign-up its owner confirmed; every other request for it goes.
+
+    Raises ``EmailTaken`` when the address got an account meanwhile (from an
+    earlier link): only the address's owner can see that answer.
+    """
+    if find_user_by_email(session, request.email) is not None:
+        session.execute(delete(SignupRequest).where(SignupRequest.email == request.email))
+        raise EmailTaken()
+    user = User(
+        email=request.email,
+        display_name=request.display_name,
+        password_hash=request.password_hash,
+        locale=request.locale,
+    )
+    session.add(user)
+    session.execute(delete(SignupRequest).where(SignupRequest.email == request.email))
+    session.flush()
+    return user
+
+
+def purge_expired_signups(session: Session, now: datetime | None = None) -> int:
+    """Sign-ups nobody confirmed in time: nothing of them is kept.
+
+    Only writes when something expired: on SQLite a write every run would
+    keep colliding with requests that read, then write.
+    """
+    expired = SignupRequest.expires_at <= (now or utcnow())
+    if session.scalar(select(SignupRequest.id).where(expired).limit(1)) is None:
+        return 0
+    return session.execute(delete(SignupRequest).where(expired)).rowcount or 0
 
 
 # Verifying against a real hash when the email is unknown keeps the response

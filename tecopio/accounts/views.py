@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from tecopio.accounts import personal, services
+from tecopio.accounts import jobs, personal, services
 from tecopio.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
@@ -52,26 +52,77 @@ def signup():
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         try:
-            user = services.register_user(
+            token = services.request_signup(
                 db.session,
                 email=form.email.data,
                 password=form.password.data,
                 display_name=form.display_name.data,
                 locale=str(get_locale()),
+                next_url=form.next.data or "",
+                valid_hours=current_app.config["SIGNUP_VALID_HOURS"],
             )
             db.session.commit()
-        except services.EmailTaken as exc:
-            form.email.errors.append(exc.message)
-        except IntegrityError:
-            db.session.rollback()
-            form.email.errors.append(services.EmailTaken.message)
         except (PasswordRejected, InvalidText) as exc:
             form.form_errors.append(exc.message)
         else:
-            start_session(user, remember=False)
-            flash(_("Welcome to Tecopio, %(name)s!", name=user.display_name), "success")
-            return redirect(_next_url(form))
+            _send_signup_mail(form.email.data, token)
+            # The same answer whether or not the address has an account.
+            return render_template("accounts/signup_sent.html", email=form.email.data)
     return render_form("accounts/signup.html", form=form)
+
+
+def _send_signup_mail(email: str, token: str | None) -> None:
+    """The link that makes the account, or, for an address that has one, a word to its owner."""
+    hours = current_app.config["SIGNUP_VALID_HOURS"]
+    try:
+        if token is None:
+            send_mail(
+                email,
+                _("Someone tried to sign up to Tecopio with your address"),
+                "signup_exists",
+                login=public_url("accounts.login"),
+                reset=public_url("accounts.request_reset"),
+            )
+        else:
+            send_mail(
+                email,
+                _("Finish signing up to Tecopio"),
+                "signup_confirm",
+                link=public_url("accounts.confirm_signup", token=token),
+                hours=hours,
+            )
+    except MailError:
+        # Logged; the page stays the same so it never tells who has an account.
+        current_app.logger.exception("sign-up mail not sent")
+
+
+@bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(configured("SIGNUP_RATE_LIMIT"), methods=["POST"])
+def confirm_signup(token: str):
+    """The link from the sign-up email: a page with one button, so that a mail scanner
+    opening the link makes no account (a GET never writes)."""
+    try:
+        pending = services.pending_signup(db.session, token)
+    except services.InvalidSignupLink as exc:
+        abort_with(400, exc.message)
+    if request.method == "GET":
+        return render_template("accounts/signup_confirm.html", pending=pending)
+    if current_user.is_authenticated:
+        logout_user()
+    next_url = pending.next_url
+    try:
+        user = services.complete_signup(db.session, pending)
+        db.session.commit()
+    except (services.EmailTaken, IntegrityError) as exc:
+        # Taken by an earlier link: the requests for the address are gone (committed);
+        # taken by a concurrent click on the same link: nothing to keep.
+        db.session.commit() if isinstance(exc, services.EmailTaken) else db.session.rollback()
+        flash(_("This address has an account already. Log in, or reset its password."), "info")
+        return redirect(url_for("accounts.login"))
+    start_session(user, remember=False)
+    flash(_("Welcome to Tecopio, %(name)s!", name=user.display_name), "success")
+    return redirect(safe_next(next_url, url_for("home.index")))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -209,4 +260,5 @@ def reset_password(token: str):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure

@@ -476,6 +476,18 @@ class ReleaseState:
         return self.number > 0 and self.withdrawn is None
 
 
+def latest_releases(session: Session, group_ids: list[int]) -> dict[int, datetime]:
+    """When each of these groups last published its figures (groups with none are absent)."""
+    if not group_ids:
+        return {}
+    rows = session.execute(
+        select(AnalyticsVersion.group_id, AnalyticsVersion.released_at).where(
+            AnalyticsVersion.group_id.in_(group_ids), AnalyticsVersion.release_number > 0
+        )
+    )
+    return {group_id: released_at for group_id, released_at in rows if released_at is not None}
+
+
 def release_state(session: Session, group) -> ReleaseState:
     """The group's current release, whether it was withdrawn, and whether a new one is due."""
     k = current_charter(session, group).k_anonymity

@@ -19,6 +19,18 @@ DESCRIPTIONS = {
     "invitation.revoked": _l("%(actor)s withdrew the invitation to %(email)s."),
     "invitation.accepted": _l("%(target)s accepted an invitation and joined."),
     "invitation.declined": _l("%(target)s declined an invitation."),
+    # Decisions: a variant after the colon is the event's status or kind of adoption.
+    "proposal.opened": _l("%(actor)s opened %(proposal)s."),
+    "proposal.withdrawn": _l("%(actor)s withdrew %(proposal)s."),
+    "proposal.closed:passed": _l("The members adopted %(proposal)s by vote."),
+    "proposal.closed:rejected": _l("The vote on %(proposal)s closed: not adopted."),
+    "proposal.closed": _l("The vote on %(proposal)s closed."),
+    "charter.adopted:founding": _l("The group's first charter came into force."),
+    "charter.adopted:admins": _l("%(actor)s changed the charter: version %(number)s."),
+    "charter.adopted:vote": _l("Version %(number)s of the charter came into force by vote."),
+    "charter.adopted": _l("Version %(number)s of the charter came into force."),
+    "company.added": _l("You added a company to the directory."),
+    "company.merged": _l("%(actor)s merged a duplicate company into another."),
     # Members' own data: what the activity timeline of "My data" shows.
     "preference.created": _l("You added a preference."),
     "preference.updated": _l("You changed a preference."),
@@ -52,12 +64,27 @@ def person(user) -> str:
     return user.display_name
 
 
+UNKNOWN = _l("Something happened that this version of Tecopio cannot describe.")
+A_PROPOSAL = _l("a proposal")
+NUMBERED_PROPOSAL = _l("proposal #%(number)s")
+
+
+def _proposal(details: dict) -> str:
+    """Proposals are named by their number in the group (events before numbers: "a proposal")."""
+    number = details.get("number")
+    return str(NUMBERED_PROPOSAL % {"number": number} if number else A_PROPOSAL)
+
+
 def describe(event, categories=None) -> str:
-    """The event as a sentence; ``categories`` (a CategoryTree) names categories by label."""
-    template = DESCRIPTIONS.get(event.action)
-    if template is None:
-        return event.action
+    """The event as a sentence; ``categories`` (a CategoryTree) names categories by label.
+
+    Never the raw code: an action without words reads as "something happened".
+    """
     details = dict(event.details or {})
+    variant = details.get("status") or details.get("adoption")
+    template = DESCRIPTIONS.get(f"{event.action}:{variant}") or DESCRIPTIONS.get(event.action)
+    if template is None:
+        return str(UNKNOWN)
     category = categories.by_slug.get(details.get("category")) if categories else None
     if category is not None:
         details["category"] = category.label(str(get_locale()))
@@ -69,6 +96,8 @@ def describe(event, categories=None) -> str:
         "category": details.get("category", ""),
         "status": details.get("status", ""),
         "count": details.get("count", 0),
+        "number": details.get("number", ""),
+        "proposal": _proposal(details) if event.action.startswith("proposal.") else "",
     }
 
 

@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import InputRequired, ValidationError
 
 from tecopio.directory.services import NAME_MAX, clean_company_name
 from tecopio.forms import NOT_A_CHOICE, PlainLine
@@ -34,8 +34,31 @@ class CompanyForm(FlaskForm):
     )
 
 
+def _company_id(value):
+    return int(value) if value not in (None, "") else None
+
+
 class MergeForm(FlaskForm):
+    """Both selects start empty (or on the company the operator came from), never on one entry."""
+
     source_id = SelectField(
-        _l("Duplicate to merge away"), coerce=int, invalid_choice_message=NOT_A_CHOICE
+        _l("Duplicate to merge away"),
+        coerce=_company_id,
+        validators=[InputRequired(_l("Choose the duplicate."))],
+        invalid_choice_message=NOT_A_CHOICE,
     )
-    target_id = SelectField(_l("Entry to keep"), coerce=int, invalid_choice_message=NOT_A_CHOICE)
+    target_id = SelectField(
+        _l("Entry to keep"),
+        coerce=_company_id,
+        validators=[InputRequired(_l("Choose the entry to keep."))],
+        invalid_choice_message=NOT_A_CHOICE,
+    )
+
+    def set_companies(self, companies) -> None:
+        choices = [SelectChoice("", _l("Choose a company…"))] + company_choices(companies)
+        self.source_id.choices = choices
+        self.target_id.choices = choices
+
+    def validate_target_id(self, field):
+        if field.data is not None and field.data == self.source_id.data:
+            raise ValidationError(_l("The entry to keep must be another company."))

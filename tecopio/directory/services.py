@@ -92,6 +92,65 @@ def resolve(company: Company) -> Company:
     return company
 
 
+# Words that do not tell companies apart: articles and legal forms, in the three languages.
+NOISE_WORDS = frozenset(
+    [
+        "a",
+        "and",
+        "coop",
+        "cooperativa",
+        "de",
+        "del",
+        "el",
+        "kooperatiba",
+        "la",
+        "las",
+        "los",
+        "s",
+        "sa",
+        "sccl",
+        "scoop",
+        "sl",
+        "slu",
+        "the",
+        "y",
+    ]
+)
+
+
+def likeness_key(name: str) -> str:
+    """A company's name without case, accents, punctuation, articles or legal form:
+    "Red Eléctrica del Norte" and "Red Electrica Norte S.A." give the same key."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_name.casefold())
+    return "".join(word for word in words if word not in NOISE_WORDS)
+
+
+def possible_duplicates(session: Session, limit: int = 20) -> list[tuple[Company, Company]]:
+    """Pairs of entries whose names, stripped of articles and legal forms, are the same or one
+    begins the other ("Som Energia" and "Som Energia SCCL"): merges worth a look.
+
+    Sorted by that key, a key comes right before every key it begins, so each
+    entry is compared only with the run of entries after it that it begins.
+    The longer name is offered as the duplicate.
+    """
+    keyed = sorted(
+        ((likeness_key(company.name), company) for company in active_companies(session)),
+        key=lambda pair: (pair[0], pair[1].id),
+    )
+    pairs: list[tuple[Company, Company]] = []
+    for index, (key, shorter) in enumerate(keyed):
+        if len(key) < 4:
+            continue
+        for other_key, longer in keyed[index + 1 :]:
+            if not other_key.startswith(key):
+                break
+            pairs.append((longer, shorter))
+            if len(pairs) == limit:
+                return pairs
+    return pairs
+
+
 def active_companies(session: Session) -> list[Company]:
     """Every entry that was not merged away, by name."""
     return list(

@@ -8,11 +8,12 @@ from tecopio import policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.directory import personal, services
-from tecopio.directory.forms import CompanyForm, MergeForm, company_choices
+from tecopio.directory.forms import CompanyForm, MergeForm
 from tecopio.directory.models import Company
 from tecopio.guards import platform, public
+from tecopio.i18n import day as format_day
 from tecopio.text import InvalidText
-from tecopio.views import page_number, render_form
+from tecopio.views import ask_first, confirmed, page_number, render_form
 
 bp = Blueprint("directory", __name__)
 
@@ -69,17 +70,61 @@ def create():
     return render_form("directory/form.html", form=form)
 
 
+def _company_facts(company: Company) -> str:
+    parts = [company.name]
+    if company.website:
+        parts.append(company.website)
+    if company.sector:
+        parts.append(company.sector.label(str(get_locale())))
+    parts.append(_("in the directory since %(date)s", date=format_day(company.created_at)))
+    return " · ".join(parts)
+
+
+def _ask_before_merging(source: Company, target: Company):
+    return ask_first(
+        title=_("Merge %(source)s into %(target)s?", source=source.name, target=target.name),
+        details=[(_("Duplicate"), _company_facts(source)), (_("Kept"), _company_facts(target))],
+        consequences=[
+            _(
+                "Members' preferences, purchase intents and feedback that name %(source)s "
+                "will name %(target)s. Where a member liked one and avoided the other, their "
+                "preference keeps one mention and they can see which in their activity.",
+                source=source.name,
+                target=target.name,
+            ),
+            _(
+                "Links to %(source)s will lead to %(target)s.",
+                source=source.name,
+                target=target.name,
+            ),
+            _("%(source)s leaves the directory and its search.", source=source.name),
+            _("This cannot be undone."),
+        ],
+        confirm_label=_("Merge for good"),
+        cancel_url=url_for("directory.merge", source=source.id, target=target.id),
+        back_label=_("Go back and change"),
+    )
+
+
+def _preselected(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
 @bp.route("/admin/companies/merge", methods=["GET", "POST"])
 @platform(policy.can_manage_directory)
 def merge():
     form = MergeForm()
-    choices = company_choices(services.active_companies(db.session))
-    form.source_id.choices = choices
-    form.target_id.choices = choices
+    if request.method == "GET":
+        form.source_id.data = _preselected("source")
+        form.target_id.data = _preselected("target")
+    form.set_companies(services.active_companies(db.session))
     status = 200
     if form.validate_on_submit():
         source = db.session.get(Company, form.source_id.data)
         target = db.session.get(Company, form.target_id.data)
+        if not confirmed():
+            return _ask_before_merging(source, target)
         try:
             services.merge_companies(db.session, current_user, source, target)
         except services.InvalidMerge as exc:

@@ -14,8 +14,8 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from tecopio import events, jobs
 from tecopio.accounts.models import User
@@ -32,7 +32,7 @@ from tecopio.governance.charters import (
 from tecopio.governance.kinds import KINDS
 from tecopio.governance.models import Proposal, ProposalComment, ProposalStatus, Vote, VoteChoice
 from tecopio.governance.tally import Tally, rules_tally
-from tecopio.groups.models import Group, Membership
+from tecopio.groups.models import Group, Membership, MembershipStatus
 from tecopio.groups.services import approve_member, reject_member
 from tecopio.text import clean_line, clean_paragraphs
 
@@ -73,6 +73,56 @@ class AdmissionByVote(GovernanceError):
 
 class EmptyComment(GovernanceError):
     message = _l("Write your comment first.")
+
+
+def votes_waiting_on(session: Session, user: User, now: datetime | None = None) -> list[Proposal]:
+    """Open proposals the person may vote on and has not, soonest to close first (one query)."""
+    voted = select(Vote.id).where(Vote.proposal_id == Proposal.id, Vote.user_id == user.id)
+    return list(
+        session.scalars(
+            select(Proposal)
+            .join(
+                Membership,
+                and_(
+                    Membership.user_id == user.id,
+                    Membership.group_id == Proposal.group_id,
+                    Membership.status == MembershipStatus.ACTIVE,
+                    Membership.active_since <= Proposal.opens_at,
+                ),
+            )
+            .where(
+                Proposal.status == ProposalStatus.OPEN,
+                Proposal.closes_at > (now or utcnow()),
+                ~voted.exists(),
+            )
+            .options(joinedload(Proposal.group))
+            .order_by(Proposal.closes_at)
+        )
+    )
+
+
+def recent_proposals(session: Session, group_ids: list[int], per_group: int = 3):
+    """The latest proposals of each group, newest first: ``{group_id: [proposal, ...]}``."""
+    if not group_ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Proposal.group_id, order_by=(Proposal.opens_at.desc(), Proposal.id.desc())
+        )
+        .label("rank")
+    )
+    ranked = select(Proposal.id, rank).where(Proposal.group_id.in_(group_ids)).subquery()
+    proposals = session.scalars(
+        select(Proposal)
+        .join(ranked, ranked.c.id == Proposal.id)
+        .where(ranked.c.rank <= per_group)
+        .order_by(Proposal.opens_at.desc(), Proposal.id.desc())
+    )
+    found: dict[int, list[Proposal]] = {}
+    for proposal in proposals:
+        found.setdefault(proposal.group_id, []).append(proposal)
+    return found
 
 
 def may_vote(session: Session, user: User, proposal: Proposal) -> bool:
@@ -122,7 +172,15 @@ def open_proposal(
     )
     session.add(proposal)
     session.flush()
-    record(session, "proposal.opened", actor=author, group=group, proposal=proposal.id, kind=kind)
+    record(
+        session,
+        "proposal.opened",
+        actor=author,
+        group=group,
+        proposal=proposal.id,
+        number=proposal.number,
+        kind=kind,
+    )
     events.proposal_opened.send(proposal, session=session)
     jobs.enqueue_after_commit(session, CLOSE_JOB, proposal.id, eta=proposal.closes_at)
     return proposal
@@ -184,6 +242,7 @@ def close_proposal(session: Session, proposal: Proposal, now: datetime | None = 
         "proposal.closed",
         group=group,
         proposal=proposal.id,
+        number=proposal.number,
         status=str(proposal.status),
         yes=tally.yes,
         no=tally.no,
@@ -248,6 +307,7 @@ def cast_vote(
     else:
         vote.choice = choice
     session.flush()
+    events.vote_cast.send(proposal, session=session, user=user)
     return vote
 
 
@@ -283,6 +343,7 @@ def withdraw(session: Session, user: User, proposal: Proposal) -> Proposal:
         actor=user,
         group=session.get(Group, proposal.group_id),
         proposal=proposal.id,
+        number=proposal.number,
     )
     session.flush()
     return proposal

@@ -48,6 +48,9 @@ class ProposalKind:
     describe: Callable[[Proposal, Callable[[str], str]], list[tuple[str, str]]]
     # (session, group, proposal) -> None; runs when the proposal does not pass.
     carry_out_rejection: Callable[[Session, Group, Proposal], None] = lambda *_args: None
+    # (proposal) -> the title in the reader's language, for proposals the system titled;
+    # None keeps the title the author wrote.
+    system_title: Callable[[Proposal], str | None] = lambda _proposal: None
 
 
 def _prepare_charter_change(session: Session, group: Group, payload: dict) -> dict:
@@ -77,7 +80,7 @@ def _adopt_charter_change(session: Session, group: Group, proposal: Proposal) ->
         charter,
         adoption=Adoption.VOTE,
         actor=None,
-        reason=f"#{proposal.id} {proposal.title}",
+        reason=f"#{proposal.number} {proposal.title}",
     )
     proposal.result_version_id = version.id
 
@@ -109,6 +112,13 @@ def register(kind: ProposalKind) -> None:
     KINDS[kind.name] = kind
 
 
+def _charter_title(proposal: Proposal) -> str | None:
+    """An admin's direct change is titled by the system; a member's proposal by its author."""
+    if proposal.status == ProposalStatus.DECIDED:
+        return str(_l("Charter changed by an admin"))
+    return None
+
+
 register(
     ProposalKind(
         "charter",
@@ -116,6 +126,7 @@ register(
         _prepare_charter_change,
         _adopt_charter_change,
         _describe_charter_change,
+        system_title=_charter_title,
     )
 )
 register(ProposalKind("motion", _l("General motion"), _nothing, _no_effect, _no_details))
@@ -167,6 +178,13 @@ def _describe_admission(proposal: Proposal, _category_label) -> list[tuple[str, 
     return lines
 
 
+def _admission_title(proposal: Proposal) -> str:
+    name = proposal.payload.get("name") or str(_l("a former member"))
+    if "admitted" in proposal.payload:  # decided by an admin
+        return str(_l("Request to join of %(name)s", name=name))
+    return str(_l("Admit %(name)s", name=name))
+
+
 register(
     ProposalKind(
         "admission",
@@ -175,5 +193,16 @@ register(
         _admit,
         _describe_admission,
         carry_out_rejection=_decline,
+        system_title=_admission_title,
     )
 )
+
+
+def title_of(proposal: Proposal) -> str:
+    """What a proposal is called on a page or in a notice, in the reader's language.
+
+    The system's own titles ("Admit Jon") are written when shown, from the
+    proposal's kind and payload; what is stored is their first wording only.
+    """
+    kind = KINDS.get(proposal.kind)
+    return (kind.system_title(proposal) if kind else None) or proposal.title

@@ -21,11 +21,11 @@ from tecopio.governance.forms import (
     charter_form,
     field_name,
 )
-from tecopio.governance.kinds import KINDS
+from tecopio.governance.kinds import KINDS, title_of
 from tecopio.governance.models import CharterVersion, Proposal, ProposalComment
 from tecopio.groups.models import Membership
 from tecopio.guards import Child, for_group
-from tecopio.views import render_form
+from tecopio.views import ask_first, confirmed, render_form
 
 bp = Blueprint("governance", __name__)
 FORM_KINDS = ("charter", "motion")
@@ -319,6 +319,20 @@ def vote(group, proposal):
 @bp.post("/groups/<slug>/proposals/<int:number>/withdraw")
 @for_group(policy.can_take_part_in_decisions, child=PROPOSAL)
 def withdraw(group, proposal):
+    # Only a withdrawal that can happen is asked about; any other is refused at once.
+    if decisions.may_withdraw(db.session, current_user, proposal) and not confirmed():
+        return ask_first(
+            title=_("Withdraw proposal #%(number)d?", number=proposal.number),
+            details=[(_("Proposal"), title_of(proposal))],
+            consequences=[
+                _("Voting stops now; the votes cast so far are not counted."),
+                _("The proposal stays on the decisions page, marked withdrawn, with its comments."),
+                _("It cannot be reopened: to try again, make a new proposal."),
+            ],
+            confirm_label=_("Withdraw the proposal"),
+            cancel_url=url_for("governance.proposal", slug=group.slug, number=proposal.number),
+            back_label=_("Keep it open"),
+        )
     try:
         decisions.withdraw(db.session, current_user, proposal)
         db.session.commit()
@@ -367,3 +381,4 @@ def init_app(app) -> None:
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.cli.add_command(proposals_cli)
+    app.jinja_env.globals["proposal_title"] = title_of

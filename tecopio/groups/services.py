@@ -211,6 +211,34 @@ def search_groups(session: Session, query: str = "", *, page: int = 1, per_page:
     return [(row.Group, row.members) for row in rows], total
 
 
+def active_member_counts(session: Session, group_ids: list[int]) -> dict[int, int]:
+    """Active members of each of these groups, in one query."""
+    if not group_ids:
+        return {}
+    rows = session.execute(
+        select(Membership.group_id, func.count(Membership.id))
+        .where(Membership.group_id.in_(group_ids), Membership.status == MembershipStatus.ACTIVE)
+        .group_by(Membership.group_id)
+    )
+    return dict(rows.all())
+
+
+def invitations_for(session: Session, user: User, now=None) -> list[Invitation]:
+    """Pending, unexpired invitations to the person's address, with their groups."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .options(joinedload(Invitation.group))
+            .where(
+                Invitation.email == normalise_email(user.email),
+                Invitation.status == InvitationStatus.PENDING,
+                Invitation.expires_at > (now or utcnow()),
+            )
+            .order_by(Invitation.expires_at)
+        )
+    )
+
+
 def active_member_count(session: Session, group: Group) -> int:
     return session.scalar(
         select(func.count(Membership.id)).where(
@@ -293,6 +321,15 @@ def _admin_count(session: Session, group: Group) -> int:
     )
 
 
+def is_last_admin(session: Session, membership: Membership) -> bool:
+    """Whether this active admin is the group's only one (who may neither leave nor go)."""
+    return (
+        membership.is_active
+        and membership.role == Role.ADMIN
+        and _admin_count(session, membership.group) <= 1
+    )
+
+
 def _apply(membership: Membership, event: MembershipEvent) -> None:
     try:
         membership.status = next_membership_status(membership.status, event)
@@ -325,6 +362,8 @@ def join_group(session: Session, user: User, group: Group) -> Membership:
     action = "member.joined" if status == MembershipStatus.ACTIVE else "member.requested"
     record(session, action, actor=user, group=group, target_user=user)
     session.flush()
+    if status == MembershipStatus.PENDING:
+        events.join_requested.send(membership, session=session)
     return membership
 
 
@@ -339,6 +378,7 @@ def leave_group(session: Session, user: User, group: Group) -> Membership:
     if membership.status == MembershipStatus.PENDING:
         _apply(membership, MembershipEvent.CANCEL)
         record(session, "member.request_withdrawn", actor=user, group=group, target_user=user)
+        events.join_request_closed.send(membership, session=session, outcome="withdrawn")
     else:
         _lock_group(session, group)
         if membership.role == Role.ADMIN and _admin_count(session, group) <= 1:
@@ -357,6 +397,7 @@ def approve_member(session: Session, actor: User, membership: Membership) -> Non
         session, "member.approved", actor=actor, group=membership.group, target_user=membership.user
     )
     session.flush()
+    events.join_request_closed.send(membership, session=session, outcome="approved")
 
 
 def reject_member(session: Session, actor: User, membership: Membership) -> None:
@@ -365,6 +406,7 @@ def reject_member(session: Session, actor: User, membership: Membership) -> None
         session, "member.rejected", actor=actor, group=membership.group, target_user=membership.user
     )
     session.flush()
+    events.join_request_closed.send(membership, session=session, outcome="declined")
 
 
 def admit_by_decision(session: Session, membership: Membership, *, admitted: bool) -> None:
@@ -373,6 +415,8 @@ def admit_by_decision(session: Session, membership: Membership, *, admitted: boo
     action = "member.approved" if admitted else "member.rejected"
     record(session, action, group=membership.group, target_user=membership.user, by="vote")
     session.flush()
+    outcome = "approved" if admitted else "declined"
+    events.join_request_closed.send(membership, session=session, outcome=outcome)
 
 
 def promote_member(session: Session, actor: User, membership: Membership) -> None:
@@ -412,6 +456,7 @@ def remove_member(session: Session, actor: User, membership: Membership) -> None
         session, "member.removed", actor=actor, group=membership.group, target_user=membership.user
     )
     session.flush()
+    events.member_removed.send(membership, session=session)
 
 
 # --- invitations ------------------------------------------------------------
@@ -442,6 +487,7 @@ def invite(
     invitation.expires_at = now + timedelta(days=valid_days)
     record(session, "invitation.sent", actor=actor, group=group, email=email)
     session.flush()
+    events.invitation_sent.send(invitation, session=session)
     return invitation
 
 
@@ -499,6 +545,7 @@ def accept_invitation(
     invitation.responded_at = now
     record(session, "invitation.accepted", actor=user, group=group, target_user=user)
     session.flush()
+    events.invitation_closed.send(invitation, session=session)
     return membership
 
 
@@ -509,6 +556,7 @@ def decline_invitation(session: Session, user: User, invitation: Invitation, *, 
     invitation.responded_at = now
     record(session, "invitation.declined", actor=user, group=invitation.group, target_user=user)
     session.flush()
+    events.invitation_closed.send(invitation, session=session)
 
 
 def revoke_invitation(session: Session, actor: User, invitation: Invitation) -> None:
@@ -519,3 +567,4 @@ def revoke_invitation(session: Session, actor: User, invitation: Invitation) -> 
         session, "invitation.revoked", actor=actor, group=invitation.group, email=invitation.email
     )
     session.flush()
+    events.invitation_closed.send(invitation, session=session)

@@ -3,6 +3,7 @@ from functools import partial
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -17,7 +18,8 @@ from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
 from tecopio.groups.models import Invitation, Membership, MembershipStatus
 from tecopio.guards import Child, for_group, public, signed_in
 from tecopio.mail import MailError, send_mail
-from tecopio.views import page_number, public_url, render_form
+from tecopio.privacy.services import current_consents
+from tecopio.views import ask_first, confirmed, page_number, public_url, render_form
 
 bp = Blueprint("groups", __name__)
 
@@ -34,6 +36,51 @@ MEMBER_ACTIONS = {
     "demote": (services.demote_member, _l("%(name)s is no longer an admin.")),
     "remove": (services.remove_member, _l("%(name)s was removed from the group.")),
 }
+
+
+def _ask_before_removing(group, membership):
+    name = membership.user.display_name
+    return ask_first(
+        title=_("Remove %(name)s from %(group)s?", name=name, group=group.name),
+        consequences=[
+            _("%(name)s will no longer be a member and will be told.", name=name),
+            _(
+                "Their sharing with the group ends at once: from the group's next figures on, "
+                "their data is no longer counted."
+            ),
+            _("They cannot rejoin on their own: an admin would have to invite them again."),
+            _("The audit log records that you removed them."),
+        ],
+        confirm_label=_("Remove %(name)s", name=name),
+        cancel_url=url_for("groups.members", slug=group.slug),
+    )
+
+
+def _ask_before_declining(group, membership):
+    name = membership.user.display_name
+    return ask_first(
+        title=_("Decline the request of %(name)s?", name=name),
+        consequences=[
+            _(
+                "%(name)s will not become a member of %(group)s and will be told.",
+                name=name,
+                group=group.name,
+            ),
+            _("They cannot ask again on their own: an admin can still invite them later."),
+        ],
+        confirm_label=_("Decline the request"),
+        cancel_url=url_for("groups.members", slug=group.slug),
+    )
+
+
+ASK_FIRST = {"remove": _ask_before_removing, "reject": _ask_before_declining}
+
+
+def _would_apply(action: str, membership: Membership) -> bool:
+    """Only an action that can happen is asked about; any other is refused at once."""
+    if action == "reject":
+        return membership.status == MembershipStatus.PENDING
+    return membership.is_active and not services.is_last_admin(db.session, membership)
 
 
 @bp.get("/groups/")
@@ -131,9 +178,50 @@ def join(group):
     return redirect(url_for("groups.show", slug=group.slug))
 
 
+def _ask_before_leaving(group):
+    sharing = sum(
+        1
+        for (group_id, _category), granted in current_consents(db.session, current_user).items()
+        if group_id == group.id and granted
+    )
+    joining = current_charter(db.session, group).membership_policy
+    return ask_first(
+        title=_("Leave %(group)s?", group=group.name),
+        consequences=[
+            _("You will no longer be a member: no votes, no figures, no decisions."),
+            ngettext(
+                "Your %(num)d sharing choice with this group ends now. From the group's next "
+                "figures on, your data is no longer counted.",
+                "Your %(num)d sharing choices with this group end now. From the group's next "
+                "figures on, your data is no longer counted.",
+                sharing,
+            )
+            if sharing
+            else _("You share nothing with this group, so its figures do not change."),
+            _("Your own records stay in My data: nothing you wrote is deleted."),
+            {
+                "open": _("You can join again later."),
+                "approval": _("To come back you would ask again, and an admin would decide."),
+            }.get(joining, _("To come back you would need a new invitation.")),
+        ],
+        confirm_label=_("Leave the group"),
+        cancel_url=url_for("groups.show", slug=group.slug),
+        back_label=_("Stay in the group"),
+    )
+
+
 @bp.post("/groups/<slug>/leave")
 @for_group(policy.can_leave)
 def leave(group):
+    membership = services.membership_of(db.session, current_user, group)
+    # Only a departure that can happen is asked about; the last admin is refused at once.
+    if (
+        membership
+        and membership.is_active
+        and not services.is_last_admin(db.session, membership)
+        and not confirmed()
+    ):
+        return _ask_before_leaving(group)
     try:
         membership = services.leave_group(db.session, current_user, group)
     except services.GroupError as exc:
@@ -176,6 +264,8 @@ def members(group):
 )
 def member_action(group, membership, action: str):
     service, message = MEMBER_ACTIONS[action]
+    if action in ASK_FIRST and not confirmed() and _would_apply(action, membership):
+        return ASK_FIRST[action](group, membership)
     try:
         service(db.session, current_user, membership)
     except (services.GroupError, GovernanceError) as exc:
@@ -243,6 +333,17 @@ def _send_invitation(invitation: Invitation) -> None:
 @bp.post("/groups/<slug>/invitations/<int:invitation_id>/revoke")
 @for_group(policy.can_invite, child=Child(Invitation, "invitation_id", "invitation"))
 def revoke_invitation(group, invitation):
+    if not confirmed():
+        return ask_first(
+            title=_("Withdraw the invitation to %(email)s?", email=invitation.email),
+            consequences=[
+                _("The link in the invitation email stops working."),
+                _("You can invite the same address again later."),
+            ],
+            confirm_label=_("Withdraw the invitation"),
+            cancel_url=url_for("groups.invitations", slug=group.slug),
+            back_label=_("Keep the invitation"),
+        )
     try:
         services.revoke_invitation(db.session, current_user, invitation)
     except services.GroupError as exc:

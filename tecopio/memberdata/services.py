@@ -9,7 +9,7 @@ what the member's activity timeline shows.
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from tecopio.accounts.models import User
@@ -151,6 +151,15 @@ def update_preference(session: Session, preference: Preference, **fields) -> Non
         target_user=preference.user,
         item=preference.id,
     )
+
+
+def record_count(session: Session, user: User) -> int:
+    """How many preferences, intents and feedback the person keeps, in one query."""
+    counts = [
+        select(func.count(model.id)).where(model.user_id == user.id).scalar_subquery()
+        for model in (Preference, Intent, Feedback)
+    ]
+    return session.scalar(select(counts[0] + counts[1] + counts[2]))
 
 
 def preferences_of(session: Session, user: User) -> list[Preference]:

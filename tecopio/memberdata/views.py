@@ -31,7 +31,7 @@ from tecopio.memberdata.models import (
 )
 from tecopio.memberdata.vocab import UNITS, VALUES
 from tecopio.money import plain_amount
-from tecopio.views import render_form
+from tecopio.views import ask_first, confirmed, render_form
 
 bp = Blueprint("memberdata", __name__, url_prefix="/my")
 
@@ -277,9 +277,38 @@ def edit_feedback(item):
 KIND_PAGES = {"preference": "preferences", "intent": "intents", "feedback": "feedback"}
 
 
+def _item_title(kind: str, item) -> str:
+    locale = str(get_locale())
+    if kind == "feedback":
+        return _("your feedback about %(company)s", company=item.company.name)
+    if kind == "intent":
+        return _("your purchase intent for %(category)s", category=item.category.label(locale))
+    return _("your preference about %(category)s", category=item.category.label(locale))
+
+
+def _ask_before_deleting(kind: str, item):
+    what = _item_title(kind, item)
+    return ask_first(
+        title=_("Delete %(what)s?", what=what),
+        consequences=[
+            _("It is deleted for good: it cannot be brought back."),
+            _(
+                "Groups you share it with stop counting it from their next figures; "
+                "figures already published do not name you and stay as they are."
+            ),
+            _("If you only want to stop sharing it, change your sharing choices instead."),
+        ],
+        confirm_label=_("Delete it"),
+        cancel_url=url_for(f"memberdata.{KIND_PAGES[kind]}"),
+        back_label=_("Keep it"),
+    )
+
+
 @bp.post("/<kind>/<int:item_id>/delete")
 @for_own(lambda kwargs: services.ITEM_KINDS.get(kwargs["kind"]))
 def delete(kind: str, item):
+    if not confirmed():
+        return _ask_before_deleting(kind, item)
     try:
         services.delete_item(db.session, item)
     except services.IntentLocked as exc:

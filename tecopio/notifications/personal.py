@@ -13,7 +13,12 @@ def export_notifications(session: Session, user: User) -> list[dict]:
     notifications = session.scalars(
         select(Notification)
         .where(Notification.user_id == user.id)
-        .options(joinedload(Notification.group), joinedload(Notification.proposal))
+        .options(
+            joinedload(Notification.group),
+            joinedload(Notification.proposal),
+            joinedload(Notification.membership),
+            joinedload(Notification.invitation),
+        )
         .order_by(Notification.created_at, Notification.id)
     )
     return [
@@ -21,7 +26,7 @@ def export_notifications(session: Session, user: User) -> list[dict]:
             "id": n.id,
             "kind": n.kind.value,
             "group": n.group.name,
-            "proposal": n.proposal.title,
+            "proposal": n.proposal.title if n.proposal else None,
             "created_at": iso(n.created_at),
             "read_at": iso(n.read_at),
             "emailed_at": iso(n.emailed_at),

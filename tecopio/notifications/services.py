@@ -1,15 +1,19 @@
-"""Telling members about their groups' votes: in the app always, by email when they opted in.
+"""Telling people what waits on them: in the app always, by email when they opted in.
 
+Votes that open or close soon, requests to join (to admins), the answer to
+one's request, a removal, an invitation to a person who has an account.
 Notifications are rows written in the same transaction as what they tell
-about; emails are sent from them later (``flask notifications send``, for a
-scheduler), each in its reader's language, so that a slow or failing mail
-server never holds up a vote, and a message is sent once.
+about (the handlers of ``tecopio.events``); emails are sent from them later
+(``flask notifications send``, and the jobs worker), each in its reader's
+language, so that a slow or failing mail server never holds up a vote, and a
+message is sent once. Acting on what a notice is about (voting, answering the
+request or the invitation) marks it read: the badge counts only what still
+waits.
 """
 
 from datetime import datetime, timedelta
 
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, literal, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -18,17 +22,13 @@ from tecopio.accounts.models import User
 from tecopio.db import utcnow
 from tecopio.governance.charters import electorate
 from tecopio.governance.models import Proposal, ProposalStatus, Vote
-from tecopio.groups.models import Membership, MembershipStatus
+from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus, Role
 from tecopio.mail import MailError, send_mail
-from tecopio.notifications.models import Notification, NotificationKind
-from tecopio.views import public_url
+from tecopio.notifications import texts
+from tecopio.notifications.models import PROPOSAL_KINDS, Notification, NotificationKind
 
 REMIND_BEFORE = timedelta(days=1)
 SEND_JOB = "notifications.send"  # emails the notifications of members who asked (``jobs.py``)
-SUBJECTS = {
-    NotificationKind.PROPOSAL_OPENED: _l("A vote has opened in %(group)s"),
-    NotificationKind.PROPOSAL_CLOSING: _l("A vote in %(group)s closes in a day"),
-}
 
 
 def _voters(proposal: Proposal):
@@ -85,6 +85,125 @@ def remind_closing(session: Session, now: datetime | None = None) -> int:
     return reminded
 
 
+def _tell(session: Session, notification: Notification) -> None:
+    session.add(notification)
+    session.flush()
+    if notification.emailed_at is None:
+        jobs.enqueue_after_commit(session, SEND_JOB)
+
+
+def _mark_read(session: Session, *conditions) -> None:
+    session.execute(
+        update(Notification)
+        .where(Notification.read_at.is_(None), *conditions)
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def join_requested(membership: Membership, *, session: Session) -> int:
+    """``join_requested``: each admin of the group is told someone asks to join."""
+    admins = session.scalars(
+        select(Membership.user_id).where(
+            Membership.group_id == membership.group_id,
+            Membership.status == MembershipStatus.ACTIVE,
+            Membership.role == Role.ADMIN,
+        )
+    ).all()
+    for admin_id in admins:
+        _tell(
+            session,
+            Notification(
+                user_id=admin_id,
+                group_id=membership.group_id,
+                membership_id=membership.id,
+                kind=NotificationKind.JOIN_REQUESTED,
+            ),
+        )
+    return len(admins)
+
+
+ANSWERS = {
+    "approved": NotificationKind.JOIN_APPROVED,
+    "declined": NotificationKind.JOIN_DECLINED,
+}
+
+
+def join_request_closed(membership: Membership, *, session: Session, outcome: str) -> None:
+    """``join_request_closed``: no admin is asked any more; the applicant hears the answer."""
+    _mark_read(
+        session,
+        Notification.membership_id == membership.id,
+        Notification.kind == NotificationKind.JOIN_REQUESTED,
+    )
+    if outcome in ANSWERS:
+        _tell(
+            session,
+            Notification(
+                user_id=membership.user_id,
+                group_id=membership.group_id,
+                membership_id=membership.id,
+                kind=ANSWERS[outcome],
+            ),
+        )
+
+
+def member_removed(membership: Membership, *, session: Session) -> None:
+    """``member_removed``: the person removed is told, rather than finding out."""
+    _tell(
+        session,
+        Notification(
+            user_id=membership.user_id,
+            group_id=membership.group_id,
+            membership_id=membership.id,
+            kind=NotificationKind.MEMBER_REMOVED,
+        ),
+    )
+
+
+def invitation_sent(invitation: Invitation, *, session: Session) -> None:
+    """``invitation_sent``: a person who has an account with the address sees it in the app.
+
+    The invitation email itself went out already, so this notice is never
+    emailed; a renewed invitation does not add a second unread notice.
+    """
+    invitee = session.scalar(
+        select(User.id).where(User.email == invitation.email, User.erased_at.is_(None))
+    )
+    if invitee is None:
+        return
+    unread = session.scalar(
+        select(Notification.id).where(
+            Notification.user_id == invitee,
+            Notification.invitation_id == invitation.id,
+            Notification.read_at.is_(None),
+        )
+    )
+    if unread is None:
+        now = utcnow()
+        _tell(
+            session,
+            Notification(
+                user_id=invitee,
+                group_id=invitation.group_id,
+                invitation_id=invitation.id,
+                kind=NotificationKind.INVITED,
+                created_at=now,
+                emailed_at=now,
+            ),
+        )
+
+
+def invitation_closed(invitation: Invitation, *, session: Session) -> None:
+    """``invitation_closed``: answered or withdrawn, the invitation waits on no one."""
+    _mark_read(session, Notification.invitation_id == invitation.id)
+
+
+def vote_cast(proposal: Proposal, *, session: Session, user: User) -> None:
+    """``vote_cast``: the voter's notices of this vote are done with."""
+    _mark_read(session, Notification.user_id == user.id, Notification.proposal_id == proposal.id)
+
+
 def unread_count(session: Session, user: User) -> int:
     return session.scalar(
         select(func.count(Notification.id)).where(
@@ -98,7 +217,12 @@ def notifications_of(session: Session, user: User, limit: int = 50) -> list[Noti
         session.scalars(
             select(Notification)
             .where(Notification.user_id == user.id)
-            .options(joinedload(Notification.group), joinedload(Notification.proposal))
+            .options(
+                joinedload(Notification.group),
+                joinedload(Notification.proposal),
+                joinedload(Notification.membership).joinedload(Membership.user),
+                joinedload(Notification.invitation),
+            )
             .order_by(Notification.id.desc())
             .limit(limit)
         )
@@ -114,7 +238,28 @@ def mark_all_read(session: Session, user: User) -> None:
 
 
 def _still_news(session: Session, notification: Notification) -> bool:
-    """Worth an email now: the vote is open, the person a member, and not yet voted on it."""
+    """Worth an email now: not acted on in the app, and what it asks is still to be done.
+
+    A vote is still open, the person a member and not yet voted on it; a
+    request to join still waits, for someone still an admin. An answer or a
+    removal is always news.
+    """
+    if notification.read_at is not None:
+        return False
+    if notification.kind == NotificationKind.JOIN_REQUESTED:
+        admin = session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == notification.user_id,
+                Membership.group_id == notification.group_id,
+                Membership.status == MembershipStatus.ACTIVE,
+                Membership.role == Role.ADMIN,
+            )
+        )
+        return admin is not None and notification.membership.status == MembershipStatus.PENDING
+    if notification.kind == NotificationKind.INVITED:
+        return notification.invitation.status == InvitationStatus.PENDING
+    if notification.kind not in PROPOSAL_KINDS:
+        return True
     proposal = notification.proposal
     if proposal.status != ProposalStatus.OPEN:
         return False
@@ -158,6 +303,8 @@ def send_pending_emails(session: Session, limit: int = 500) -> int:
         .options(
             joinedload(Notification.group),
             joinedload(Notification.proposal),
+            joinedload(Notification.membership),
+            joinedload(Notification.invitation),
         )
         .order_by(Notification.id)
         .limit(limit)
@@ -165,26 +312,20 @@ def send_pending_emails(session: Session, limit: int = 500) -> int:
     sent = 0
     for notification in pending:
         user = session.get(User, notification.user_id)
-        proposal = notification.proposal
         if not _still_news(session, notification):
             notification.emailed_at = utcnow()  # handled: nothing to tell any more
             session.commit()
             continue
-        url = public_url(
-            "governance.proposal", slug=notification.group.slug, number=proposal.number
-        )
         with force_locale(user.locale or "en"):
-            subject = str(SUBJECTS[notification.kind] % {"group": notification.group.name})
             try:
                 send_mail(
                     user.email,
-                    subject,
-                    "proposal_notice",
+                    texts.subject(notification),
+                    "notice",
                     user=user,
                     notification=notification,
-                    proposal=proposal,
-                    group=notification.group,
-                    url=url,
+                    text=texts.text(notification),
+                    url=texts.link(notification, external=True),
                 )
             except MailError:
                 session.rollback()

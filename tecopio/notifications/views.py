@@ -7,7 +7,7 @@ from flask_login import current_user
 from tecopio import events
 from tecopio.db import db
 from tecopio.guards import signed_in
-from tecopio.notifications import jobs, personal, services
+from tecopio.notifications import jobs, personal, services, texts
 
 bp = Blueprint("notifications", __name__)
 
@@ -58,6 +58,13 @@ def remind_command():
 def init_app(app) -> None:
     app.register_blueprint(bp)
     events.connect(events.proposal_opened, services.proposal_opened)
+    events.connect(events.vote_cast, services.vote_cast)
+    events.connect(events.join_requested, services.join_requested)
+    events.connect(events.join_request_closed, services.join_request_closed)
+    events.connect(events.member_removed, services.member_removed)
+    events.connect(events.invitation_sent, services.invitation_sent)
+    events.connect(events.invitation_closed, services.invitation_closed)
+    app.jinja_env.globals.update(notification_text=texts.text, notification_link=texts.link)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.context_processor(_unread_notifications)

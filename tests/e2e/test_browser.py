@@ -1,6 +1,7 @@
 """The foundation end to end, as two people would use it in a browser."""
 
 import json
+import re
 import zipfile
 from datetime import date, timedelta
 
@@ -15,20 +16,26 @@ pytestmark = pytest.mark.browser
 PASSWORD = "kelp forest walk"
 
 
-def sign_up(page, base, email, name):
+def sign_up(page, base, email, name, mail):
+    """Sign up as a person does: the form, then the link in the email, then one button."""
     page.goto(f"{base}/signup")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Display name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
+    assert "Check your email" in page.locator("h1").inner_text()
+    message = next(m for m in reversed(mail) if m["To"] == email)
+    link = re.search(r"http://localhost(/signup/confirm/\S+)", message.get_content()).group(1)
+    page.goto(f"{base}{link}")
+    page.get_by_role("button", name="Create my account").click()
     page.wait_for_url(f"{base}/")
     assert f"Hello, {name}" in page.locator("h1").inner_text()
 
 
-def test_approval_group_from_sign_up_to_member_list(live_server, new_page):
+def test_approval_group_from_sign_up_to_member_list(live_server, new_page, mail):
     base = live_server
     admin = new_page()
-    sign_up(admin, base, "ane@example.com", "Ane Etxeberria")
+    sign_up(admin, base, "ane@example.com", "Ane Etxeberria", mail)
 
     admin.goto(f"{base}/groups/new")
     admin.get_by_label("Name").fill("Bilbao Green Energy")
@@ -40,7 +47,7 @@ def test_approval_group_from_sign_up_to_member_list(live_server, new_page):
     assert "You are an admin of this group." in admin.content()
 
     applicant = new_page()
-    sign_up(applicant, base, "jon@example.com", "Jon Agirre")
+    sign_up(applicant, base, "jon@example.com", "Jon Agirre", mail)
     applicant.goto(f"{base}/groups/")
     applicant.get_by_label("Search by name or region").fill("bilbao")
     applicant.get_by_role("button", name="Search").click()
@@ -71,10 +78,12 @@ def test_the_site_speaks_basque_and_spanish(live_server, new_page):
     assert page.get_by_role("link", name="Grupos", exact=True).count() == 1
 
 
-def test_record_a_preference_and_an_intent_see_them_on_my_data_and_export(live_server, new_page):
+def test_record_a_preference_and_an_intent_see_them_on_my_data_and_export(
+    live_server, new_page, mail
+):
     base = live_server
     page = new_page()
-    sign_up(page, base, "maite@example.com", "Maite Ruiz")
+    sign_up(page, base, "maite@example.com", "Maite Ruiz", mail)
 
     page.goto(f"{base}/my/preferences/new")
     page.get_by_label("Category").select_option(label="Electricity")
@@ -114,10 +123,10 @@ def test_record_a_preference_and_an_intent_see_them_on_my_data_and_export(live_s
     ]
 
 
-def test_import_with_progress_and_line_numbered_errors(live_server, new_page, tmp_path):
+def test_import_with_progress_and_line_numbered_errors(live_server, new_page, tmp_path, mail):
     base = live_server
     page = new_page()
-    sign_up(page, base, "iker@example.com", "Iker Larrañaga")
+    sign_up(page, base, "iker@example.com", "Iker Larrañaga", mail)
     header = "category,importance,values,liked,avoided,note\n"
     bad = tmp_path / "bad.csv"
     bad.write_text(header + "energy-electricity,3,renewable,,,\nnowhere,3,,,,\n", encoding="utf-8")
@@ -146,11 +155,11 @@ def test_import_with_progress_and_line_numbered_errors(live_server, new_page, tm
     assert page.locator("#preferences li.item").count() == 2000
 
 
-def test_members_vote_a_higher_k_into_the_charter(app, live_server, new_page):
+def test_members_vote_a_higher_k_into_the_charter(app, live_server, new_page, mail):
     """An admin proposes raising k, two members vote yes, the proposal passes at its close."""
     base = live_server
     admin = new_page()
-    sign_up(admin, base, "ane@example.com", "Ane Etxeberria")
+    sign_up(admin, base, "ane@example.com", "Ane Etxeberria", mail)
     admin.goto(f"{base}/groups/new")
     admin.get_by_label("Name").fill("Charter Test")
     admin.get_by_label("Open: anyone may join at once").check()
@@ -160,7 +169,7 @@ def test_members_vote_a_higher_k_into_the_charter(app, live_server, new_page):
     voters = []
     for email, name in (("jon@example.com", "Jon Agirre"), ("maite@example.com", "Maite Ruiz")):
         member = new_page()
-        sign_up(member, base, email, name)
+        sign_up(member, base, email, name, mail)
         member.goto(f"{base}/groups/charter-test")
         member.get_by_role("button", name="Join the group").click()
         voters.append(member)

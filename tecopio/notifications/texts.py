@@ -1,0 +1,70 @@
+"""What a notification says and where it leads, written in the reader's language when shown."""
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+
+from tecopio.governance.kinds import title_of
+from tecopio.groups.services import invitation_token
+from tecopio.notifications.models import Notification, NotificationKind
+from tecopio.views import public_url
+
+A_FORMER_MEMBER = _l("a former member")
+
+TEXTS = {
+    NotificationKind.PROPOSAL_OPENED: _l("%(group)s: a vote has opened on “%(title)s”."),
+    NotificationKind.PROPOSAL_CLOSING: _l(
+        "%(group)s: the vote on “%(title)s” closes in a day, and you have not voted."
+    ),
+    NotificationKind.JOIN_REQUESTED: _l("%(group)s: %(name)s asks to join."),
+    NotificationKind.JOIN_APPROVED: _l("%(group)s: your request to join was approved. Welcome!"),
+    NotificationKind.JOIN_DECLINED: _l("%(group)s: your request to join was declined."),
+    NotificationKind.MEMBER_REMOVED: _l("%(group)s: an admin removed you from the group."),
+    NotificationKind.INVITED: _l("%(group)s: you are invited to join."),
+}
+SUBJECTS = {
+    NotificationKind.PROPOSAL_OPENED: _l("A vote has opened in %(group)s"),
+    NotificationKind.PROPOSAL_CLOSING: _l("A vote in %(group)s closes in a day"),
+    NotificationKind.JOIN_REQUESTED: _l("Someone asks to join %(group)s"),
+    NotificationKind.JOIN_APPROVED: _l("You are now a member of %(group)s"),
+    NotificationKind.JOIN_DECLINED: _l("Your request to join %(group)s"),
+    NotificationKind.MEMBER_REMOVED: _l("You are no longer a member of %(group)s"),
+    NotificationKind.INVITED: _l("You are invited to join %(group)s"),
+}
+
+
+def _applicant(notification: Notification) -> str:
+    user = notification.membership.user if notification.membership else None
+    if user is None or user.erased_at is not None:
+        return str(A_FORMER_MEMBER)
+    return user.display_name
+
+
+def text(notification: Notification) -> str:
+    values = {"group": notification.group.name, "title": "", "name": ""}
+    if notification.proposal is not None:
+        values["title"] = title_of(notification.proposal)
+    if notification.kind == NotificationKind.JOIN_REQUESTED:
+        values["name"] = _applicant(notification)
+    return str(TEXTS[notification.kind] % values)
+
+
+def subject(notification: Notification) -> str:
+    return str(SUBJECTS[notification.kind] % {"group": notification.group.name})
+
+
+def target(notification: Notification) -> tuple[str, dict]:
+    """The page a notice leads to: the endpoint and its values."""
+    group = notification.group
+    if notification.proposal is not None:
+        return "governance.proposal", {"slug": group.slug, "number": notification.proposal.number}
+    if notification.kind == NotificationKind.JOIN_REQUESTED:
+        return "groups.members", {"slug": group.slug}
+    if notification.kind == NotificationKind.INVITED and notification.invitation is not None:
+        token = invitation_token(notification.invitation, current_app.config["SECRET_KEY"])
+        return "groups.invitation", {"token": token}
+    return "groups.show", {"slug": group.slug}
+
+
+def link(notification: Notification, *, external: bool = False) -> str:
+    endpoint, values = target(notification)
+    return public_url(endpoint, **values) if external else url_for(endpoint, **values)
