@@ -140,7 +140,7 @@ def test_the_page_shows_figures_and_never_a_member(client, make):
     group, admin, members = build_group(make, 6)
     login(client, members[0])
     html = client.get(f"/groups/{group.slug}/analytics").text
-    assert "Demand by category" in html and "<svg" in html
+    assert "Demand by category" in html and 'class="bars"' in html
     demand = page_table(html, "demand")
     assert demand[1][:3] == ["Energy", "6", "6"]
     for secret in ("Secret Name", "secret0.", "@example.com", "private words"):
@@ -227,7 +227,7 @@ def test_small_figures_are_left_out_and_read_as_empty(client, make, db_session):
     login(client, admin)
     html = client.get(f"/groups/{group.slug}/analytics").text
     assert page_table(html, "demand") == []
-    assert "Nothing to show: no member shares data of this kind" in html
+    assert "Too few members share this kind of data with the group for a figure yet" in html
     for name in ("windows", "values", "trend-intents"):
         assert len(page_table(html, name)) <= 1  # a header at most
 
@@ -349,7 +349,7 @@ def test_region_filter_offers_only_regions_of_k_members(client, make, db_session
     db_session.commit()
     login(client, admin)
     html = client.get(f"/groups/{group.slug}/analytics").text
-    assert '<option value="bilbao">Bilbao</option>' in html
+    assert '<option value="region:bilbao">Bilbao</option>' in html
     assert "Getxo" not in html  # two members: naming the region would say too much
     bilbao = client.get(f"/groups/{group.slug}/analytics", query_string={"region": "bilbao"})
     assert page_table(bilbao.text, "demand")[1][:2] == ["Energy", "4"]
@@ -541,3 +541,38 @@ def test_one_release_holds_every_page_of_every_filter(client, make, db_session, 
     ).all()
     assert sorted({key.split("|")[1] for key in keys}) == ["None", "bilbao", "getxo"]
     assert len(keys) == 1 + 9 + 2 + 5  # whole, every category, region and offered year
+
+
+def test_one_selector_chooses_one_filter_says_what_is_shown_and_resets(client, make, db_session):
+    group, admin, members = build_group(make, 6)
+    for member in members[:5]:
+        member.region, member.region_key = "Getxo", "getxo"
+    db_session.commit()
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    whole = client.get(url).text
+    assert whole.count('name="filter"') == 1
+    assert 'name="region"' not in whole and 'name="year"' not in whole
+    assert "Showing: all the group's members" in whole
+    chosen = client.get(url, query_string={"filter": "region:getxo"})
+    assert (chosen.status_code, chosen.headers["Location"]) == (302, f"{url}?region=getxo")
+    page = client.get(chosen.headers["Location"]).text
+    assert "Showing: Getxo" in page and f'href="{url}">Show everything' in page
+    assert '<option value="region:getxo" selected>Getxo</option>' in page
+    assert client.get(url, query_string={"filter": ""}).headers["Location"] == url
+    for junk in ("nonsense", "region:", "members:3", "category"):
+        assert client.get(url, query_string={"filter": junk}).status_code == 400
+
+
+def test_an_empty_figure_says_honestly_why(client, make):
+    group, admin, _members = build_group(make, 5)
+    login(client, admin)
+    url = f"/groups/{group.slug}/analytics"
+    food = make.category("food")
+    page = client.get(url, query_string={"category": food.id}).text
+    # Nobody shares food data: each figure says so for that filter, never "no member".
+    assert "Showing: Food" in page
+    assert page.count("Too few members share data in Food of this kind for a figure") >= 5
+    assert "no member shares" not in page.lower()
+    whole = client.get(url).text
+    assert "Too few members share data in Food" not in whole

@@ -272,3 +272,17 @@ def test_no_page_in_spanish_or_basque_shows_english_from_the_catalogue(make_clie
         )
     else:
         assert found == {}
+
+
+def test_the_demos_hidden_rows_are_explained_in_plain_words_without_a_bar(make_client, demo):
+    """The demo's second release hides the rows one household moved (see demo.py)."""
+    client = make_client()
+    client.submit("/login", {"email": demo["people"]["ane"].email, "password": DEMO_PASSWORD})
+    page = client.get(demo["urls"]["analytics.index"]).text
+    hidden_rows = page.count('class="depth-0 hidden-row"') + page.count(
+        'class="depth-1 hidden-row"'
+    )
+    assert hidden_rows >= 1
+    assert page.count('<span class="bar-hidden">hidden</span>') == hidden_rows
+    assert "Why rows are hidden: fewer than" in page
+    assert "How many is never said" in page

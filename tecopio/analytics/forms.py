@@ -4,6 +4,8 @@ from wtforms import SelectField
 
 from tecopio.forms import NOT_A_CHOICE
 
+FILTER_KINDS = ("category", "region", "year")
+
 
 def _optional_int(value):
     return int(value) if value not in (None, "") else None

@@ -281,8 +281,10 @@ def build_figures(figures: Figures, locale: str, *, admin: bool) -> list[Figure]
             ),
             note=str(
                 _l(
-                    "Found by k-means clustering of members' preference profiles; "
-                    "the same data always gives the same segments."
+                    "A segment is a set of members whose preferences look alike: what they "
+                    "marked as important, compared member by member (k-means clustering). "
+                    "Each rests on enough members to be shown, and the same data always "
+                    "gives the same segments."
                 )
             ),
         )

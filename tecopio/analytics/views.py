@@ -1,4 +1,4 @@
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from tecopio import policy
 from tecopio.analytics import cache, jobs, personal
 from tecopio.analytics.cache import release_state, released_filters, released_page
-from tecopio.analytics.forms import FilterForm
+from tecopio.analytics.forms import FILTER_KINDS, FilterForm
 from tecopio.analytics.jobs import request_release
 from tecopio.analytics.presentation import build_figures, figure_csv, localise
 from tecopio.analytics.queries import Filters
@@ -61,9 +61,28 @@ def _load(group):
     return state, build_figures(figures, locale, admin=admin), form, 200
 
 
+def _showing(form) -> tuple[str, str, str] | None:
+    """The one filter in force: (kind, value, label), for the selector and "showing: …"."""
+    for kind in FILTER_KINDS:
+        field = getattr(form, kind)
+        if field.data not in (None, "") and not field.errors:
+            value = str(field.data)
+            label = next((c.label for c in field.choices if c.value == value), value)
+            return kind, value, label
+    return None
+
+
 @bp.get("/groups/<slug>/analytics")
 @for_group(policy.can_view_analytics)
 def index(group):
+    if "filter" in request.args:
+        # The single selector's choice ("region:getxo") becomes the page's own address.
+        kind, _sep, value = request.args["filter"].partition(":")
+        if request.args["filter"] and (kind not in FILTER_KINDS or not value):
+            abort(400)
+        return redirect(
+            url_for("analytics.index", slug=group.slug, **({kind: value} if value else {}))
+        )
     state, figures, form, status = _load(group)
     return render_template(
         "analytics/index.html",
@@ -74,6 +93,7 @@ def index(group):
         reload_seconds=RECOUNT_RELOAD_SECONDS,
         figures=figures or [],
         form=form,
+        showing=_showing(form) if status == 200 else None,
     ), status
 
 
