@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := TECOPIO_ENV=development $(BIN)/flask --app app
 SCALE ?= 100000
 
-.PHONY: run test install translations migrate demo lint bench clean-venv
+.PHONY: run test install translations migrate demo lint bench screenshots clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ messages: install
 # Analytics at scale: make bench (100,000 members), or make bench SCALE=10000 for a quick run.
 bench: translations
 	$(BIN)/python bench/analytics.py --scale $(SCALE) --backend both
+
+# The README's screenshots, from the demo data (a temporary database; Debian's chromium).
+screenshots: translations
+	$(BIN)/python docs/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -71,6 +71,7 @@ class DefaultConfig:
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     GROUPS_PER_PAGE = 20
+    MEMBERS_PER_PAGE = 50
     # The job queue (tecopio/jobs.py): "sqlite" (a file in the instance folder; `make
     # run` starts a worker beside the server), "redis" (production: JOBS_REDIS_URL,
     # any number of `flask jobs worker`), or "memory" (tests).

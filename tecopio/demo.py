@@ -85,8 +85,15 @@ def load_demo_data(session) -> dict[str, User]:
         session,
         people["ane"],
         energy,
-        {"revenue.reserve_percent": 15, "revenue.split": "contribution"},
-        reason="Agreed at the first assembly: a bigger reserve, and points for taking part.",
+        {
+            "revenue.reserve_percent": 15,
+            "revenue.split": "contribution",
+            "decisions.show_tally": True,
+        },
+        reason=(
+            "Agreed at the first assembly: a bigger reserve, points for taking part, "
+            "and votes we can follow while they are open."
+        ),
     )
     for name in ("jon", "maite", "iker"):
         membership = groups.join_group(session, people[name], energy)

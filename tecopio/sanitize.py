@@ -1,14 +1,19 @@
-"""The one place member-written rich text is cleaned (bleach), before it is stored or shown.
+"""The one place member-written rich text is rendered and cleaned, before it is stored or shown.
 
-Members may use a small, safe subset of formatting: paragraphs, line breaks,
-bold, italics, lists, quotes and links. Everything else is escaped; links get
-``rel="nofollow noopener"`` and only http, https and mailto addresses survive.
+Members write Markdown (markdown-it-py, CommonMark): paragraphs, line breaks,
+**bold**, *italics*, lists, quotes and links; the few HTML tags of the same
+set typed by hand still work. The result then goes through bleach: anything
+else is escaped; links get ``rel="nofollow noopener"`` and only http, https
+and mailto addresses survive. Markdown that would make other elements
+(headings, code blocks, images, rules, tables) is switched off, so such text
+stays as the member typed it.
 """
 
 import re
 
 import bleach
 from bleach.linkifier import DEFAULT_CALLBACKS
+from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "blockquote", "a"})
 ALLOWED_ATTRIBUTES = {"a": ["href", "title"]}
@@ -36,15 +41,15 @@ _cleaner = bleach.Cleaner(
 )
 
 
-def _paragraphs(text: str) -> str:
-    """Blank lines separate paragraphs; single line breaks are kept."""
-    blocks = [block.strip() for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n"))]
-    return "".join(f"<p>{block.replace(chr(10), '<br>')}</p>" for block in blocks if block)
+# Single line breaks are kept (``breaks``); HTML typed by hand is left to bleach.
+_markdown = MarkdownIt("commonmark", {"html": True, "breaks": True}).disable(
+    ["heading", "lheading", "code", "fence", "image", "hr", "entity"]
+)
 
 
 def clean_html(text: str) -> str:
-    """Safe HTML for what a member typed (plain text with optional simple tags)."""
-    cleaned = _cleaner.clean(_paragraphs(text or ""))
+    """Safe HTML for what a member typed (Markdown, or plain text with a few simple tags)."""
+    cleaned = _cleaner.clean(_markdown.render((text or "").replace("\r\n", "\n")))
     return bleach.linkify(
         cleaned,
         callbacks=[*DEFAULT_CALLBACKS, _link_rel, _drop_unsafe_links],

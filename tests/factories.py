@@ -7,6 +7,7 @@ from argon2 import PasswordHasher, profiles
 from sqlalchemy import select
 
 from tecopio.accounts.models import User
+from tecopio.accounts.services import request_signup
 from tecopio.categories.models import Category
 from tecopio.db import utcnow
 from tecopio.directory.models import Company
@@ -214,3 +215,18 @@ class Factories:
                 granted=granted,
             )
         )
+
+
+def signup_token(session, email: str = "new.person@example.com") -> str:
+    """The token of a pending sign-up's link, committed (a page needs one to open)."""
+    token = request_signup(
+        session,
+        email=email,
+        password="kelp forest walk",
+        display_name="New",
+        locale=None,
+        next_url="",
+        valid_hours=24,
+    )
+    session.commit()
+    return token

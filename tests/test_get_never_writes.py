@@ -13,13 +13,13 @@ import pytest
 from flask import has_request_context, request
 from sqlalchemy import event
 
-from tecopio.accounts.services import make_reset_token, request_signup
+from tecopio.accounts.services import make_reset_token
 from tecopio.db import utcnow
 from tecopio.governance import decisions
 from tecopio.groups.models import MembershipStatus
 from tecopio.groups.services import invitation_token
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, signup_token
 
 ALLOWED_WRITES: dict[str, str] = {}
 WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
@@ -60,18 +60,9 @@ def world(make, db_session):
         "feedback": make.feedback(member, company=company),
     }
     invitation = make.invitation(group)
-    signup_token = request_signup(
-        db_session,
-        email="new.person@example.com",
-        password="kelp forest walk",
-        display_name="New",
-        locale=None,
-        next_url="",
-        valid_hours=24,
-    )
-    db_session.commit()
+    signup = signup_token(db_session)
     return {
-        "signup_token": signup_token,
+        "signup_token": signup,
         "group": group,
         "proposal": proposal,
         "due": due,

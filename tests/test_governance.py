@@ -1,12 +1,16 @@
 """The charter: its schema, its versions, the only ways it changes, and features obeying it."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.audit.models import AuditEvent
 from tecopio.categories.services import load_tree
+from tecopio.db import utcnow
 from tecopio.governance import charters as services
+from tecopio.governance import decisions
 from tecopio.governance.charter import (
     ALL_CATEGORIES,
     RULES,
@@ -347,3 +351,69 @@ def test_impossible_numbers_are_refused_not_crashed_on(client, make, db_session,
     response = client.submit(f"/groups/{group.slug}/charter/edit", data)
     assert response.status_code == 400
     assert services.version_count(db_session, group) == 1
+
+
+# --- an admin's change while members vote on the same rule ---------------------------
+
+
+def test_an_admin_is_warned_before_changing_a_rule_members_are_voting_on(client, make, db_session):
+    admin = make.user()
+    group = make.group(admin=admin)
+    member = make.member(group)
+    charter = services.current_charter(db_session, group)
+    proposal = decisions.open_proposal(
+        db_session,
+        member,
+        group,
+        kind="charter",
+        title="Two weeks to vote",
+        description="",
+        payload={"changes": {"decisions.voting_days": 14}},
+    )
+    db_session.commit()
+    login(client, admin)
+    url = f"/groups/{group.slug}/charter/edit"
+    form = client.get(url).text
+    assert "Members are voting on changing this rule:" in form
+    assert f"#{proposal.number} Two weeks to vote" in form
+    assert "In days, 1 to 60." in form  # the unit and the range of a number
+
+    # A change elsewhere goes through at once.
+    other = charter_form_data(charter, privacy__k_anonymity="6")
+    assert client.submit(url, other).status_code == 302
+    charter = services.current_charter(db_session, group)
+    assert charter.k_anonymity == 6
+
+    # The same rule: asked first, and the first submit changes nothing.
+    data = charter_form_data(charter, decisions__voting_days="3")
+    asked = client.submit(url, data)
+    assert asked.status_code == 200
+    assert "Change rules that an open proposal is about?" in asked.text
+    assert "If the proposal passes, its rules replace yours." in asked.text
+    assert services.current_charter(db_session, group)["decisions.voting_days"] == 7
+    done = client.submit(url, {**data, "confirmed": "yes"})
+    assert done.status_code == 302
+    assert services.current_charter(db_session, group)["decisions.voting_days"] == 3
+    assert db_session.get(type(proposal), proposal.id).status == "open"
+
+
+@pytest.mark.parametrize("shown", [False, True])
+def test_the_running_tally_shows_only_where_the_charter_says(client, make, db_session, shown):
+    admin = make.user()
+    group = make.group(admin=admin, decisions__show_tally=shown)
+    voters = [make.member(group) for _ in range(3)]
+    for membership in group.memberships:
+        membership.active_since = utcnow() - timedelta(days=30)
+    proposal = decisions.open_proposal(
+        db_session, admin, group, kind="motion", title="Solar", description=""
+    )
+    decisions.cast_vote(db_session, voters[0], proposal, "yes")
+    decisions.cast_vote(db_session, voters[1], proposal, "no")
+    db_session.commit()
+    login(client, voters[2])
+    page = client.get(f"/groups/{group.slug}/proposals/{proposal.number}").text
+    assert ('id="running-tally"' in page) is shown
+    if shown:
+        assert "<dt>Yes so far</dt><dd>1</dd>" in page and "<dt>No so far</dt><dd>1</dd>" in page
+    else:
+        assert "keeps the running tally hidden" in page

@@ -483,3 +483,26 @@ def test_search_terms_are_shown_back_escaped(client):
     assert response.status_code == 200
     assert "<script>alert(1)</script>" not in response.text
     assert "&#34;&gt;&lt;script&gt;" in response.text
+
+
+def test_the_members_page_is_searchable_and_paged(client, world, make, app, monkeypatch):
+    monkeypatch.setitem(app.config, "MEMBERS_PER_PAGE", 3)
+    for name in ("Miren", "Mikel", "Koldo", "Nerea"):
+        make.member(world.group, display_name=name)
+    login(client, world.member)
+    url = f"/groups/{world.group.slug}/members"
+    first = client.get(url).text
+    assert "6 members" in first and 'name="q"' in first
+    assert "Page 1 of 2" in first and f"{url}?page=2" in first
+    names = re.findall(r'<span class="name">([^<]+)</span>', first.split('id="members"')[1])
+    assert names[0] == "Ane" and len(names) == 3  # admins first
+    second = client.get(url, query_string={"page": 2}).text
+    later = re.findall(r'<span class="name">([^<]+)</span>', second.split('id="members"')[1])
+    assert len(later) == 3 and not set(names) & set(later)
+    found = client.get(url, query_string={"q": "mi"}).text
+    assert "2 members match “mi”." in found
+    matched = re.findall(r'<span class="name">([^<]+)</span>', found.split('id="members"')[1])
+    assert sorted(matched) == ["Mikel", "Miren"]
+    assert "6 members" in found  # the group's size, whatever the search
+    assert client.get(url, query_string={"q": "%"}).status_code == 200
+    assert "0 members match" in client.get(url, query_string={"q": "%"}).text

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 from datetime import date, timedelta
 
@@ -139,6 +140,46 @@ def test_intent_form_refusals(client, auth, make, db_session, overrides, message
     assert response.status_code == 400
     assert message in response.text
     assert count(db_session, Intent) == 0
+
+
+def test_every_error_of_an_intent_form_is_told_at_once(client, auth, make, db_session):
+    auth.login()
+    response = client.submit(
+        "/my/intents/new",
+        intent_form(
+            make,
+            quantity="0",
+            budget_min="abc",
+            window_end=(date.today() + timedelta(days=1)).isoformat(),
+        ),
+    )
+    assert response.status_code == 400
+    for message in (
+        "Enter a quantity of at least 1.",
+        "Enter an amount such as 120 or 120.50",
+        "must not end before it starts",
+    ):
+        assert message in response.text
+    both = client.submit(
+        "/my/intents/new",
+        intent_form(
+            make, budget_min="3000", window_end=(date.today() + timedelta(days=1)).isoformat()
+        ),
+    )
+    assert "The maximum budget must not be below the minimum." in both.text
+    assert "must not end before it starts" in both.text
+    assert count(db_session, Intent) == 0
+
+
+def test_required_fields_are_marked(client, auth):
+    auth.login()
+    page = client.get("/my/intents/new").text
+    assert (
+        'for="budget_min">Budget from</label> <span class="required" aria-hidden="true">(required)'
+        in page
+    )
+    assert re.search(r'<input[^>]*id="budget_min"[^>]*\brequired\b', page)  # announced
+    assert 'for="description">What do you want to buy?</label></div>' in page  # optional
 
 
 def test_intent_status_buttons(client, auth, make, db_session):

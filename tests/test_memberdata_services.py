@@ -278,6 +278,35 @@ def test_feedback_is_stored_as_typed_and_shown_sanitised(db_session, make):
 
 
 @pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ("**fast** and *kind*", "<p><strong>fast</strong> and <em>kind</em></p>"),
+        ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"),
+        ("1. first\n2. second", "<ol>\n<li>first</li>\n<li>second</li>\n</ol>"),
+        ("> they said so", "<blockquote>\n<p>they said so</p>\n</blockquote>"),
+        (
+            "[their site](https://e.org)",
+            '<p><a href="https://e.org" rel="nofollow noopener">their site</a></p>',
+        ),
+        ("line one\nline two", "<p>line one<br>\nline two</p>"),
+        ("old <b>tags</b> too", "<p>old <b>tags</b> too</p>"),
+        # What the hint does not promise stays as typed, never as another element.
+        ("# Not a heading", "<p># Not a heading</p>"),
+        ("![x](https://e.org/x.png)", "<p>!"),
+        ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ],
+)
+def test_feedback_markdown_gives_what_the_hint_promises_and_nothing_else(typed, shown):
+    from tecopio.sanitize import clean_html
+
+    html = clean_html(typed)
+    assert html.strip().startswith(shown) or shown in html
+    for tag in ("<h1", "<img", "<pre", "<code", "<hr", "<script", 'href="javascript'):
+        assert tag not in html
+
+
+@pytest.mark.parametrize(
     "overrides, field",
     [
         ({"rating": 0}, "rating"),

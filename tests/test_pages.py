@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from tecopio.accounts.services import make_reset_token, request_signup
+from tecopio.accounts.services import make_reset_token
 from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD, load_demo_data
 from tecopio.directory.models import Company
 from tecopio.governance.models import Proposal
@@ -19,6 +19,7 @@ from tecopio.groups.models import Group, Invitation
 from tecopio.groups.services import invitation_token
 from tecopio.memberdata.models import Feedback, Intent, Preference
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import signup_token
 
 # Who they are in the Bilbao group: no account, its admin, a member, an applicant, and
 # the platform's operator (not a member).
@@ -100,23 +101,14 @@ def demo_urls(db_session, people) -> dict[str, str]:
 
     invitation = first(Invitation, Invitation.email == "lucia@example.com")
     proposal = first(Proposal, Proposal.group_id == group.id)
-    signup_token = request_signup(
-        db_session,
-        email="new.person@example.com",
-        password="kelp forest walk",
-        display_name="New",
-        locale=None,
-        next_url="",
-        valid_hours=24,
-    )
-    db_session.commit()
+    signup = signup_token(db_session)
     return {
         "home.index": "/",
         "accounts.signup": "/signup",
         "accounts.login": "/login",
         "accounts.request_reset": "/reset",
         "accounts.reset_password": f"/reset/{make_reset_token(iker, TEST_SECRET_KEY)}",
-        "accounts.confirm_signup": f"/signup/confirm/{signup_token}",
+        "accounts.confirm_signup": f"/signup/confirm/{signup}",
         "accounts.profile": "/account",
         "accounts.change_password": "/account/password",
         "groups.index": "/groups/",

@@ -203,6 +203,12 @@ RULES: tuple[Rule, ...] = (
         _l("Abstentions count among the votes cast"),
     ),
     Rule(
+        "decisions.show_tally",
+        "bool",
+        False,
+        _l("Members see how the vote stands while it is open"),
+    ),
+    Rule(
         "decisions.voting_days",
         "int",
         7,

@@ -101,6 +101,23 @@ def votes_waiting_on(session: Session, user: User, now: datetime | None = None) 
     )
 
 
+def open_charter_changes(session: Session, group: Group) -> dict[str, list[Proposal]]:
+    """Open proposals to change the charter, by the rules they would change."""
+    found: dict[str, list[Proposal]] = {}
+    for proposal in session.scalars(
+        select(Proposal)
+        .where(
+            Proposal.group_id == group.id,
+            Proposal.kind == "charter",
+            Proposal.status == ProposalStatus.OPEN,
+        )
+        .order_by(Proposal.number)
+    ):
+        for path in proposal.payload.get("changes", {}):
+            found.setdefault(path, []).append(proposal)
+    return found
+
+
 def recent_proposals(session: Session, group_ids: list[int], per_group: int = 3):
     """The latest proposals of each group, newest first: ``{group_id: [proposal, ...]}``."""
     if not group_ids:

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,7 +19,16 @@ from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tecopio.forms import NOT_A_CHOICE, PlainLine, PlainParagraphs
-from tecopio.governance.charter import ALL_CATEGORIES, RULES, Charter, Rule
+from tecopio.governance.charter import (
+    ALL_CATEGORIES,
+    RULES,
+    Charter,
+    Rule,
+    in_days,
+    in_members,
+    in_percent,
+    in_points,
+)
 from tecopio.governance.charters import REASON_MAX
 from tecopio.governance.decisions import COMMENT_MAX, DESCRIPTION_MAX, TITLE_MAX
 from tecopio.governance.models import VoteChoice
@@ -65,12 +75,33 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+UNIT_WORDS = {
+    in_members: _l("In members"),
+    in_percent: _l("In %"),
+    in_days: _l("In days"),
+    in_points: _l("In points"),
+}
+
+
+def _range(rule: Rule) -> str | None:
+    """What the number is counted in and which values the charter accepts: "In days, 1 to 60."."""
+    unit = UNIT_WORDS.get(rule.unit)
+    if rule.minimum is not None and rule.maximum is not None:
+        limits = gettext("%(low)s to %(high)s", low=rule.minimum, high=rule.maximum)
+        return gettext("%(unit)s, %(limits)s.", unit=unit, limits=limits) if unit else limits
+    return f"{unit}." if unit else None
+
+
 def _field(rule: Rule, category_choices):
-    label, description = rule.label, None
+    label, description = rule.label, _range(rule)
     if rule.kind == "int" and rule.scale != 1:
         return _Scaled(label, scale=rule.scale, description=description)
     if rule.kind == "int":
-        return IntegerField(label, validators=[InputRequired(_l("Enter a whole number."))])
+        return IntegerField(
+            label,
+            description=description,
+            validators=[InputRequired(_l("Enter a whole number."))],
+        )
     if rule.kind == "bool":
         return BooleanField(label)
     if rule.kind == "choice":
@@ -83,7 +114,7 @@ def _field(rule: Rule, category_choices):
     return CheckboxesField(
         label,
         choices=category_choices,
-        description=_l("None ticked: all categories."),
+        description=_l("Leave every box empty to let the group add up all categories."),
         invalid_choice_message=NOT_A_CHOICE,
     )
 

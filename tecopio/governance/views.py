@@ -121,14 +121,15 @@ def compare(group):
 def edit(group):
     charter = charters.current_charter(db.session, group)
     form = charter_form(_category_choices(), charter)
+    pending = decisions.open_charter_changes(db.session, group)
     if form.validate_on_submit():
         try:
+            changes = form.changes(_seen_charter(group, form))
+            touched = [path for path in changes if path in pending]
+            if touched and not confirmed():
+                return _ask_before_overriding(group, touched, pending)
             version = decisions.change_charter_by_admin(
-                db.session,
-                current_user,
-                group,
-                form.changes(_seen_charter(group, form)),
-                form.reason.data,
+                db.session, current_user, group, changes, form.reason.data
             )
         except charters.GovernanceError as error:
             db.session.rollback()
@@ -140,14 +141,40 @@ def edit(group):
                 "success",
             )
             return redirect(url_for("governance.charter", slug=group.slug))
-    return render_form("governance/edit.html", group=group, form=form, sections=_fields(form))
+    return render_form(
+        "governance/edit.html", group=group, form=form, sections=_fields(form), pending=pending
+    )
+
+
+def _ask_before_overriding(group, touched: list[str], pending: dict):
+    """An admin's change to a rule that a member's open proposal would change: said first."""
+    return ask_first(
+        title=_("Change rules that an open proposal is about?"),
+        details=[
+            (
+                str(BY_PATH[path].label),
+                ", ".join(f"#{proposal.number} {title_of(proposal)}" for proposal in pending[path]),
+            )
+            for path in touched
+        ],
+        consequences=[
+            _("Members are voting on a proposal to change these rules."),
+            _("Your change is in force at once, but the proposal stays open."),
+            _("If the proposal passes, its rules replace yours."),
+            _("Consider commenting on the proposal, or waiting for its result."),
+        ],
+        confirm_label=_("Change them anyway"),
+        cancel_url=url_for("governance.edit", slug=group.slug),
+        back_label=_("Go back to the form"),
+        danger=False,
+    )
 
 
 def _fields(form):
-    """The charter form's fields by section, for the template."""
+    """The charter form's fields by section, each with its rule's path, for the template."""
     sections: dict = {}
     for rule in RULES:
-        sections.setdefault(rule.section, []).append(form[field_name(rule)])
+        sections.setdefault(rule.section, []).append((form[field_name(rule)], rule.path))
     return [(str(SECTIONS[name]), fields) for name, fields in sections.items()]
 
 
@@ -274,6 +301,8 @@ def _render_proposal(group, proposal, vote_form=None, comment_form=None, status=
         kind=KINDS[proposal.kind],
         details=KINDS[proposal.kind].describe(proposal, _category_label()),
         tally=decisions.current_tally(db.session, proposal),
+        # The rules the vote opened with say whether the running tally is shown.
+        show_tally=charters.charter_of(proposal.charter_version)["decisions.show_tally"],
         vote=vote,
         may_vote=decisions.may_vote(db.session, current_user, proposal),
         vote_form=vote_form or VoteForm(data={"choice": vote.choice if vote else None}),

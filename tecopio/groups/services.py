@@ -11,7 +11,7 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio import events, tokens
@@ -289,21 +289,39 @@ def pending_request_counts(session: Session, groups: list[Group]) -> dict[int, i
     return {group_id: count for group_id, count in rows}
 
 
-def list_memberships(session: Session, group: Group, status: MembershipStatus) -> list[Membership]:
-    """Memberships of one status, admins first, then by name; users loaded in the same query."""
-    return list(
-        session.scalars(
-            select(Membership)
-            .join(Membership.user)
-            .options(joinedload(Membership.user))
-            .where(Membership.group_id == group.id, Membership.status == status)
-            .order_by(
-                case((Membership.role == Role.ADMIN, 0), else_=1),
-                func.lower(User.display_name),
-                Membership.id,
-            )
+def list_memberships(
+    session: Session,
+    group: Group,
+    status: MembershipStatus,
+    *,
+    query: str = "",
+    page: int = 1,
+    per_page: int | None = None,
+):
+    """Memberships of one status, admins first, then by name; users loaded in the same query.
+
+    With ``per_page``: one page of those whose name contains ``query``, and how many match.
+    """
+    condition = and_(Membership.group_id == group.id, Membership.status == status)
+    query = (query or "").strip()[:100]
+    if query:
+        condition = and_(condition, User.display_name.icontains(query, autoescape=True))
+    statement = (
+        select(Membership)
+        .join(Membership.user)
+        .options(joinedload(Membership.user))
+        .where(condition)
+        .order_by(
+            case((Membership.role == Role.ADMIN, 0), else_=1),
+            func.lower(User.display_name),
+            Membership.id,
         )
     )
+    if per_page is None:
+        return list(session.scalars(statement))
+    total = session.scalar(select(func.count(Membership.id)).join(Membership.user).where(condition))
+    rows = session.scalars(statement.limit(per_page).offset((max(page, 1) - 1) * per_page))
+    return list(rows), total
 
 
 def _lock_group(session: Session, group: Group) -> None:

@@ -236,12 +236,22 @@ def leave(group):
 
 def _render_members(group, status: int = 200):
     show_requests = policy.can_see_join_requests(current_user, group)
+    query, page = request.args.get("q", ""), page_number()
+    per_page = current_app.config["MEMBERS_PER_PAGE"]
+    members, total = services.list_memberships(
+        db.session, group, MembershipStatus.ACTIVE, query=query, page=page, per_page=per_page
+    )
     return render_template(
         "groups/members.html",
         group=group,
         admins_admit=decisions.admins_admit(current_charter(db.session, group)),
         admission_votes=decisions.open_admission_votes(db.session, group),
-        members=services.list_memberships(db.session, group, MembershipStatus.ACTIVE),
+        members=members,
+        total=total,
+        query=query,
+        page=page,
+        per_page=per_page,
+        member_count=services.active_member_count(db.session, group) if query else total,
         pending=(
             services.list_memberships(db.session, group, MembershipStatus.PENDING)
             if show_requests

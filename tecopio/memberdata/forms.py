@@ -52,10 +52,11 @@ class PreferenceForm(FlaskForm):
         choices=[SelectChoice(code, label) for code, label in VALUES.items()],
         invalid_choice_message=NOT_A_CHOICE,
     )
-    liked = SelectMultipleField(
+    # Tick boxes, not a multiple select (no Ctrl-click); picker.js adds a search box.
+    liked = CheckboxesField(
         _l("Companies or brands you like"), coerce=int, invalid_choice_message=NOT_A_CHOICE
     )
-    avoided = SelectMultipleField(
+    avoided = CheckboxesField(
         _l("Companies or brands you avoid"), coerce=int, invalid_choice_message=NOT_A_CHOICE
     )
     note = TextAreaField(
@@ -114,6 +115,22 @@ class IntentForm(FlaskForm):
     def validate_budget_max(self, field):
         self._amount(field)
 
+    def validate(self, extra_validators=None):
+        """Every field at once: the checks between two fields run even where a third is wrong
+        (the service checks them again; these are the same words, said sooner)."""
+        valid = super().validate(extra_validators)
+        low, high = self.budget_min, self.budget_max
+        amounts = (low.minor_units, high.minor_units)
+        if not (low.errors or high.errors) and None not in amounts and amounts[0] > amounts[1]:
+            high.errors.append(_l("The maximum budget must not be below the minimum."))
+            valid = False
+        start, end = self.window_start, self.window_end
+        dates = (start.data, end.data)
+        if not (start.errors or end.errors) and None not in dates and dates[0] > dates[1]:
+            end.errors.append(_l("The window must not end before it starts."))
+            valid = False
+        return valid
+
 
 class FeedbackForm(FlaskForm):
     company_id = SelectField(_l("Company"), coerce=int, invalid_choice_message=NOT_A_CHOICE)
@@ -134,7 +151,8 @@ class FeedbackForm(FlaskForm):
     body = TextAreaField(
         _l("Your experience"),
         description=_l(
-            "You may use <b>bold</b>, <i>italics</i>, lists and links. Other formatting is removed."
+            "You may write **bold**, *italics*, lists (a line starting with - ) and links "
+            "[like this](https://example.org). Other formatting is removed."
         ),
         validators=[PlainParagraphs(FEEDBACK_MAX)],
     )

@@ -85,7 +85,12 @@ def remind_closing(session: Session, now: datetime | None = None) -> int:
     return reminded
 
 
-def _tell(session: Session, notification: Notification) -> None:
+def _tell(session: Session, user_id: int, kind: NotificationKind, about, **values) -> None:
+    """One notice to one person about a membership or an invitation (``about``)."""
+    field = "invitation_id" if isinstance(about, Invitation) else "membership_id"
+    notification = Notification(
+        user_id=user_id, group_id=about.group_id, kind=kind, **{field: about.id}, **values
+    )
     session.add(notification)
     session.flush()
     if notification.emailed_at is None:
@@ -111,15 +116,7 @@ def join_requested(membership: Membership, *, session: Session) -> int:
         )
     ).all()
     for admin_id in admins:
-        _tell(
-            session,
-            Notification(
-                user_id=admin_id,
-                group_id=membership.group_id,
-                membership_id=membership.id,
-                kind=NotificationKind.JOIN_REQUESTED,
-            ),
-        )
+        _tell(session, admin_id, NotificationKind.JOIN_REQUESTED, membership)
     return len(admins)
 
 
@@ -137,28 +134,12 @@ def join_request_closed(membership: Membership, *, session: Session, outcome: st
         Notification.kind == NotificationKind.JOIN_REQUESTED,
     )
     if outcome in ANSWERS:
-        _tell(
-            session,
-            Notification(
-                user_id=membership.user_id,
-                group_id=membership.group_id,
-                membership_id=membership.id,
-                kind=ANSWERS[outcome],
-            ),
-        )
+        _tell(session, membership.user_id, ANSWERS[outcome], membership)
 
 
 def member_removed(membership: Membership, *, session: Session) -> None:
     """``member_removed``: the person removed is told, rather than finding out."""
-    _tell(
-        session,
-        Notification(
-            user_id=membership.user_id,
-            group_id=membership.group_id,
-            membership_id=membership.id,
-            kind=NotificationKind.MEMBER_REMOVED,
-        ),
-    )
+    _tell(session, membership.user_id, NotificationKind.MEMBER_REMOVED, membership)
 
 
 def invitation_sent(invitation: Invitation, *, session: Session) -> None:
@@ -182,15 +163,7 @@ def invitation_sent(invitation: Invitation, *, session: Session) -> None:
     if unread is None:
         now = utcnow()
         _tell(
-            session,
-            Notification(
-                user_id=invitee,
-                group_id=invitation.group_id,
-                invitation_id=invitation.id,
-                kind=NotificationKind.INVITED,
-                created_at=now,
-                emailed_at=now,
-            ),
+            session, invitee, NotificationKind.INVITED, invitation, created_at=now, emailed_at=now
         )
 
 
