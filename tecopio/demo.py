@@ -324,7 +324,8 @@ def load_members_data(session, people, energy) -> None:
             "iker",
             "Txirrinda Bikes",
             5,
-            "Fixed my bike the same day. See https://txirrinda.example.org",
+            "Fixed my bike **the same day**.\n\n- fair price\n- spare parts in stock\n\n"
+            "See [their shop](https://txirrinda.example.org).",
         ),
     ]:
         memberdata.create_feedback(
