@@ -13,7 +13,8 @@ anything slow is a job they queue (``tecopio.jobs``).
 - ``join_requested``: sender the membership (pending); ``session``. The
   group's admins are told.
 - ``join_request_closed``: sender the membership; ``session``, ``outcome``
-  (``"approved"``, ``"declined"`` or ``"withdrawn"``). The admins' notices of
+  (``"approved"``, ``"declined"``, ``"withdrawn"``, or ``"invited"``: the
+  applicant accepted an invitation). The admins' notices of
   it are done with; the applicant is told an answer.
 - ``member_removed``: sender the membership; ``session``. The person is told
   (``member_left`` is sent too, for what ends with membership).

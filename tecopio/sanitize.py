@@ -5,7 +5,7 @@ Members write Markdown (markdown-it-py, CommonMark): paragraphs, line breaks,
 set typed by hand still work. The result then goes through bleach: anything
 else is escaped; links get ``rel="nofollow noopener"`` and only http, https
 and mailto addresses survive. Markdown that would make other elements
-(headings, code blocks, images, rules, tables) is switched off, so such text
+(headings, code, images, rules, tables) is switched off, so such text
 stays as the member typed it.
 """
 
@@ -43,7 +43,7 @@ _cleaner = bleach.Cleaner(
 
 # Single line breaks are kept (``breaks``); HTML typed by hand is left to bleach.
 _markdown = MarkdownIt("commonmark", {"html": True, "breaks": True}).disable(
-    ["heading", "lheading", "code", "fence", "image", "hr", "entity"]
+    ["heading", "lheading", "code", "fence", "backticks", "image", "hr", "entity"]
 )
 
 

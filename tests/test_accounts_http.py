@@ -46,7 +46,7 @@ def test_signup_sends_a_link_and_the_link_makes_the_account(client, db_session, 
     assert page.status_code == 200
     assert "ane@example.com" in page.text and "Create my account" in page.text
     assert user_count(db_session) == 0
-    made = client.submit(link, {})
+    made = client.submit(link, {"password": "kelp forest walk"})
     assert (made.status_code, made.headers["Location"]) == (302, "/")
     user = db_session.scalar(select(User).where(User.email == "ane@example.com"))
     assert user.display_name == "Ane"
@@ -61,7 +61,7 @@ def test_signup_sends_a_link_and_the_link_makes_the_account(client, db_session, 
 )
 def test_signup_follows_a_safe_next(client, mail, next_url, expected):
     signup(client, next=next_url)
-    response = client.submit(link_in(mail[0]), {})
+    response = client.submit(link_in(mail[0]), {"password": "kelp forest walk"})
     assert response.headers["Location"] == expected
 
 
@@ -100,25 +100,43 @@ def test_an_expired_or_forged_link_is_refused_and_expired_requests_are_purged(
     request = db_session.scalar(select(SignupRequest))
     request.expires_at = utcnow() - timedelta(seconds=1)
     db_session.commit()
-    refused = client.submit(link, {})
+    refused = client.submit(link, {"password": "kelp forest walk"})
     assert refused.status_code == 400 and "sign up again" in refused.text
     assert user_count(db_session) == 0
     assert purge_expired_signups(db_session) == 1
     assert signup_requests(db_session) == 0
 
 
-def test_someone_elses_pending_signup_cannot_take_the_account(make_client, db_session, mail):
-    """An attacker signs up with Ane's address first; Ane's own link makes her account, with
-    her password, and the attacker's link then makes nothing."""
+def test_someone_elses_pending_signup_cannot_hand_over_an_account(make_client, db_session, mail):
+    """An attacker signs up with Ane's address first, with a password of their own. Ane
+    opening that link cannot make the account with it: it asks for the password chosen
+    with the link. Her own link makes hers, and the attacker's then makes nothing."""
     signup(make_client(), password="attacker passphrase")
     ane = make_client()
     signup(ane)
     attackers_link, anes_link = link_in(mail[0]), link_in(mail[1])
-    assert ane.submit(anes_link, {}).status_code == 302
+    wrong = ane.submit(attackers_link, {"password": "kelp forest walk"})
+    assert wrong.status_code == 400 and "not the password chosen with this link" in wrong.text
+    assert user_count(db_session) == 0 and signup_requests(db_session) == 2
+    assert ane.submit(anes_link, {"password": "kelp forest walk"}).status_code == 302
     user = db_session.scalar(select(User).where(User.email == "ane@example.com"))
     assert verify_password(user.password_hash, "kelp forest walk")
-    assert make_client().submit(attackers_link, {}).status_code == 400
+    gone = make_client().submit(attackers_link, {"password": "attacker passphrase"})
+    assert gone.status_code == 400
     assert user_count(db_session) == 1
+
+
+def test_a_signed_in_person_is_never_swapped_into_the_new_account(client, make, db_session, mail):
+    signup(client)
+    link = link_in(mail[0])
+    someone = make.user(display_name="Jon")
+    client.submit("/login", {"email": someone.email, "password": PASSWORD})
+    page = client.get(link)
+    assert page.status_code == 200 and "You are logged in as Jon" in page.text
+    refused = client.submit(link, {"password": "kelp forest walk"})
+    assert refused.status_code == 409
+    assert user_count(db_session) == 1  # only Jon
+    assert "Hello, Jon" in client.get("/").text
 
 
 @pytest.mark.parametrize(

@@ -263,3 +263,21 @@ def test_withdrawing_a_pending_request_needs_no_confirmation(client, make, db_se
     login(client, applicant)
     assert client.submit(f"/groups/{group.slug}/leave").status_code == 302
     assert membership_of(db_session, applicant, group).status == MembershipStatus.LEFT
+
+
+def test_an_answered_invitation_or_a_committed_intent_is_refused_without_a_question(
+    client, make, db_session
+):
+    from tecopio.groups.models import InvitationStatus
+    from tecopio.memberdata.models import IntentStatus
+
+    admin = make.user()
+    group = make.group(admin=admin)
+    invitation = make.invitation(group, status=InvitationStatus.ACCEPTED)
+    intent = make.intent(admin, status=IntentStatus.COMMITTED)
+    login(client, admin)
+    revoked = client.submit(f"/groups/{group.slug}/invitations/{invitation.id}/revoke")
+    assert revoked.status_code == 409 and 'name="confirmed"' not in revoked.text
+    deleted = client.submit(f"/my/intent/{intent.id}/delete")
+    assert deleted.status_code == 409 and 'name="confirmed"' not in deleted.text
+    assert db_session.get(Intent, intent.id) is not None

@@ -326,7 +326,7 @@ def test_invite_by_email_and_accept_after_signing_up(make_client, world, db_sess
     )
     assert response.status_code == 200  # "check your email"
     confirm = re.search(r"http://localhost(/signup/confirm/\S+)", mail[-1].get_content()).group(1)
-    response = newcomer.submit(confirm, {})
+    response = newcomer.submit(confirm, {"password": "kelp forest walk"})
     assert response.headers["Location"] == link
     assert "Accept and join" in newcomer.get(link).text
     response = newcomer.submit("/", action=link + "/accept")

@@ -292,6 +292,7 @@ def test_feedback_is_stored_as_typed_and_shown_sanitised(db_session, make):
         ("old <b>tags</b> too", "<p>old <b>tags</b> too</p>"),
         # What the hint does not promise stays as typed, never as another element.
         ("# Not a heading", "<p># Not a heading</p>"),
+        ("`not code`", "<p>`not code`</p>"),
         ("![x](https://e.org/x.png)", "<p>!"),
         ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
         ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),

@@ -383,3 +383,57 @@ def test_no_email_about_a_request_answered_before_the_mail_went(
     db_session.commit()
     assert services.send_pending_emails(db_session) == 0
     assert mail == []
+
+
+def test_a_former_admin_no_longer_sees_requests_to_join(make_client, make, db_session):
+    """A request names the applicant, which members who are not admins never see."""
+    from tecopio.groups.services import demote_member, join_group
+
+    first, second = make.user(), make.user()
+    group = make.group(admin=first, membership_policy="approval")
+    make.membership(group, second, role="admin")
+    join_group(db_session, make.user(display_name="Secret Applicant"), group)
+    db_session.commit()
+    demote_member(db_session, first, services_membership(db_session, second, group))
+    db_session.commit()
+    former = make_client()
+    login(former, second)
+    assert "Secret Applicant" not in former.get("/notifications").text
+    assert 'id="unread-count"' not in former.get("/").text
+    still = make_client()
+    login(still, first)
+    assert "Secret Applicant asks to join" in still.get("/notifications").text
+
+
+def test_the_badge_counts_only_what_still_waits(client, make, db_session, assembly):
+    group, admin, members = assembly
+    proposal = open_motion(db_session, group, admin)
+    invitation = make.invitation(make.group(name="Elsewhere"), email=members[1].email)
+    services.invitation_sent(invitation, session=db_session)
+    db_session.commit()
+    login(client, members[1])
+    assert 'id="unread-count">2<' in client.get("/").text
+    decisions.withdraw(db_session, admin, proposal)  # the vote no longer asks anything
+    invitation.expires_at = utcnow() - timedelta(seconds=1)  # nor the invitation
+    db_session.commit()
+    assert 'id="unread-count"' not in client.get("/").text
+    page = client.get("/notifications").text
+    assert "Solar together" in page and "Elsewhere" in page  # still listed, as history
+
+
+def test_accepting_an_invitation_answers_ones_own_request_for_the_admins(
+    make_client, make, db_session
+):
+    from tecopio.groups.services import accept_invitation, join_group
+
+    admin = make.user()
+    group = make.group(admin=admin, membership_policy="approval")
+    applicant = make.user()
+    join_group(db_session, applicant, group)
+    invitation = make.invitation(group, email=applicant.email)
+    db_session.commit()
+    assert unread(db_session, admin) == ["join_requested"]
+    accept_invitation(db_session, applicant, invitation)
+    db_session.commit()
+    assert unread(db_session, admin) == []
+    assert unread(db_session, applicant) == []  # joined by their own answer: nothing to tell

@@ -35,6 +35,19 @@ class SignupForm(FlaskForm):
     next = HiddenField()
 
 
+class ConfirmSignupForm(FlaskForm):
+    """The password chosen when signing up: whoever opens a link for an address they own
+    cannot be handed an account someone else set the password of."""
+
+    password = PasswordField(
+        _l("The password you chose when signing up"),
+        validators=[
+            InputRequired(_l("Enter your password.")),
+            Length(max=MAX_LENGTH, message=TOO_LONG),
+        ],
+    )
+
+
 class LoginForm(FlaskForm):
     email = _email_field()
     password = PasswordField(
@@ -65,8 +78,11 @@ class ProfileForm(FlaskForm):
         invalid_choice_message=NOT_A_CHOICE,
     )
     email_notifications = BooleanField(
-        _l("Email me about votes in my groups"),
-        description=_l("When a vote opens, and a day before it closes if you have not voted."),
+        _l("Email me what waits on me"),
+        description=_l(
+            "When a vote opens, and a day before it closes if you have not voted; requests to "
+            "join the groups you admin; the answer to your own requests."
+        ),
     )
 
 

@@ -136,12 +136,24 @@ def pending_signup(session: Session, token: str, now: datetime | None = None) ->
     return request
 
 
-def complete_signup(session: Session, request: SignupRequest) -> User:
+class WrongSignupPassword(AccountError):
+    message = _l(
+        "This is not the password chosen with this link. If you did not sign up with it, "
+        "ignore it and use the link of your own sign-up."
+    )
+
+
+def complete_signup(session: Session, request: SignupRequest, password: str) -> User:
     """The account, from the sign-up its owner confirmed; every other request for it goes.
 
-    Raises ``EmailTaken`` when the address got an account meanwhile (from an
-    earlier link): only the address's owner can see that answer.
+    ``password`` must be the one chosen with this request: the owner of the
+    address opening someone else's pending sign-up for it (made to hand them
+    an account with a password the other person knows) makes nothing.
+    Raises ``WrongSignupPassword``, or ``EmailTaken`` when the address got an
+    account meanwhile (from an earlier link): only its owner sees that answer.
     """
+    if not verify_password(request.password_hash, password):
+        raise WrongSignupPassword()
     if find_user_by_email(session, request.email) is not None:
         session.execute(delete(SignupRequest).where(SignupRequest.email == request.email))
         raise EmailTaken()

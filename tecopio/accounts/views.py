@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tecopio.accounts import jobs, personal, services
 from tecopio.accounts.forms import (
+    ConfirmSignupForm,
     LoginForm,
     PasswordChangeForm,
     ProfileForm,
@@ -67,7 +68,11 @@ def signup():
         else:
             _send_signup_mail(form.email.data, token)
             # The same answer whether or not the address has an account.
-            return render_template("accounts/signup_sent.html", email=form.email.data)
+            return render_template(
+                "accounts/signup_sent.html",
+                email=form.email.data,
+                hours=current_app.config["SIGNUP_VALID_HOURS"],
+            )
     return render_form("accounts/signup.html", form=form)
 
 
@@ -100,20 +105,30 @@ def _send_signup_mail(email: str, token: str | None) -> None:
 @public
 @limiter.limit(configured("SIGNUP_RATE_LIMIT"), methods=["POST"])
 def confirm_signup(token: str):
-    """The link from the sign-up email: a page with one button, so that a mail scanner
-    opening the link makes no account (a GET never writes)."""
+    """The link from the sign-up email: a form asking for the password chosen with it, so
+    that a mail scanner opening the link makes nothing (a GET never writes), and the
+    owner of the address never gets an account someone else chose the password of."""
     try:
         pending = services.pending_signup(db.session, token)
     except services.InvalidSignupLink as exc:
         abort_with(400, exc.message)
-    if request.method == "GET":
-        return render_template("accounts/signup_confirm.html", pending=pending)
+    form = ConfirmSignupForm()
+    hours = current_app.config["SIGNUP_VALID_HOURS"]
     if current_user.is_authenticated:
-        logout_user()
+        # Never swap the signed-in person into another account without a word.
+        return render_template(
+            "accounts/signup_confirm.html", pending=pending, form=None, hours=hours
+        ), (409 if request.method == "POST" else 200)
+    if not form.validate_on_submit():
+        return render_form("accounts/signup_confirm.html", pending=pending, form=form, hours=hours)
     next_url = pending.next_url
     try:
-        user = services.complete_signup(db.session, pending)
+        user = services.complete_signup(db.session, pending, form.password.data)
         db.session.commit()
+    except services.WrongSignupPassword as exc:
+        db.session.rollback()
+        form.password.errors.append(exc.message)
+        return render_form("accounts/signup_confirm.html", pending=pending, form=form, hours=hours)
     except (services.EmailTaken, IntegrityError) as exc:
         # Taken by an earlier link: the requests for the address are gone (committed);
         # taken by a concurrent click on the same link: nothing to keep.

@@ -557,8 +557,11 @@ def accept_invitation(
         )
         session.add(membership)
     elif not membership.is_active:
+        was_asking = membership.status == MembershipStatus.PENDING
         _apply(membership, MembershipEvent.ACCEPT_INVITATION)
         membership.role = Role.MEMBER
+        if was_asking:  # their request to join waits on no admin any more
+            events.join_request_closed.send(membership, session=session, outcome="invited")
     invitation.status = InvitationStatus.ACCEPTED
     invitation.responded_at = now
     record(session, "invitation.accepted", actor=user, group=group, target_user=user)

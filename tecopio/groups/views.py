@@ -15,7 +15,7 @@ from tecopio.governance import decisions
 from tecopio.governance.charters import GovernanceError, current_charter, current_charters
 from tecopio.groups import personal, services
 from tecopio.groups.forms import GroupDetailsForm, GroupForm, InviteForm
-from tecopio.groups.models import Invitation, Membership, MembershipStatus
+from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus
 from tecopio.guards import Child, for_group, public, signed_in
 from tecopio.mail import MailError, send_mail
 from tecopio.privacy.services import current_consents
@@ -343,7 +343,8 @@ def _send_invitation(invitation: Invitation) -> None:
 @bp.post("/groups/<slug>/invitations/<int:invitation_id>/revoke")
 @for_group(policy.can_invite, child=Child(Invitation, "invitation_id", "invitation"))
 def revoke_invitation(group, invitation):
-    if not confirmed():
+    # Only a withdrawal that can happen is asked about; an answered one is refused at once.
+    if invitation.status == InvitationStatus.PENDING and not confirmed():
         return ask_first(
             title=_("Withdraw the invitation to %(email)s?", email=invitation.email),
             consequences=[

@@ -307,7 +307,9 @@ def _ask_before_deleting(kind: str, item):
 @bp.post("/<kind>/<int:item_id>/delete")
 @for_own(lambda kwargs: services.ITEM_KINDS.get(kwargs["kind"]))
 def delete(kind: str, item):
-    if not confirmed():
+    # A committed intent cannot be deleted: refused at once rather than asked about.
+    locked = kind == "intent" and intent_locked(item)
+    if not locked and not confirmed():
         return _ask_before_deleting(kind, item)
     try:
         services.delete_item(db.session, item)

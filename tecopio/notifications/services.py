@@ -14,8 +14,8 @@ waits.
 from datetime import datetime, timedelta
 
 from flask_babel import force_locale
-from sqlalchemy import and_, func, insert, literal, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from tecopio import jobs
 from tecopio.accounts.models import User
@@ -177,10 +177,81 @@ def vote_cast(proposal: Proposal, *, session: Session, user: User) -> None:
     _mark_read(session, Notification.user_id == user.id, Notification.proposal_id == proposal.id)
 
 
-def unread_count(session: Session, user: User) -> int:
+def _still_an_admin(user: User):
+    """A request to join is shown only to who is still an admin of its group: it names the
+    applicant, which members who are not admins never see."""
+    admin = aliased(Membership)
+    return (
+        select(admin.id)
+        .where(
+            admin.user_id == user.id,
+            admin.group_id == Notification.group_id,
+            admin.status == MembershipStatus.ACTIVE,
+            admin.role == Role.ADMIN,
+        )
+        .exists()
+    )
+
+
+def _visible_to(user: User):
+    return and_(
+        Notification.user_id == user.id,
+        or_(Notification.kind != NotificationKind.JOIN_REQUESTED, _still_an_admin(user)),
+    )
+
+
+def _still_waits(now: datetime):
+    """What the badge counts: notices whose item still asks something of the person.
+
+    A vote that closed, a request answered or withdrawn, an invitation answered,
+    withdrawn or expired no longer wait, read or not; answers and removals are
+    news until read.
+    """
+    applicant = aliased(Membership)
+    return or_(
+        and_(
+            Notification.kind.in_(list(PROPOSAL_KINDS)),
+            select(Proposal.id)
+            .where(
+                Proposal.id == Notification.proposal_id,
+                Proposal.status == ProposalStatus.OPEN,
+                Proposal.closes_at > now,
+            )
+            .exists(),
+        ),
+        and_(
+            Notification.kind == NotificationKind.JOIN_REQUESTED,
+            select(applicant.id)
+            .where(
+                applicant.id == Notification.membership_id,
+                applicant.status == MembershipStatus.PENDING,
+            )
+            .exists(),
+        ),
+        and_(
+            Notification.kind == NotificationKind.INVITED,
+            select(Invitation.id)
+            .where(
+                Invitation.id == Notification.invitation_id,
+                Invitation.status == InvitationStatus.PENDING,
+                Invitation.expires_at > now,
+            )
+            .exists(),
+        ),
+        Notification.kind.in_(
+            [
+                NotificationKind.JOIN_APPROVED,
+                NotificationKind.JOIN_DECLINED,
+                NotificationKind.MEMBER_REMOVED,
+            ]
+        ),
+    )
+
+
+def unread_count(session: Session, user: User, now: datetime | None = None) -> int:
     return session.scalar(
         select(func.count(Notification.id)).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None)
+            _visible_to(user), Notification.read_at.is_(None), _still_waits(now or utcnow())
         )
     )
 
@@ -189,7 +260,7 @@ def notifications_of(session: Session, user: User, limit: int = 50) -> list[Noti
     return list(
         session.scalars(
             select(Notification)
-            .where(Notification.user_id == user.id)
+            .where(_visible_to(user))
             .options(
                 joinedload(Notification.group),
                 joinedload(Notification.proposal),

@@ -27,6 +27,7 @@ def sign_up(page, base, email, name, mail):
     message = next(m for m in reversed(mail) if m["To"] == email)
     link = re.search(r"http://localhost(/signup/confirm/\S+)", message.get_content()).group(1)
     page.goto(f"{base}{link}")
+    page.get_by_label("The password you chose when signing up").fill(PASSWORD)
     page.get_by_role("button", name="Create my account").click()
     page.wait_for_url(f"{base}/")
     assert f"Hello, {name}" in page.locator("h1").inner_text()
