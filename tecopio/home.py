@@ -81,10 +81,11 @@ def index():
 @bp.get("/admin/")
 @platform(policy.can_operate_platform)
 def operator():
+    companies = directory.active_companies(db.session)
     return render_template(
         "operator.html",
-        company_count=len(directory.active_companies(db.session)),
-        duplicates=directory.possible_duplicates(db.session),
+        company_count=len(companies),
+        duplicates=directory.possible_duplicates(companies),
     )
 
 

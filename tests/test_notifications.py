@@ -10,6 +10,7 @@ from tecopio.db import utcnow
 from tecopio.governance import decisions
 from tecopio.governance.models import ProposalComment, Vote
 from tecopio.groups.models import MembershipStatus
+from tecopio.groups.services import membership_of
 from tecopio.notifications import services
 from tecopio.notifications.models import Notification, NotificationKind
 from tecopio.privacy.records import erase_account, export_data
@@ -229,7 +230,7 @@ def test_admins_hear_of_a_request_until_one_of_them_answers_it(
     assert f'href="/groups/{group.slug}/members"' in page
     assert 'id="unread-count">1<' in page
 
-    membership = services_membership(db_session, applicant, group)
+    membership = membership_of(db_session, applicant, group)
     answered = admin.submit(
         f"/groups/{group.slug}/members/{membership.id}/approve", {"confirmed": "yes"}
     )
@@ -243,12 +244,6 @@ def test_admins_hear_of_a_request_until_one_of_them_answers_it(
     assert f'href="/groups/{group.slug}"' in welcome
 
 
-def services_membership(db_session, user, group):
-    from tecopio.groups.services import membership_of
-
-    return membership_of(db_session, user, group)
-
-
 def test_a_declined_applicant_is_told_and_a_withdrawn_request_stops_asking(
     make_client, make, db_session, approval_group
 ):
@@ -260,7 +255,7 @@ def test_a_declined_applicant_is_told_and_a_withdrawn_request_stops_asking(
         client.submit(f"/groups/{group.slug}/join")
     admin = make_client()
     login(admin, first)
-    membership = services_membership(db_session, declined, group)
+    membership = membership_of(db_session, declined, group)
     admin.submit(f"/groups/{group.slug}/members/{membership.id}/reject", {"confirmed": "yes"})
     assert unread(db_session, declined) == ["join_declined"]
     withdrawing = make_client()
@@ -301,7 +296,7 @@ def test_a_removed_member_is_told(make_client, make, db_session):
     member = make.member(group)
     client = make_client()
     login(client, admin)
-    membership = services_membership(db_session, member, group)
+    membership = membership_of(db_session, member, group)
     client.submit(f"/groups/{group.slug}/members/{membership.id}/remove", {"confirmed": "yes"})
     assert unread(db_session, member) == ["member_removed"]
     removed = make_client()
@@ -394,7 +389,7 @@ def test_a_former_admin_no_longer_sees_requests_to_join(make_client, make, db_se
     make.membership(group, second, role="admin")
     join_group(db_session, make.user(display_name="Secret Applicant"), group)
     db_session.commit()
-    demote_member(db_session, first, services_membership(db_session, second, group))
+    demote_member(db_session, first, membership_of(db_session, second, group))
     db_session.commit()
     former = make_client()
     login(former, second)

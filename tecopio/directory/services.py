@@ -30,9 +30,13 @@ class InvalidMerge(ValueError):
     message = _l("Choose two different companies that are not already merged.")
 
 
+def _folded(name: str) -> str:
+    """Lower case, without accents: "Eléctrica" -> "electrica"."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+
+
 def normalise_company_name(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "", ascii_name.casefold())[:NAME_MAX]
+    return re.sub(r"[^a-z0-9]+", "", _folded(name))[:NAME_MAX]
 
 
 def clean_company_name(value: str | None) -> str:
@@ -121,12 +125,10 @@ NOISE_WORDS = frozenset(
 def likeness_key(name: str) -> str:
     """A company's name without case, accents, punctuation, articles or legal form:
     "Red Eléctrica del Norte" and "Red Electrica Norte S.A." give the same key."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_name.casefold())
-    return "".join(word for word in words if word not in NOISE_WORDS)
+    return "".join(w for w in re.findall(r"[a-z0-9]+", _folded(name)) if w not in NOISE_WORDS)
 
 
-def possible_duplicates(session: Session, limit: int = 20) -> list[tuple[Company, Company]]:
+def possible_duplicates(companies: list[Company], limit: int = 20) -> list[tuple[Company, Company]]:
     """Pairs of entries whose names, stripped of articles and legal forms, are the same or one
     begins the other ("Som Energia" and "Som Energia SCCL"): merges worth a look.
 
@@ -135,7 +137,7 @@ def possible_duplicates(session: Session, limit: int = 20) -> list[tuple[Company
     The longer name is offered as the duplicate.
     """
     keyed = sorted(
-        ((likeness_key(company.name), company) for company in active_companies(session)),
+        ((likeness_key(company.name), company) for company in companies),
         key=lambda pair: (pair[0], pair[1].id),
     )
     pairs: list[tuple[Company, Company]] = []

@@ -178,8 +178,8 @@ def vote_cast(proposal: Proposal, *, session: Session, user: User) -> None:
 
 
 def _still_an_admin(user: User):
-    """A request to join is shown only to who is still an admin of its group: it names the
-    applicant, which members who are not admins never see."""
+    """A request to join is shown only to who is still an admin of its group: it names an
+    applicant still waiting, whom members who are not admins do not see where admins admit."""
     admin = aliased(Membership)
     return (
         select(admin.id)
