@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.accounts import cli as account_cli
     from tecopio.accounts import sessions as account_sessions
     from tecopio.accounts import views as account_views
+    from tecopio.analytics import company as _company_release  # noqa: F401
     from tecopio.analytics import models as _analytics_models  # noqa: F401
     from tecopio.analytics import views as analytics_views
 
@@ -43,12 +44,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.audit import models as _audit_models  # noqa: F401
     from tecopio.audit import personal as audit_personal
     from tecopio.categories import views as category_views
+    from tecopio.demand import views as demand_views
     from tecopio.directory import views as directory_views
     from tecopio.governance import views as governance_views
     from tecopio.groups import views as group_views
     from tecopio.memberdata import models as _memberdata_models  # noqa: F401
     from tecopio.memberdata import views as memberdata_views
     from tecopio.notifications import views as notification_views
+    from tecopio.partners import views as partner_views
     from tecopio.privacy import models as _privacy_models  # noqa: F401
     from tecopio.privacy import views as privacy_views
 
@@ -72,6 +75,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     analytics_views.init_app(app)
     governance_views.init_app(app)
     notification_views.init_app(app)
+    partner_views.init_app(app)
+    demand_views.init_app(app)
     home.init_app(app)
     audit_labels.init_app(app)
     audit_personal.register()  # the audit log's part in export and erasure

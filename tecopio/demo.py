@@ -13,12 +13,14 @@ from tecopio.analytics.cache import publish_release
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.db import today as current_day
+from tecopio.demand import services as offers
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
 from tecopio.governance import decisions
 from tecopio.groups import services as groups
 from tecopio.groups.models import Invitation, InvitationStatus, Membership
 from tecopio.memberdata import services as memberdata
+from tecopio.partners import services as partners
 from tecopio.privacy import services as privacy
 
 DEMO_PASSWORD = "tecopio-demo-2026"  # noqa: S105
@@ -32,6 +34,8 @@ DEMO_PEOPLE = [
     ("iker@example.com", "Iker Larrañaga", "member of Bilbao and Vitoria-Gasteiz groups"),
     ("lucia@example.com", "Lucía Fernández", "waiting for approval in Bilbao; invited to Donostia"),
     ("operator@example.com", "Platform Operator", "platform admin: merges duplicate companies"),
+    ("nora@example.com", "Nora Ibarra", "owner of Ekiluz's partner account (verified)"),
+    ("pello@example.com", "Pello Gómez", "owner of FibraNet's account, waiting to be verified"),
 ]
 
 # (name, website, sector slug)
@@ -114,7 +118,63 @@ def load_demo_data(session) -> dict[str, User]:
     load_neighbours(session, energy)
     load_decisions(session, people, energy)
     load_release_history(session, energy)
+    load_partners(session, people, energy)
     return people
+
+
+def load_partners(session, people, energy) -> None:
+    """Ekiluz's verified account, invited to the Bilbao group's open offer; FibraNet's
+    account waiting in the operator's queue."""
+    ekiluz = partners.register_company(
+        session,
+        people["nora"],
+        name="Ekiluz Energia Kooperatiba",
+        description="A renewable energy cooperative of the Basque Country: solar and wind.",
+        website="https://ekiluz.example.org",
+        contact_email="partners@ekiluz.example.org",
+    )
+    partners.verify_company(session, people["operator"], ekiluz)
+    partners.register_company(
+        session,
+        people["pello"],
+        name="FibraNet Telecom",
+        description="Fibre broadband in Bizkaia and Gipuzkoa.",
+        website="https://fibranet.example.com",
+        contact_email="business@fibranet.example.com",
+    )
+    energy_root = load_tree(session).by_slug["energy"]
+    offer = offers.create_offer(
+        session,
+        people["ane"],
+        energy,
+        title="Renewable electricity and solar for our households",
+        category_id=energy_root.id,
+        terms=(
+            "The company sees only the group's totals, never a member. It contacts members "
+            "only about this deal, and only those who chose to share their contact details for "
+            "it, once the deal goes ahead. No direct marketing outside the deal; no resale of "
+            "these figures. Prices are for every member who commits, with no hidden fees."
+        ),
+        weights={"price": 40, "renewable": 30, "local": 15, "conditions": 10, "service": 5},
+        tipping_point=12,
+        tiers=[20, 30],
+        deadline_day=current_day() + timedelta(days=21),
+    )
+    offers.publish_offer(session, people["ane"], offer)
+    offers.invite_companies(session, people["ane"], offer, [ekiluz.id])
+    offers.create_offer(
+        session,
+        people["ane"],
+        energy,
+        title="Heat pumps for older flats",
+        category_id=energy_root.id,
+        terms="Installation included; no obligation for members who do not commit.",
+        weights={"price": 50, "warranty": 30, "service": 20},
+        tipping_point=15,
+        tiers=[],
+        deadline_day=current_day() + timedelta(days=45),
+    )
+    partners.invite_staff(session, people["nora"], ekiluz, "ander@ekiluz.example.org")
 
 
 def load_decisions(session, people, energy) -> None:

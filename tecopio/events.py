@@ -23,6 +23,10 @@ anything slow is a job they queue (``tecopio.jobs``).
   app; once answered or withdrawn, the notice is done with.
 - ``vote_cast``: sender the proposal; ``session``, ``user``. The voter's
   notices of that vote are done with.
+- ``offer_published``: sender the demand offer; ``session``. Its figures are
+  frozen; the group's feed and notices follow.
+- ``offer_invitation_sent``: sender the offer invitation; ``session``. The
+  company's staff are told.
 - ``companies_merging``: sender the company folded away; ``session``,
   ``target``. Every feature that names companies moves its rows to the
   target; a handler returns how many of a member's mentions it had to drop
@@ -42,6 +46,8 @@ member_removed = _events.signal("member-removed")
 invitation_sent = _events.signal("invitation-sent")
 invitation_closed = _events.signal("invitation-closed")
 vote_cast = _events.signal("vote-cast")
+offer_published = _events.signal("offer-published")
+offer_invitation_sent = _events.signal("offer-invitation-sent")
 
 
 def connect(signal, handler) -> None:

@@ -14,6 +14,8 @@ that declares nothing, so a new route cannot forget.
 - ``for_group``: routes under ``/groups/<slug>``; the view receives ``group``
   (and, with ``child``, the object the URL names inside the group, which must
   belong to it) instead of the URL's identifiers.
+- ``for_company``: routes under ``/partners/<company>``; the view receives
+  ``partner``, the company's account.
 - ``for_own``: a member's own item; someone else's is "not found".
 """
 
@@ -151,6 +153,36 @@ def for_group(
             return view(group=group, **kwargs)
 
         return _declare(guarded, f"group: {predicate.__name__}")
+
+    return decorator
+
+
+def _partner_or_404(slug: str):
+    from tecopio.partners.services import get_partner
+
+    partner = get_partner(db.session, slug)
+    if partner is None:
+        abort(404)
+    return partner
+
+
+def for_company(predicate: Callable, *, hide: bool = False):
+    """A route under ``/partners/<company>``: ``predicate(user, partner)`` decides.
+
+    The visitor is sent to log in, the company loaded (unknown: 404), and the
+    predicate asked (403, or 404 with ``hide``); the view receives ``partner``.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(company: str, **kwargs):
+            if (redirect := _login_first()) is not None:
+                return redirect
+            partner = _partner_or_404(company)
+            require(predicate(current_user, partner), hide=hide)
+            return view(partner=partner, **kwargs)
+
+        return _declare(guarded, f"company: {predicate.__name__}")
 
     return decorator
 

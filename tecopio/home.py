@@ -20,6 +20,7 @@ from tecopio.governance.decisions import recent_proposals, votes_waiting_on
 from tecopio.groups import services as groups
 from tecopio.guards import platform, public
 from tecopio.memberdata.services import record_count
+from tecopio.partners.services import unverified_companies
 from tecopio.privacy.services import current_consents
 
 bp = Blueprint("home", __name__)
@@ -86,6 +87,7 @@ def operator():
         "operator.html",
         company_count=len(companies),
         duplicates=directory.possible_duplicates(companies),
+        unverified=unverified_companies(db.session),
     )
 
 

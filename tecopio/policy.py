@@ -17,6 +17,8 @@ from tecopio.governance import decisions
 from tecopio.governance.charters import admins_may_change, current_charter
 from tecopio.groups.models import Group, MembershipStatus
 from tecopio.groups.services import membership_of
+from tecopio.partners.models import StaffRole
+from tecopio.partners.services import staff_of
 
 
 def _membership(user, group: Group):
@@ -162,6 +164,58 @@ def can_operate_platform(user) -> bool:
 def can_add_company(user) -> bool:
     """Any signed-in person may add a company members name in their data."""
     return user is not None and user.is_authenticated
+
+
+def _staff(user, partner):
+    """The user's place in a company's staff, looked up once per request."""
+    if user is None or not user.is_authenticated:
+        return None
+    if not has_request_context():
+        return staff_of(db.session, user, partner)
+    cache = g.setdefault("policy_staff", {})
+    key = (user.id, partner.id)
+    if key not in cache:
+        cache[key] = staff_of(db.session, user, partner)
+    return cache[key]
+
+
+def is_company_staff(user, partner) -> bool:
+    """People acting for the company now (owners too); removed staff no longer do."""
+    staff = _staff(user, partner)
+    return staff is not None and staff.active
+
+
+def is_company_owner(user, partner) -> bool:
+    staff = _staff(user, partner)
+    return staff is not None and staff.active and staff.role == StaffRole.OWNER
+
+
+def can_use_partner_portal(user, partner) -> bool:
+    """A company's pages (its offers, its details) are for its staff."""
+    return is_company_staff(user, partner)
+
+
+def can_manage_company(user, partner) -> bool:
+    """Editing the company's details and its staff: its owners."""
+    return is_company_owner(user, partner)
+
+
+def can_register_company(user) -> bool:
+    return user is not None and user.is_authenticated
+
+
+def can_verify_companies(user) -> bool:
+    return can_operate_platform(user)
+
+
+def can_view_offers(user, group: Group) -> bool:
+    """A group's published offers, for its members (drafts: see ``can_manage_offers``)."""
+    return is_active_member(user, group)
+
+
+def can_manage_offers(user, group: Group) -> bool:
+    """Building offers, publishing them where the charter lets admins, inviting companies."""
+    return is_group_admin(user, group)
 
 
 def init_app(app) -> None:

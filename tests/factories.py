@@ -24,6 +24,7 @@ from tecopio.groups.models import (
     Role,
 )
 from tecopio.memberdata.models import Feedback, Intent, IntentStatus, Preference
+from tecopio.partners.models import CompanyStaff, PartnerCompany, StaffRole
 from tecopio.privacy.models import Consent
 
 PASSWORD = "correct horse battery staple"
@@ -215,6 +216,49 @@ class Factories:
                 granted=granted,
             )
         )
+
+    def partner(
+        self, owner: User | None = None, *, verified: bool = True, **company
+    ) -> "PartnerCompany":
+        """A company account (its directory entry made too), verified unless told otherwise."""
+        entry = self.company(**company)
+        partner = PartnerCompany(
+            company=entry,
+            slug=f"partner-{entry.id}",
+            description="We sell things.",
+            contact_email=f"contact{entry.id}@company.example",
+            verified_at=utcnow() if verified else None,
+        )
+        self._save(partner)
+        self._save(CompanyStaff(partner=partner, user=owner or self.user(), role=StaffRole.OWNER))
+        return partner
+
+    def staff(self, partner, user: User | None = None, **overrides) -> "CompanyStaff":
+        values = {"partner": partner, "user": user or self.user(), "role": StaffRole.STAFF}
+        values.update(overrides)
+        return self._save(CompanyStaff(**values))
+
+    def offer(self, group: Group, admin: User | None = None, *, publish: bool = False, **fields):
+        """A draft offer in ``group`` (energy, tipping at the company k), published if asked."""
+        from tecopio.demand import services as offers
+
+        admin = admin or self.admins(group)[0].user
+        charter = current_charter(self.session, group)
+        values = {
+            "title": "Green electricity for the group",
+            "category_id": self.category("energy").id,
+            "terms": "No direct marketing outside the deal.",
+            "weights": {"price": 60, "renewable": 40},
+            "tipping_point": charter.company_k,
+            "tiers": [],
+            "deadline_day": date.today() + timedelta(days=20),
+        }
+        values.update(fields)
+        offer = offers.create_offer(self.session, admin, group, **values)
+        if publish:
+            offers.publish_offer(self.session, admin, offer)
+        self.commit()
+        return offer
 
 
 def signup_token(session, email: str = "new.person@example.com") -> str:

@@ -8,6 +8,8 @@ from tecopio.accounts.services import authenticate
 from tecopio.analytics.cache import publish_if_due, released_page
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
+from tecopio.db import utcnow
+from tecopio.demand.services import invited_companies, offers_of
 from tecopio.demo import (
     DEMO_ENERGY_SLUG,
     DEMO_PASSWORD,
@@ -25,6 +27,7 @@ from tecopio.groups.models import (
     MembershipStatus,
 )
 from tecopio.groups.services import list_memberships
+from tecopio.partners.services import companies_of, unverified_companies
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 
@@ -97,7 +100,7 @@ def test_demo_group_has_decisions_under_way(db_session):
     people = load_demo_data(db_session)
     energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     proposals = decisions.proposals_of(db_session, energy)
-    assert {p.kind for p in proposals} == {"charter", "motion"}
+    assert {p.kind for p in proposals} == {"charter", "motion", "offer"}
     charter_change = next(p for p in proposals if p.kind == "charter")
     tally = decisions.current_tally(db_session, charter_change)
     assert (tally.yes, tally.abstain) == (2, 1)
@@ -120,3 +123,18 @@ def test_the_demo_group_has_a_second_release_with_rows_held_back(db_session):
     assert figures.demand.total.values["members"] == 16 + len(LATER_NEIGHBOURS)
     local = next(r for r in figures.preference_values.rows if r.key == "energy:local")
     assert local.released
+
+
+def test_the_demo_has_a_verified_partner_invited_to_an_open_offer(db_session):
+    people = load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    published = [o for o in offers_of(db_session, energy, drafts=True) if o.snapshot]
+    assert len(published) == 1
+    offer = published[0]
+    assert offer.is_open_for_bids(utcnow())
+    demand = {row["key"]: row for row in offer.snapshot["demand"]}
+    assert demand["energy"]["members"] >= offer.snapshot["k"]
+    (invitation,) = invited_companies(db_session, offer)
+    assert invitation.partner.verified
+    assert [c.name for c in companies_of(db_session, people["nora"])] == [invitation.partner.name]
+    assert [p.name for p in unverified_companies(db_session)] == ["FibraNet Telecom"]

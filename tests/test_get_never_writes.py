@@ -1,6 +1,8 @@
 """A GET never writes: every GET route, for every kind of visitor, runs no INSERT, UPDATE or DELETE.
 
-A GET may queue work (a due analytics release); the jobs and POSTs write.
+A GET may queue work (a due analytics release); the jobs and POSTs write. Rows put in
+a computation's own temporary tables (a draft offer's preview gathers members' shared
+rows as a release does) are the connection's alone and dropped at its end: not writes.
 Writes that are the point of a GET would be listed in ``ALLOWED_WRITES``,
 by endpoint; there are none today.
 """
@@ -15,15 +17,18 @@ from sqlalchemy import event
 
 from tecopio.accounts.services import make_reset_token
 from tecopio.db import utcnow
+from tecopio.demand.services import invite_companies
 from tecopio.governance import decisions
 from tecopio.groups.models import MembershipStatus
 from tecopio.groups.services import invitation_token
+from tecopio.partners.services import invite_staff, staff_invitation_token
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import PASSWORD, signup_token
 
 ALLOWED_WRITES: dict[str, str] = {}
 WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-PERSONAS = ["anonymous", "outsider", "applicant", "member", "admin", "operator"]
+TEMPORARY = re.compile(r"\s*(INSERT INTO|DELETE FROM|UPDATE) analytics_\w+_[0-9a-f]{12}\b")
+PERSONAS = ["anonymous", "outsider", "applicant", "member", "admin", "operator", "staff"]
 
 
 @pytest.fixture
@@ -61,7 +66,18 @@ def world(make, db_session):
     }
     invitation = make.invitation(group)
     signup = signup_token(db_session)
+    people["staff"] = make.user()
+    partner = make.partner(people["staff"])
+    published = make.offer(group, publish=True)
+    invite_companies(db_session, admin, published, [partner.id])
+    draft = make.offer(group)
+    staff_invitation = invite_staff(db_session, people["staff"], partner, "new@example.com")
+    make.commit()
     return {
+        "partner": partner,
+        "published": published,
+        "draft": draft,
+        "staff_invitation": staff_invitation,
         "signup_token": signup,
         "group": group,
         "proposal": proposal,
@@ -78,6 +94,8 @@ def urls(world) -> dict[str, list[str]]:
     """A URL (or several) for every GET endpoint, filled from the world."""
     slug = world["group"].slug
     items = world["items"]
+    partner = world["partner"].slug
+    staff_token = staff_invitation_token(world["staff_invitation"], TEST_SECRET_KEY)
     return {
         "home.index": ["/"],
         "accounts.signup": ["/signup"],
@@ -133,6 +151,23 @@ def urls(world) -> dict[str, list[str]]:
             f"/groups/{slug}/proposals/{world['due'].number}",
         ],
         "notifications.index": ["/notifications"],
+        "partners.index": ["/partners/"],
+        "partners.register": ["/partners/new"],
+        "partners.show": [f"/partners/{partner}"],
+        "partners.edit": [f"/partners/{partner}/edit"],
+        "partners.staff": [f"/partners/{partner}/staff"],
+        "partners.staff_invitation": [
+            f"/partners/staff-invitations/{staff_token}",
+            "/partners/staff-invitations/forged",
+        ],
+        "demand.offers": [f"/groups/{slug}/offers"],
+        "demand.new_offer": [f"/groups/{slug}/offers/new"],
+        "demand.offer": [
+            f"/groups/{slug}/offers/{world['published'].number}",
+            f"/groups/{slug}/offers/{world['draft'].number}",
+        ],
+        "demand.edit_offer": [f"/groups/{slug}/offers/{world['draft'].number}/edit"],
+        "demand.company_offer": [f"/partners/{partner}/offers/{slug}/{world['published'].number}"],
     }
 
 
@@ -154,7 +189,7 @@ def writes_in_requests(db_session):
     writes: list[str] = []
 
     def spy(conn, cursor, statement, parameters, context, executemany):
-        if has_request_context() and WRITE.match(statement):
+        if has_request_context() and WRITE.match(statement) and not TEMPORARY.match(statement):
             writes.append(f"{request.endpoint}: {statement.split(' WHERE')[0][:80]}")
 
     connection = db_session.connection()

@@ -12,12 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from tecopio.accounts.services import make_reset_token
+from tecopio.demand.models import DemandOffer, OfferStatus
 from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD, load_demo_data
 from tecopio.directory.models import Company
 from tecopio.governance.models import Proposal
 from tecopio.groups.models import Group, Invitation
 from tecopio.groups.services import invitation_token
 from tecopio.memberdata.models import Feedback, Intent, Preference
+from tecopio.partners.models import PartnerCompany, StaffInvitation
+from tecopio.partners.services import staff_invitation_token
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import signup_token
 
@@ -33,6 +36,7 @@ SIGNED_OUT_ONLY = (200, 302, 302, 302, 302)  # signed in: sent home
 MEMBERS = (LOGIN, 200, 200, 403, 403)
 ADMINS = (LOGIN, 200, 403, 403, 403)
 OPERATOR = (LOGIN, 403, 403, 403, 200)
+NOT_STAFF = (LOGIN, 403, 403, 403, 403)  # none of them acts for the demo's partner company
 IKERS_OWN = (LOGIN, 404, 200, 404, 404)  # an item of Iker's: anyone else's is "not found"
 
 ACCESS = {
@@ -81,6 +85,17 @@ ACCESS = {
     "governance.proposals": MEMBERS,
     "governance.new_proposal": MEMBERS,
     "governance.proposal": MEMBERS,
+    "partners.index": SIGNED_IN,
+    "partners.register": SIGNED_IN,
+    "partners.show": NOT_STAFF,
+    "partners.edit": NOT_STAFF,
+    "partners.staff": NOT_STAFF,
+    "partners.staff_invitation": EVERYONE,
+    "demand.offers": MEMBERS,
+    "demand.new_offer": ADMINS,
+    "demand.offer": MEMBERS,
+    "demand.edit_offer": ADMINS,
+    "demand.company_offer": NOT_STAFF,
 }
 
 
@@ -102,6 +117,10 @@ def demo_urls(db_session, people) -> dict[str, str]:
     invitation = first(Invitation, Invitation.email == "lucia@example.com")
     proposal = first(Proposal, Proposal.group_id == group.id)
     signup = signup_token(db_session)
+    partner = first(PartnerCompany, PartnerCompany.verified_at.is_not(None))
+    staff_token = staff_invitation_token(first(StaffInvitation), TEST_SECRET_KEY)
+    published = first(DemandOffer, DemandOffer.status == OfferStatus.PUBLISHED)
+    draft = first(DemandOffer, DemandOffer.status == OfferStatus.DRAFT)
     return {
         "home.index": "/",
         "accounts.signup": "/signup",
@@ -154,6 +173,19 @@ def demo_urls(db_session, people) -> dict[str, str]:
         "governance.proposals": f"/groups/{group.slug}/proposals",
         "governance.new_proposal": f"/groups/{group.slug}/proposals/new?kind=motion",
         "governance.proposal": f"/groups/{group.slug}/proposals/{proposal.number}",
+        "partners.index": "/partners/",
+        "partners.register": "/partners/new",
+        "partners.show": f"/partners/{partner.slug}",
+        "partners.edit": f"/partners/{partner.slug}/edit",
+        "partners.staff": f"/partners/{partner.slug}/staff",
+        "partners.staff_invitation": f"/partners/staff-invitations/{staff_token}",
+        "demand.offers": f"/groups/{group.slug}/offers",
+        "demand.new_offer": f"/groups/{group.slug}/offers/new",
+        "demand.offer": f"/groups/{group.slug}/offers/{published.number}",
+        "demand.edit_offer": f"/groups/{group.slug}/offers/{draft.number}/edit",
+        "demand.company_offer": (
+            f"/partners/{partner.slug}/offers/{group.slug}/{published.number}"
+        ),
     }
 
 

@@ -15,7 +15,7 @@ from html import unescape
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import JSON, String, Text, and_, event, func, inspect, or_, select
+from sqlalchemy import JSON, String, Text, and_, event, func, inspect, or_, select, update
 
 from tecopio.accounts.models import User
 from tecopio.accounts.personal import SECRET_COLUMNS
@@ -25,11 +25,13 @@ from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
+from tecopio.demand.services import invite_companies
 from tecopio.directory.services import add_company
 from tecopio.governance import decisions
-from tecopio.groups.models import MembershipStatus, Role
+from tecopio.groups.models import Membership, MembershipStatus, Role
 from tecopio.groups.services import create_group, invite, revoke_invitation
 from tecopio.memberdata.models import PreferenceCompany, Stance
+from tecopio.partners.services import invite_staff, register_company, verify_company
 from tecopio.privacy import records, services
 from tecopio.privacy.registry import personal_data, register_personal_data
 
@@ -121,6 +123,32 @@ def everything(db_session, make) -> User:
     decisions.cast_vote(db_session, zelda, theirs, "yes")
     decisions.add_comment(db_session, zelda, theirs, "Count me in.")
     decisions.add_comment(db_session, others[1], theirs, f"I agree with {NAME}.")
+    # Partners: she registers a company and verifies another (she runs the platform),
+    # is invited to a third's staff, and, admin of the figures group, publishes an offer
+    # (her data is in its company release) and invites her company to it.
+    mine = register_company(
+        db_session,
+        zelda,
+        name="Zelda Wind",
+        description="",
+        website="",
+        contact_email="wind@zelda.example",
+    )
+    invite_staff(db_session, zelda, mine, "colleague.of.zelda@example.com")
+    verify_company(db_session, zelda, mine)
+    theirs_company = make.partner(ane, name="Ane Power", verified=False)
+    verify_company(db_session, zelda, theirs_company)
+    invite_staff(db_session, ane, theirs_company, EMAIL)
+    for person in peers[2:]:
+        make.intent(person)
+    make.charter(figures, company_k=3)
+    db_session.execute(
+        update(Membership)
+        .where(Membership.group_id == figures.id, Membership.user_id == zelda.id)
+        .values(role=Role.ADMIN)
+    )
+    offer = make.offer(figures, zelda, publish=True)
+    invite_companies(db_session, zelda, offer, [mine.id])
     record(db_session, "data.exported", actor=zelda, target_user=zelda)
     db_session.commit()
     return zelda

@@ -459,7 +459,7 @@ class Changes:
             (self.previous, self.old, self.listed_before or listed, before),
         ):
             by_member = replace(pages, by_member=True, tables=rows)
-            for bucket, tables in _member_figures(
+            for bucket, tables in member_figures(
                 self.session, self.group_id, by_member, self.tree, companies
             ).items():
                 member, _, value = bucket.partition("|")
@@ -507,7 +507,7 @@ def _bucket_value(split: Split, value: str):
     return value if split.dimension == "region" else int(value)
 
 
-def _member_figures(session: Session, group_id: int, split: Split, tree, listed) -> dict:
+def member_figures(session: Session, group_id: int, split: Split, tree, listed) -> dict:
     """Every figure but segments, per bucket "<member>|<page>" of a ``by_member`` split:
     the figures' own code, run member by member."""
     found: dict = {}

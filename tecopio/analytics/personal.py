@@ -21,6 +21,8 @@ from tecopio.analytics.changes import (
     HeldPart,
     detach_member,
 )
+from tecopio.analytics.company import CompanyPart
+from tecopio.analytics.company import detach_member as detach_company_parts
 from tecopio.analytics.models import AnalyticsSnapshot, ChangedMember
 from tecopio.analytics.source import allowed_roots, shared_regions
 from tecopio.categories.services import load_tree
@@ -81,6 +83,25 @@ def detach(session: Session, user: User) -> None:
     detach_member(session, user.id, lambda group_id: offered.get(group_id, []))
 
 
+def export_company_parts(session: Session, user: User) -> list[dict]:
+    rows = session.execute(
+        select(CompanyPart, Group.name)
+        .join(Group, Group.id == CompanyPart.group_id)
+        .where(CompanyPart.member == user.id)
+        .order_by(Group.name, CompanyPart.id)
+    )
+    return [
+        {
+            "id": part.id,
+            "group": name,
+            "figure": part.cell,
+            "shown": part.shown,
+            "previous": part.previous,
+        }
+        for part, name in rows
+    ]
+
+
 def register() -> None:
     register_personal_data(
         "analytics_changes",
@@ -135,5 +156,17 @@ def register() -> None:
         kept=_l(
             "Your part in figures held back since you changed them: kept the same way, "
             "until each of those figures is shown again."
+        ),
+    )
+    register_personal_data(
+        "analytics_company_parts",
+        table="analytics_company_parts",
+        title=_l("Your part in the figures each group released to companies"),
+        export=export_company_parts,
+        erase=lambda session, user: detach_company_parts(session, user.id),
+        kept=_l(
+            "Your part in the figures a group released to companies in its offers: kept "
+            "without your name, under a stand-in, so that its next offer cannot show what you "
+            "had shared by comparison with the last one."
         ),
     )

@@ -1306,6 +1306,24 @@ def _pages(session, group, tree, locale, dimensions, charter, rows, changes):
 FILTER_DIMENSIONS = ("category", "region", "year")
 
 
+def company_page(
+    session: Session, group, k: int, split: Split, tree, changes, *, noise: int | None = None
+) -> Figures:
+    """One page as companies may see it (``company.py``): this page's own code and the same
+    withholding, with the company k; ``noise``: the charter's epsilon in thousandths."""
+    with gathered(session, group.id, split.roots) as rows:
+        gathered_split = replace(split, tables=rows)
+        figures = _compute(session, group, k, gathered_split, tree, "en", TOP_ROWS, None, changes)[
+            WHOLE_BUCKET
+        ]
+    _withhold_derived_ratings(figures.ratings)
+    _withhold_negations(figures, k)
+    _withhold_moved_counts(figures, k)
+    if noise:
+        _add_noise(session, group, noise, [figures])
+    return figures
+
+
 def all_pages(
     session: Session, group, tree: CategoryTree, locale: str, **options
 ) -> dict[Filters, Figures]:

@@ -5,7 +5,9 @@ from tecopio.audit.models import AuditEvent
 
 # The only actions whose details may hold a person's address (an admin invited it):
 # an erasure finds them by action (indexed), never by searching every event's text.
-ADDRESSED = frozenset({"invitation.sent", "invitation.revoked"})
+ADDRESSED = frozenset(
+    {"invitation.sent", "invitation.revoked", "staff.invited", "staff.invitation_revoked"}
+)
 
 
 def record(session: Session, action: str, *, actor=None, group=None, target_user=None, **details):

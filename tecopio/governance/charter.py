@@ -49,6 +49,7 @@ SECTIONS = {
     "revenue": _l("Revenue"),
     "membership": _l("Membership"),
     "decisions": _l("Decisions"),
+    "partners": _l("Partner companies"),
 }
 HOW = {"vote": _l("by a vote of the members"), "admins": _l("by the group's admins")}
 
@@ -224,6 +225,19 @@ RULES: tuple[Rule, ...] = (
         _l("Who changes this charter"),
         choices=HOW,
     ),
+    Rule(
+        "partners.sectors",
+        "categories",
+        ALL_CATEGORIES,
+        _l("Sectors of the companies the group deals with"),
+    ),
+    Rule(
+        "partners.publish_offers",
+        "choice",
+        "admins",
+        _l("Who publishes the group's demand offers"),
+        choices=HOW,
+    ),
 )
 BY_PATH = {rule.path: rule for rule in RULES}
 
@@ -306,6 +320,11 @@ class Charter:
         chosen = self["privacy.categories"]
         return chosen == ALL_CATEGORIES or slug in chosen
 
+    def deals_with_sector(self, slug: str | None) -> bool:
+        """Whether the group deals with companies of this sector (None: no sector given)."""
+        chosen = self["partners.sectors"]
+        return chosen == ALL_CATEGORIES or (slug is not None and slug in chosen)
+
     def document(self) -> dict:
         """The JSON document stored for this version: sections of rules."""
         document: dict = {}
@@ -339,9 +358,14 @@ def validate(values: Mapping[str, Any], category_slugs) -> Charter:
     refused too, so that a typo never passes as a rule nobody reads.
     """
     errors = {path: str(_l("Not a rule of the charter.")) for path in values if path not in BY_PATH}
-    chosen = values.get("privacy.categories")
     if category_slugs is None:
-        category_slugs = frozenset(chosen if isinstance(chosen, list | tuple) else ())
+        category_slugs = frozenset(
+            slug
+            for rule in RULES
+            if rule.kind == "categories"
+            and isinstance(chosen := values.get(rule.path), list | tuple)
+            for slug in chosen
+        )
     typed = {}
     for rule in RULES:
         try:
@@ -352,8 +376,9 @@ def validate(values: Mapping[str, Any], category_slugs) -> Charter:
         errors = _cross_checks(typed)
     if errors:
         raise CharterError(errors)
-    if isinstance(typed["privacy.categories"], list):
-        typed["privacy.categories"] = tuple(typed["privacy.categories"])
+    for rule in RULES:
+        if rule.kind == "categories" and isinstance(typed[rule.path], list):
+            typed[rule.path] = tuple(typed[rule.path])
     return Charter(MappingProxyType(typed))
 
 

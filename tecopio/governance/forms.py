@@ -114,9 +114,15 @@ def _field(rule: Rule, category_choices):
     return CheckboxesField(
         label,
         choices=category_choices,
-        description=_l("Leave every box empty to let the group add up all categories."),
+        description=CATEGORY_HINTS.get(rule.path, CATEGORY_HINTS["privacy.categories"]),
         invalid_choice_message=NOT_A_CHOICE,
     )
+
+
+CATEGORY_HINTS = {
+    "privacy.categories": _l("Leave every box empty to let the group add up all categories."),
+    "partners.sectors": _l("Leave every box empty to deal with companies of every sector."),
+}
 
 
 class ReasonForm(FlaskForm):
@@ -162,8 +168,10 @@ def charter_form(category_choices: list[SelectChoice], charter: Charter, base=Re
         setattr(CharterForm, field_name(rule), _field(rule, category_choices))
     data = {field_name(rule): charter[rule.path] for rule in RULES}
     data["based_on"] = str(charter.number)
-    chosen = charter["privacy.categories"]
-    data["privacy__categories"] = [] if chosen == ALL_CATEGORIES else list(chosen)
+    for rule in RULES:
+        if rule.kind == "categories":
+            chosen = charter[rule.path]
+            data[field_name(rule)] = [] if chosen == ALL_CATEGORIES else list(chosen)
     return CharterForm(data=data)
 
 

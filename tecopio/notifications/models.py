@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.db import db, str_enum, utcnow
+from tecopio.demand.models import OfferInvitation
 from tecopio.governance.models import Proposal
 from tecopio.groups.models import Group, Invitation, Membership
 
@@ -17,6 +18,7 @@ class NotificationKind(StrEnum):
     JOIN_DECLINED = "join_declined"  # to the applicant
     MEMBER_REMOVED = "member_removed"  # to the person removed
     INVITED = "invited"  # to a person with an account, invited by email
+    OFFER_INVITED = "offer_invited"  # to a company's staff: a group invites it to bid
 
 
 PROPOSAL_KINDS = frozenset({NotificationKind.PROPOSAL_OPENED, NotificationKind.PROPOSAL_CLOSING})
@@ -47,6 +49,9 @@ class Notification(db.Model):
     invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("invitations.id", ondelete="CASCADE"), index=True
     )
+    offer_invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("offer_invitations.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[NotificationKind] = mapped_column(str_enum(NotificationKind, "notification_kind"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
@@ -56,3 +61,4 @@ class Notification(db.Model):
     proposal: Mapped[Proposal | None] = relationship()
     membership: Mapped[Membership | None] = relationship()
     invitation: Mapped[Invitation | None] = relationship()
+    offer_invitation: Mapped[OfferInvitation | None] = relationship()

@@ -1,7 +1,8 @@
 """Telling people what waits on them: in the app always, by email when they opted in.
 
 Votes that open or close soon, requests to join (to admins), the answer to
-one's request, a removal, an invitation to a person who has an account.
+one's request, a removal, an invitation to a person who has an account, and to
+a company's staff, an offer a group invites the company to bid on.
 Notifications are rows written in the same transaction as what they tell
 about (the handlers of ``tecopio.events``); emails are sent from them later
 (``flask notifications send``, and the jobs worker), each in its reader's
@@ -20,12 +21,14 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.db import utcnow
+from tecopio.demand.models import DemandOffer, OfferInvitation, OfferStatus
 from tecopio.governance.charters import electorate
 from tecopio.governance.models import Proposal, ProposalStatus, Vote
 from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus, Role
 from tecopio.mail import MailError, send_mail
 from tecopio.notifications import texts
 from tecopio.notifications.models import PROPOSAL_KINDS, Notification, NotificationKind
+from tecopio.partners.models import CompanyStaff, PartnerCompany, StaffStatus
 
 REMIND_BEFORE = timedelta(days=1)
 SEND_JOB = "notifications.send"  # emails the notifications of members who asked (``jobs.py``)
@@ -167,6 +170,43 @@ def invitation_sent(invitation: Invitation, *, session: Session) -> None:
         )
 
 
+def offer_invitation_sent(invitation: OfferInvitation, *, session: Session) -> None:
+    """``offer_invitation_sent``: everyone acting for the company is told, in the app and,
+    if they opted in, by email."""
+    staff = session.scalars(
+        select(CompanyStaff.user_id).where(
+            CompanyStaff.partner_id == invitation.partner_id,
+            CompanyStaff.status == StaffStatus.ACTIVE,
+        )
+    ).all()
+    for user_id in staff:
+        session.add(
+            Notification(
+                user_id=user_id,
+                group_id=invitation.offer.group_id,
+                kind=NotificationKind.OFFER_INVITED,
+                offer_invitation_id=invitation.id,
+            )
+        )
+    session.flush()
+    if staff:
+        jobs.enqueue_after_commit(session, SEND_JOB)
+
+
+def _still_staff(user: User):
+    """A company's notice is shown only to who still acts for the company."""
+    return (
+        select(CompanyStaff.id)
+        .join(OfferInvitation, OfferInvitation.partner_id == CompanyStaff.partner_id)
+        .where(
+            OfferInvitation.id == Notification.offer_invitation_id,
+            CompanyStaff.user_id == user.id,
+            CompanyStaff.status == StaffStatus.ACTIVE,
+        )
+        .exists()
+    )
+
+
 def invitation_closed(invitation: Invitation, *, session: Session) -> None:
     """``invitation_closed``: answered or withdrawn, the invitation waits on no one."""
     _mark_read(session, Notification.invitation_id == invitation.id)
@@ -197,6 +237,7 @@ def _visible_to(user: User):
     return and_(
         Notification.user_id == user.id,
         or_(Notification.kind != NotificationKind.JOIN_REQUESTED, _still_an_admin(user)),
+        or_(Notification.kind != NotificationKind.OFFER_INVITED, _still_staff(user)),
     )
 
 
@@ -238,6 +279,17 @@ def _still_waits(now: datetime):
             )
             .exists(),
         ),
+        and_(
+            Notification.kind == NotificationKind.OFFER_INVITED,
+            select(DemandOffer.id)
+            .join(OfferInvitation, OfferInvitation.offer_id == DemandOffer.id)
+            .where(
+                OfferInvitation.id == Notification.offer_invitation_id,
+                DemandOffer.status == OfferStatus.PUBLISHED,
+                DemandOffer.bid_deadline > now,
+            )
+            .exists(),
+        ),
         Notification.kind.in_(
             [
                 NotificationKind.JOIN_APPROVED,
@@ -266,6 +318,9 @@ def notifications_of(session: Session, user: User, limit: int = 50) -> list[Noti
                 joinedload(Notification.proposal),
                 joinedload(Notification.membership).joinedload(Membership.user),
                 joinedload(Notification.invitation),
+                joinedload(Notification.offer_invitation)
+                .joinedload(OfferInvitation.partner)
+                .joinedload(PartnerCompany.company),
             )
             .order_by(Notification.id.desc())
             .limit(limit)
@@ -302,6 +357,15 @@ def _still_news(session: Session, notification: Notification) -> bool:
         return admin is not None and notification.membership.status == MembershipStatus.PENDING
     if notification.kind == NotificationKind.INVITED:
         return notification.invitation.status == InvitationStatus.PENDING
+    if notification.kind == NotificationKind.OFFER_INVITED:
+        staff = session.scalar(
+            select(CompanyStaff.id).where(
+                CompanyStaff.user_id == notification.user_id,
+                CompanyStaff.partner_id == notification.offer_invitation.partner_id,
+                CompanyStaff.status == StaffStatus.ACTIVE,
+            )
+        )
+        return staff is not None and notification.offer_invitation.offer.is_open_for_bids(utcnow())
     if notification.kind not in PROPOSAL_KINDS:
         return True
     proposal = notification.proposal

@@ -20,6 +20,9 @@ TEXTS = {
     NotificationKind.JOIN_DECLINED: _l("%(group)s: your request to join was declined."),
     NotificationKind.MEMBER_REMOVED: _l("%(group)s: an admin removed you from the group."),
     NotificationKind.INVITED: _l("%(group)s: you are invited to join."),
+    NotificationKind.OFFER_INVITED: _l(
+        "%(group)s invites %(company)s to bid on its offer “%(title)s”."
+    ),
 }
 SUBJECTS = {
     NotificationKind.PROPOSAL_OPENED: _l("A vote has opened in %(group)s"),
@@ -29,6 +32,7 @@ SUBJECTS = {
     NotificationKind.JOIN_DECLINED: _l("Your request to join %(group)s"),
     NotificationKind.MEMBER_REMOVED: _l("You are no longer a member of %(group)s"),
     NotificationKind.INVITED: _l("You are invited to join %(group)s"),
+    NotificationKind.OFFER_INVITED: _l("%(group)s invites your company to bid"),
 }
 
 
@@ -40,11 +44,14 @@ def _applicant(notification: Notification) -> str:
 
 
 def text(notification: Notification) -> str:
-    values = {"group": notification.group.name, "title": "", "name": ""}
+    values = {"group": notification.group.name, "title": "", "name": "", "company": ""}
     if notification.proposal is not None:
         values["title"] = title_of(notification.proposal)
     if notification.kind == NotificationKind.JOIN_REQUESTED:
         values["name"] = _applicant(notification)
+    if notification.offer_invitation is not None:
+        values["company"] = notification.offer_invitation.partner.name
+        values["title"] = notification.offer_invitation.offer.title
     return str(TEXTS[notification.kind] % values)
 
 
@@ -59,6 +66,13 @@ def target(notification: Notification) -> tuple[str, dict]:
         return "governance.proposal", {"slug": group.slug, "number": notification.proposal.number}
     if notification.kind == NotificationKind.JOIN_REQUESTED:
         return "groups.members", {"slug": group.slug}
+    if notification.offer_invitation is not None:
+        invitation = notification.offer_invitation
+        return "demand.company_offer", {
+            "company": invitation.partner.slug,
+            "group_slug": group.slug,
+            "number": invitation.offer.number,
+        }
     if notification.kind == NotificationKind.INVITED and notification.invitation is not None:
         token = invitation_token(notification.invitation, current_app.config["SECRET_KEY"])
         return "groups.invitation", {"token": token}

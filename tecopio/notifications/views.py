@@ -64,6 +64,7 @@ def init_app(app) -> None:
     events.connect(events.member_removed, services.member_removed)
     events.connect(events.invitation_sent, services.invitation_sent)
     events.connect(events.invitation_closed, services.invitation_closed)
+    events.connect(events.offer_invitation_sent, services.offer_invitation_sent)
     app.jinja_env.globals.update(notification_text=texts.text, notification_link=texts.link)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure

@@ -1,0 +1,258 @@
+"""What companies see of a group: figures released with the charter's company k.
+
+A demand offer freezes a **company release**: the demand and time-window
+figures of one top category (and its sub-categories), computed by the
+analytics page's own code (``queries._compute``, then the same withholding
+of counts) with the stricter company k. Companies may compare offers with
+each other, so successive company releases are compared row by row just as
+the members' releases are (``changes.py``), against a basis of their own:
+every member's part in every row companies were shown (``CompanyPart``).
+A row one of whose numbers moved, since companies last saw it, for 1 to
+k−1 members is hidden (``Suppressed.CHANGED``, with its complements), and
+the sums of hidden rows are checked against the previous company release.
+The basis is never shown; it is only compared.
+"""
+
+import json
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tecopio.analytics import queries
+from tecopio.analytics.changes import (
+    PERSON,
+    _delta,
+    _plain,
+    member_figures,
+    rows_of,
+)
+from tecopio.analytics.source import WHOLE_BUCKET, Split
+from tecopio.db import db, utcnow
+from tecopio.governance.charters import current_charter
+from tecopio.groups.models import Group
+
+# The figures a company release shows; the others are computed (they take part in
+# the withholding of counts that span figures) and never leave.
+COMPANY_FIGURES = ("demand", "windows")
+
+
+class CompanyPart(db.Model):
+    """A member's part in a row of a company release.
+
+    ``shown``: the part when companies last saw the row (kept while it is
+    hidden, so that it comes back compared with what they saw); ``previous``:
+    the part at the previous company release. ``member`` 0 marks the row
+    itself: ``shown`` "1" when the previous company release showed it.
+    """
+
+    __tablename__ = "analytics_company_parts"
+    __table_args__ = (UniqueConstraint("group_id", "cell", "member"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    cell: Mapped[str] = mapped_column(String(300))
+    # The member's user id; after an erasure, a negative stand-in that names no one.
+    member: Mapped[int] = mapped_column(index=True, info=PERSON)
+    shown: Mapped[str | None] = mapped_column(Text)
+    previous: Mapped[str | None] = mapped_column(Text)
+
+
+ROW_MARK = 0
+
+
+def _loads(value):
+    return json.loads(value) if value is not None else None
+
+
+@dataclass
+class _CompanyChanges:
+    """The ``changes.Changes`` interface the figures' code asks, against the company basis."""
+
+    session: Session
+    group_id: int
+    scope: str
+    tree: object
+    shown: dict = field(default_factory=dict)  # cell -> {member: part when last shown}
+    previous: dict = field(default_factory=dict)  # cell -> {member: part at previous release}
+    ever_shown: set = field(default_factory=set)
+    shown_last: set = field(default_factory=set)  # cells the previous company release showed
+    compared: bool = False
+    now: dict = field(default_factory=dict)
+
+    def load(self) -> None:
+        rows = self.session.execute(
+            select(CompanyPart.cell, CompanyPart.member, CompanyPart.shown, CompanyPart.previous)
+            .where(CompanyPart.group_id == self.group_id)
+            .where(CompanyPart.cell.startswith(f"{self.scope}/"))
+        )
+        for cell, member, shown, previous in rows:
+            self.compared = True
+            if member == ROW_MARK:
+                if shown is not None:
+                    self.ever_shown.add(cell)
+                if shown == "1":
+                    self.shown_last.add(cell)
+                continue
+            if shown is not None:
+                self.shown.setdefault(cell, {})[member] = _loads(shown)
+            if previous is not None:
+                self.previous.setdefault(cell, {})[member] = _loads(previous)
+
+    def cell(self, table: str, key: str) -> str:
+        return f"{self.scope}/{table}/{key}"[:300]
+
+    def _parts_now(self, split: Split, listed) -> None:
+        if self.now:
+            return
+        by_member = Split(roots=split.roots, by_member=True)
+        for bucket, tables in member_figures(
+            self.session, self.group_id, by_member, self.tree, listed
+        ).items():
+            member, _, page = bucket.partition("|")
+            if page != str(WHOLE_BUCKET):
+                continue
+            for table in tables:
+                if table.name not in COMPANY_FIGURES:
+                    continue
+                for row in rows_of(table):
+                    self.now.setdefault(self.cell(table.name, row.key), {})[int(member)] = _plain(
+                        row.values
+                    )
+
+    def annotate(self, split: Split, bucket, tables, listed) -> None:
+        self._parts_now(split, listed)
+        for table in tables:
+            if table.name not in COMPANY_FIGURES:
+                continue
+            for row in rows_of(table):
+                cell = self.cell(table.name, row.key)
+                now = self.now.get(cell, {})
+                previous = self.previous.get(cell, {})
+                before = self.shown.get(cell, {}) if cell in self.ever_shown else previous
+                moved: dict[str, set] = {}
+                for member in {*now, *before}:
+                    after, earlier = now.get(member) or {}, before.get(member) or {}
+                    for name in {*after, *earlier}:
+                        if after.get(name) != earlier.get(name):
+                            moved.setdefault(name, set()).add(member)
+                row.changed = min((len(found) for found in moved.values() if found), default=0)
+                deltas = {m: _delta(now.get(m), previous.get(m)) for m in {*now, *previous}}
+                row.deltas = {m: d for m, d in deltas.items() if d}
+                if self.compared:
+                    row.shown_before = cell in self.shown_last
+                    row.members_before = row.members - sum(
+                        d.get("members", 0) for d in row.deltas.values()
+                    )
+
+    def remember(self, figures) -> None:
+        """The basis for the next company release: every part now, and what was shown."""
+        session = self.session
+        session.execute(
+            delete(CompanyPart).where(
+                CompanyPart.group_id == self.group_id,
+                CompanyPart.cell.startswith(f"{self.scope}/"),
+            )
+        )
+        rows = []
+        for name in COMPANY_FIGURES:
+            for row in rows_of(figures.by_name(name)):
+                cell = self.cell(name, row.key)
+                now = self.now.get(cell, {})
+                if row.released:
+                    kept = now
+                elif cell in self.ever_shown:
+                    kept = self.shown.get(cell, {})
+                else:
+                    kept = None
+                members = {*now, *(kept or {})}
+                for member in members:
+                    shown = kept.get(member) if kept is not None else None
+                    rows.append(
+                        {
+                            "group_id": self.group_id,
+                            "cell": cell,
+                            "member": member,
+                            "shown": json.dumps(shown) if kept is not None else None,
+                            "previous": json.dumps(now.get(member)) if member in now else None,
+                        }
+                    )
+                ever = row.released or cell in self.ever_shown
+                rows.append(
+                    {
+                        "group_id": self.group_id,
+                        "cell": cell,
+                        "member": ROW_MARK,
+                        "shown": ("1" if row.released else "0") if ever else None,
+                        "previous": None,
+                    }
+                )
+        if rows:
+            session.execute(CompanyPart.__table__.insert(), rows)
+
+
+def _released_rows(table) -> list[dict]:
+    def plain(row):
+        if not row.released:
+            return {"key": row.key, "hidden": True}
+        return {
+            "key": row.key,
+            "members": row.values.get("members"),
+            "values": {
+                name: value
+                for name, value in _plain(row.values).items()
+                if name != "members" and value is not None
+            },
+            "children": [plain(child) for child in row.children],
+        }
+
+    return [plain(row) for row in table.rows] + (
+        [{**plain(table.total), "key": "total"}] if table.total is not None else []
+    )
+
+
+def _company_release(session: Session, group: Group, root, tree, *, keep: bool) -> dict:
+    charter = current_charter(session, group)
+    k = charter.company_k
+    changes = _CompanyChanges(session, group.id, root.slug, tree)
+    changes.load()
+    split = Split(roots=(root.id,))
+    figures = queries.company_page(
+        session, group, k, split, tree, changes, noise=charter.noise_epsilon_milli if keep else None
+    )
+    if keep:
+        changes.remember(figures)
+    return {
+        "k": k,
+        "category": root.slug,
+        "computed_at": utcnow().isoformat(),
+        "demand": _released_rows(figures.demand),
+        "windows": _released_rows(figures.windows),
+    }
+
+
+def freeze_company_release(session: Session, group: Group, root, tree) -> dict:
+    """The demand of ``root``'s subtree as companies may see it, and the basis kept for the
+    next company release. Run once per publication, in its transaction; the group's row is
+    locked so that two publications in one group compare with each other in turn."""
+    session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    return _company_release(session, group, root, tree, keep=True)
+
+
+def preview_company_release(session: Session, group: Group, root, tree) -> dict:
+    """What publishing now would show, for the admins building the offer (who see the
+    members' figures anyway); writes nothing. Without noise: the published one may differ."""
+    return _company_release(session, group, root, tree, keep=False)
+
+
+def detach_member(session: Session, user_id: int) -> None:
+    """An erased account's parts keep their place under a stand-in that names no one."""
+    groups = set(session.scalars(select(CompanyPart.group_id).where(CompanyPart.member == user_id)))
+    for group_id in sorted(groups):
+        stand_in = -(secrets.randbelow(2**31 - 2) + 1)
+        session.execute(
+            update(CompanyPart)
+            .where(CompanyPart.group_id == group_id, CompanyPart.member == user_id)
+            .values(member=stand_in)
+        )

@@ -1,0 +1,61 @@
+"""The offer cycle's first half in a browser: an admin builds and publishes an offer and
+invites a company; the company's staff member reads it in the partner portal."""
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tecopio.db import db
+from tecopio.demo import DEMO_ENERGY_SLUG, DEMO_PASSWORD
+from tests.test_pages import load_demo
+
+pytestmark = pytest.mark.browser
+
+
+def log_in(page, base, email):
+    page.goto(f"{base}/login")
+    page.locator("main input[name=email]").fill(email)
+    page.locator("main input[name=password]").fill(DEMO_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(f"{base}/")
+
+
+def test_an_admin_publishes_an_offer_and_the_invited_company_reads_it(app, live_server, new_page):
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as session:
+        load_demo(app, session)
+    base = live_server
+    admin = new_page()
+    log_in(admin, base, "ane@example.com")
+    admin.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers")
+    admin.get_by_role("link", name="New offer").click()
+    admin.get_by_label("Title").fill("Wind power for 2027")
+    admin.get_by_label("Category").select_option(label="Energy")
+    admin.get_by_label("Tipping point").fill("5")  # below the company minimum
+    admin.get_by_label("Bids until").fill((date.today() + timedelta(days=10)).isoformat())
+    admin.get_by_role("button", name="Save the draft").click()
+    assert "company minimum" in admin.content()
+    admin.get_by_label("Tipping point").fill("12")
+    admin.get_by_role("button", name="Save the draft").click()
+    assert "Draft saved" in admin.content()
+    assert "Preview" in admin.content()
+    admin.get_by_role("button", name="Publish…").click()
+    assert "Publish offer 3" in admin.locator("h1").inner_text()
+    admin.get_by_role("button", name="Publish the offer").click()
+    assert "The offer is published" in admin.content()
+    admin.get_by_label("Ekiluz Energia Kooperatiba").check()
+    admin.get_by_role("button", name="Invite").click()
+    assert "Invited: Ekiluz Energia Kooperatiba" in admin.content()
+
+    company = new_page()
+    log_in(company, base, "nora@example.com")
+    company.goto(f"{base}/notifications")
+    company.get_by_role(
+        "link", name="invites Ekiluz Energia Kooperatiba to bid on its offer “Wind power for 2027”"
+    ).click()
+    assert "Wind power for 2027" in company.locator("main h2").first.inner_text()
+    figures = company.locator("#offer-figures").inner_text()
+    assert "Every number rests on at least 10 members" in figures
+    company.get_by_role("link", name="Offers").click()
+    listed = company.locator("main table").inner_text()
+    assert "Wind power for 2027" in listed and "Renewable electricity" in listed
