@@ -83,3 +83,13 @@ def spreadsheet_safe(value):
     if value.startswith(FORMULA_START):
         value = "'" + value
     return value
+
+
+def first_free_slug(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``… : the first not in ``taken``."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"

@@ -394,7 +394,9 @@ def plain_value(rule: Rule, value, category_labels: Callable[[str], str]) -> str
         return str(rule.choices[value])
     if rule.kind == "categories":
         if value == ALL_CATEGORIES:
-            return str(_l("all categories"))
+            return str(
+                _l("every sector") if rule.path == "partners.sectors" else _l("all categories")
+            )
         return ", ".join(category_labels(slug) for slug in value)
     if rule.scale != 1:
         return f"{value / rule.scale:g}"

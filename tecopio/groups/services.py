@@ -31,7 +31,7 @@ from tecopio.groups.models import (
     Role,
     next_membership_status,
 )
-from tecopio.text import clean_line, clean_paragraphs, normalise_email
+from tecopio.text import clean_line, clean_paragraphs, first_free_slug, normalise_email
 
 NAME_MAX = 100
 REGION_MAX = 100
@@ -112,13 +112,7 @@ RESERVED_SLUGS = frozenset({"new"})
 def _unique_slug(session: Session, name: str) -> str:
     base = slugify(name)
     taken = set(session.scalars(select(Group.slug).where(Group.slug.startswith(base))))
-    taken |= RESERVED_SLUGS
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return first_free_slug(base, taken | RESERVED_SLUGS)
 
 
 def _clean_group_fields(name, description, region):

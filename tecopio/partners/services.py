@@ -34,7 +34,7 @@ from tecopio.partners.models import (
     StaffRole,
     StaffStatus,
 )
-from tecopio.text import InvalidText, clean_paragraphs, normalise_email
+from tecopio.text import InvalidText, clean_paragraphs, first_free_slug, normalise_email
 
 DESCRIPTION_MAX = 4000
 STAFF_INVITATION_DAYS = 14
@@ -85,18 +85,19 @@ class StaffInvitationNotForYou(PartnerError):
     message = _l("This invitation was sent to another email address.")
 
 
+def _clean_email(value: str) -> str:
+    email = normalise_email(value)
+    if "@" not in email or len(email) > 254:
+        raise InvalidText(_l("Enter a valid email address."))
+    return email
+
+
 def _unique_slug(session: Session, name: str) -> str:
     base = slugify(name)
     taken = set(
         session.scalars(select(PartnerCompany.slug).where(PartnerCompany.slug.startswith(base)))
     )
-    taken |= RESERVED_SLUGS
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return first_free_slug(base, taken | RESERVED_SLUGS)
 
 
 def _directory_entry(session: Session, user: User, name: str, website: str) -> Company:
@@ -122,9 +123,7 @@ def register_company(
     """A company account, its registrant its first owner; it waits for the operator's check."""
     website = clean_website(website)
     description = clean_paragraphs(description, max_length=DESCRIPTION_MAX)
-    contact = normalise_email(contact_email)
-    if "@" not in contact or len(contact) > 254:
-        raise InvalidText(_l("Enter a valid email address."))
+    contact = _clean_email(contact_email)
     company = _directory_entry(session, user, name, website)
     claimed = session.scalar(
         select(PartnerCompany.id).where(PartnerCompany.company_id == company.id)
@@ -156,9 +155,7 @@ def update_company(
     website: str,
     contact_email: str,
 ) -> None:
-    contact = normalise_email(contact_email)
-    if "@" not in contact or len(contact) > 254:
-        raise InvalidText(_l("Enter a valid email address."))
+    contact = _clean_email(contact_email)
     partner.description = clean_paragraphs(description, max_length=DESCRIPTION_MAX)
     partner.contact_email = contact
     partner.company.website = clean_website(website)
@@ -295,9 +292,7 @@ def invite_staff(
 ) -> StaffInvitation:
     """Invite a colleague by address; inviting it again renews the pending invitation."""
     now = now or utcnow()
-    email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
-        raise InvalidText(_l("Enter a valid email address."))
+    email = _clean_email(email)
     invitee = session.scalar(select(User).where(User.email == email))
     if invitee is not None:
         existing = staff_of(session, invitee, partner)
