@@ -24,20 +24,20 @@ from tecopio.partners.services import staff_invitation_token
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import signup_token
 
-# Who they are in the Bilbao group: no account, its admin, a member, an applicant, and
-# the platform's operator (not a member).
-PERSONAS = ["anonymous", "ane", "iker", "lucia", "operator"]
+# Who they are in the Bilbao group: no account, its admin, a member, an applicant, the
+# platform's operator (not a member), and the owner of Ekiluz's partner account.
+PERSONAS = ["anonymous", "ane", "iker", "lucia", "operator", "nora"]
 
 LOGIN = 302  # sent to the login page
 # Per route: the status for each persona, in PERSONAS order.
-EVERYONE = (200, 200, 200, 200, 200)
-SIGNED_IN = (LOGIN, 200, 200, 200, 200)
-SIGNED_OUT_ONLY = (200, 302, 302, 302, 302)  # signed in: sent home
-MEMBERS = (LOGIN, 200, 200, 403, 403)
-ADMINS = (LOGIN, 200, 403, 403, 403)
-OPERATOR = (LOGIN, 403, 403, 403, 200)
-NOT_STAFF = (LOGIN, 403, 403, 403, 403)  # none of them acts for the demo's partner company
-IKERS_OWN = (LOGIN, 404, 200, 404, 404)  # an item of Iker's: anyone else's is "not found"
+EVERYONE = (200, 200, 200, 200, 200, 200)
+SIGNED_IN = (LOGIN, 200, 200, 200, 200, 200)
+SIGNED_OUT_ONLY = (200, 302, 302, 302, 302, 302)  # signed in: sent home
+MEMBERS = (LOGIN, 200, 200, 403, 403, 403)
+ADMINS = (LOGIN, 200, 403, 403, 403, 403)
+OPERATOR = (LOGIN, 403, 403, 403, 200, 403)
+STAFF = (LOGIN, 403, 403, 403, 403, 200)  # Ekiluz's pages: only Nora acts for it
+IKERS_OWN = (LOGIN, 404, 200, 404, 404, 404)  # an item of Iker's: anyone else's is "not found"
 
 ACCESS = {
     "home.index": EVERYONE,
@@ -87,15 +87,15 @@ ACCESS = {
     "governance.proposal": MEMBERS,
     "partners.index": SIGNED_IN,
     "partners.register": SIGNED_IN,
-    "partners.show": NOT_STAFF,
-    "partners.edit": NOT_STAFF,
-    "partners.staff": NOT_STAFF,
+    "partners.show": STAFF,
+    "partners.edit": STAFF,
+    "partners.staff": STAFF,
     "partners.staff_invitation": EVERYONE,
     "demand.offers": MEMBERS,
     "demand.new_offer": ADMINS,
     "demand.offer": MEMBERS,
     "demand.edit_offer": ADMINS,
-    "demand.company_offer": NOT_STAFF,
+    "demand.company_offer": STAFF,
 }
 
 
