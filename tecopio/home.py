@@ -20,7 +20,7 @@ from tecopio.governance.decisions import recent_proposals, votes_waiting_on
 from tecopio.groups import services as groups
 from tecopio.guards import platform, public
 from tecopio.memberdata.services import record_count
-from tecopio.partners.services import unverified_companies
+from tecopio.partners.services import companies_of, unverified_companies
 from tecopio.privacy.services import current_consents
 
 bp = Blueprint("home", __name__)
@@ -68,6 +68,7 @@ def _home(user):
         member_counts=groups.active_member_counts(db.session, group_ids),
         proposals=recent_proposals(db.session, group_ids),
         releases=latest_releases(db.session, group_ids),
+        companies=companies_of(db.session, user),
     )
 
 

@@ -115,3 +115,11 @@ def test_a_merge_moves_an_account_and_is_refused_between_two_accounts(make, db_s
     other = make.partner(name="Other Energy")
     with pytest.raises(InvalidMerge):
         merge_companies(db_session, operator, other.company, kept)
+
+
+def test_the_home_of_someone_acting_for_a_company_leads_to_its_portal(client, make):
+    owner = make.user()
+    partner = make.partner(owner, name="Solar Coop")
+    login(client, owner)
+    page = client.get("/").get_data(as_text=True)
+    assert "Companies you act for" in page and f"/partners/{partner.slug}" in page
