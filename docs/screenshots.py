@@ -81,6 +81,14 @@ def photograph(base: str, number: int) -> None:
         ("analytics-phone.png", "ane", f"/groups/{DEMO_ENERGY_SLUG}/analytics", 390, 1600),
         ("proposal.png", "jon", f"/groups/{DEMO_ENERGY_SLUG}/proposals/{number}", 1280, None),
         ("my-data.png", "iker", "/my/data", 1280, 1400),
+        ("offer.png", "ane", f"/groups/{DEMO_ENERGY_SLUG}/offers/1", 1280, 1500),
+        (
+            "company-offer-phone.png",
+            "nora",
+            f"/partners/ekiluz-energia-kooperatiba/offers/{DEMO_ENERGY_SLUG}/1",
+            390,
+            1600,
+        ),
     ]
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
