@@ -13,6 +13,7 @@ from tecopio.analytics.cache import publish_release
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.db import today as current_day
+from tecopio.demand import bids
 from tecopio.demand import services as offers
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
@@ -36,6 +37,7 @@ DEMO_PEOPLE = [
     ("operator@example.com", "Platform Operator", "platform admin: merges duplicate companies"),
     ("nora@example.com", "Nora Ibarra", "owner of Ekiluz's partner account (verified)"),
     ("pello@example.com", "Pello Gómez", "owner of FibraNet's account, waiting to be verified"),
+    ("koldo@example.com", "Koldo Uriarte", "owner of Red Eléctrica del Norte's account (verified)"),
 ]
 
 # (name, website, sector slug)
@@ -175,6 +177,95 @@ def load_partners(session, people, energy) -> None:
         deadline_day=current_day() + timedelta(days=45),
     )
     partners.invite_staff(session, people["nora"], ekiluz, "ander@ekiluz.example.org")
+    load_bids(session, people, energy, ekiluz, energy_root)
+
+
+def load_bids(session, people, energy, ekiluz, energy_root) -> None:
+    """An offer whose bidding has closed, with two bids the admins scored and a running vote
+    on accepting Ekiluz's."""
+    red = partners.register_company(
+        session,
+        people["koldo"],
+        name="Red Eléctrica del Norte",
+        description="Electricity retailer and solar installer for the north of Spain.",
+        website="https://redelectricanorte.example.com",
+        contact_email="grupos@redelectricanorte.example.com",
+    )
+    partners.verify_company(session, people["operator"], red)
+    offer = offers.create_offer(
+        session,
+        people["ane"],
+        energy,
+        title="Community solar on our rooftops",
+        category_id=energy_root.id,
+        terms=(
+            "The company sees only the group's totals, never a member. It contacts members "
+            "only about this deal, and only those who chose to share their contact details. "
+            "Each member's installation is priced as bid, with no hidden fees."
+        ),
+        weights={"price": 40, "renewable": 20, "local": 20, "warranty": 20},
+        tipping_point=12,
+        tiers=[20, 30],
+        deadline_day=current_day() + timedelta(days=1),
+        unit_label="one installed kWp",
+    )
+    offers.publish_offer(session, people["ane"], offer)
+    offers.invite_companies(session, people["ane"], offer, [ekiluz.id, red.id])
+    valid_until = current_day() + timedelta(days=60)
+    ours = bids.submit_bid(
+        session,
+        people["nora"],
+        ekiluz,
+        offer,
+        bids.BidValues(
+            terms_answer="accept",
+            currency="EUR",
+            price=115_000,
+            tier_prices=(110_000, 105_000),
+            fee_kind="per_member",
+            fee=2_500,
+            conditions="Installed within eight weeks of the deal; panels made in Europe.",
+            warranty_months=120,
+            statements={
+                "local": "Workshop in Bilbao; our own installers.",
+                "renewable": "100 % renewable cooperative; recycled mounting frames.",
+            },
+            valid_until=valid_until,
+        ),
+    )
+    bids.submit_bid(
+        session,
+        people["koldo"],
+        red,
+        offer,
+        bids.BidValues(
+            terms_answer="counter",
+            counter_term="We may send members one satisfaction survey after the installation.",
+            currency="EUR",
+            price=105_000,
+            tier_prices=(102_000, 99_000),
+            fee_kind="fixed",
+            fee=50_000,
+            conditions="Installed within twelve weeks; financing over five years on request.",
+            warranty_months=60,
+            statements={"local": "Installers from Santander."},
+            valid_until=valid_until,
+        ),
+    )
+    # The demo shows the offer a little later in its cycle: its bidding closed since.
+    offer.bid_deadline = offers.deadline_of(current_day() - timedelta(days=1))
+    scores = {"renewable": {ours.id: 100}, "local": {ours.id: 100}}
+    red_bid = bids.bid_of(session, offer, red)
+    scores["renewable"][red_bid.id] = 70
+    scores["local"][red_bid.id] = 40
+    by_bid: dict[int, dict[str, int]] = {}
+    for criterion, given in scores.items():
+        for bid_id, score in given.items():
+            by_bid.setdefault(bid_id, {})[criterion] = score
+    bids.score_bids(session, people["ane"], offer, by_bid)
+    vote = bids.propose_award(session, people["ane"], offer, ours.id)
+    for name in ("jon", "maite"):
+        decisions.cast_vote(session, people[name], vote, "yes")
 
 
 def load_decisions(session, people, energy) -> None:

@@ -27,6 +27,10 @@ anything slow is a job they queue (``tecopio.jobs``).
   frozen; the group's feed and notices follow.
 - ``offer_invitation_sent``: sender the offer invitation; ``session``. The
   company's staff are told.
+- ``bid_changed``: sender the bid; ``session``. A company bid, withdrew its
+  bid or declined; the group's feed counts the bids.
+- ``offer_decided``: sender the demand offer (awarded, or not); ``session``.
+  Every invited company is told the outcome.
 - ``companies_merging``: sender the company folded away; ``session``,
   ``target``. Every feature that names companies moves its rows to the
   target; a handler returns how many of a member's mentions it had to drop
@@ -48,6 +52,8 @@ invitation_closed = _events.signal("invitation-closed")
 vote_cast = _events.signal("vote-cast")
 offer_published = _events.signal("offer-published")
 offer_invitation_sent = _events.signal("offer-invitation-sent")
+bid_changed = _events.signal("bid-changed")
+offer_decided = _events.signal("offer-decided")
 
 
 def connect(signal, handler) -> None:

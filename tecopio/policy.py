@@ -218,6 +218,22 @@ def can_manage_offers(user, group: Group) -> bool:
     return is_group_admin(user, group)
 
 
+def can_bid(user, partner) -> bool:
+    """Answering an offer the company was invited to: any of its staff."""
+    return is_company_staff(user, partner)
+
+
+def can_compare_bids(user, group: Group) -> bool:
+    """The bids side by side (once bidding closed), for the group's members."""
+    return is_active_member(user, group)
+
+
+def can_decide_on_bids(user, group: Group) -> bool:
+    """Scoring bids and accepting one (or none), directly or by putting it to the members'
+    vote, as the charter says: the group's admins."""
+    return is_group_admin(user, group)
+
+
 def init_app(app) -> None:
     """Templates ask the same predicates as routes: one global for every blueprint."""
     app.jinja_env.globals["policy"] = sys.modules[__name__]

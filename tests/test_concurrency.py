@@ -324,3 +324,96 @@ def test_a_vote_racing_the_close_is_counted_or_refused_never_lost(app, committed
     assert outcomes == ["done", "done"]
     assert tallied == votes  # a vote recorded is a vote counted
     assert votes == (0 if refused else 1)
+
+
+def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
+    """Both read "no bid yet"; the invitation's row lock makes the second wait, find the
+    first's bid, and be refused: one bid per company, never two or an error page."""
+    from datetime import date
+
+    from tecopio.categories.models import Category
+    from tecopio.db import utcnow
+    from tecopio.demand import bids
+    from tecopio.demand import services as offers
+    from tecopio.directory.models import Company
+    from tecopio.partners.models import CompanyStaff, PartnerCompany, StaffRole
+
+    user_ids, group_id = commit_group(
+        app,
+        committed,
+        "Race bids",
+        "bids-admin@example.com",
+        "bids-a@example.com",
+        "bids-b@example.com",
+    )
+    admin_id, first_id, second_id = user_ids
+    with app.app_context():
+        session = db.session
+        company = Company(name="Race Solar", normalized_name="race solar")
+        partner = PartnerCompany(
+            company=company,
+            slug="race-solar",
+            description="",
+            contact_email="r@example.com",
+            verified_at=utcnow(),
+        )
+        session.add_all([company, partner])
+        session.flush()
+        for user_id, role in ((first_id, StaffRole.OWNER), (second_id, StaffRole.STAFF)):
+            session.add(CompanyStaff(partner_id=partner.id, user_id=user_id, role=role))
+        energy = session.scalar(select(Category).where(Category.slug == "energy"))
+        group = session.get(Group, group_id)
+        offer = offers.create_offer(
+            session,
+            session.get(User, admin_id),
+            group,
+            title="Race",
+            category_id=energy.id,
+            terms="Terms.",
+            weights={"price": 1},
+            tipping_point=10,
+            tiers=[],
+            deadline_day=date.today() + timedelta(days=5),
+        )
+        offers.publish_offer(session, session.get(User, admin_id), offer)
+        offers.invite_companies(session, session.get(User, admin_id), offer, [partner.id])
+        session.commit()
+        offer_id, partner_id, company_id = offer.id, partner.id, company.id
+        valid_until = offer.last_bidding_day + timedelta(days=30)
+
+    def bid_as(user_id, price):
+        def act(session, barrier):
+            offer = session.get(offers.DemandOffer, offer_id)
+            partner = session.get(PartnerCompany, partner_id)
+            user = session.get(User, user_id)
+            assert bids.bid_of(session, offer, partner) is None
+            barrier.wait()
+            try:
+                bids.submit_bid(
+                    session,
+                    user,
+                    partner,
+                    offer,
+                    bids.BidValues(
+                        terms_answer="accept", price=price, fee=0, valid_until=valid_until
+                    ),
+                )
+            except bids.AlreadyBid as error:
+                raise services.GroupError(str(error)) from error
+
+        return act
+
+    outcomes = run_together(app, bid_as(first_id, 100), bid_as(second_id, 90))
+    with app.app_context():
+        prices = db.session.scalars(select(bids.Bid.price).where(bids.Bid.offer_id == offer_id))
+        prices = list(prices)
+        db.session.execute(delete(bids.Bid).where(bids.Bid.offer_id == offer_id))
+        db.session.execute(delete(Proposal).where(Proposal.group_id == group_id))
+        db.session.execute(delete(offers.DemandOffer).where(offers.DemandOffer.id == offer_id))
+        db.session.execute(delete(CompanyStaff).where(CompanyStaff.partner_id == partner_id))
+        db.session.execute(delete(PartnerCompany).where(PartnerCompany.id == partner_id))
+        db.session.execute(delete(Company).where(Company.id == company_id))
+        db.session.execute(delete(CharterVersion).where(CharterVersion.group_id == group_id))
+        db.session.commit()
+    assert sorted(outcomes) == ["GroupError", "done"]
+    assert len(prices) == 1

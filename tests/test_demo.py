@@ -9,6 +9,7 @@ from tecopio.analytics.cache import publish_if_due, released_page
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
 from tecopio.db import utcnow
+from tecopio.demand import bids
 from tecopio.demand.services import invited_companies, offers_of
 from tecopio.demo import (
     DEMO_ENERGY_SLUG,
@@ -100,7 +101,7 @@ def test_demo_group_has_decisions_under_way(db_session):
     people = load_demo_data(db_session)
     energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     proposals = decisions.proposals_of(db_session, energy)
-    assert {p.kind for p in proposals} == {"charter", "motion", "offer"}
+    assert {p.kind for p in proposals} == {"charter", "motion", "offer", "accept_bid"}
     charter_change = next(p for p in proposals if p.kind == "charter")
     tally = decisions.current_tally(db_session, charter_change)
     assert (tally.yes, tally.abstain) == (2, 1)
@@ -129,12 +130,24 @@ def test_the_demo_has_a_verified_partner_invited_to_an_open_offer(db_session):
     people = load_demo_data(db_session)
     energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     published = [o for o in offers_of(db_session, energy, drafts=True) if o.snapshot]
-    assert len(published) == 1
-    offer = published[0]
-    assert offer.is_open_for_bids(utcnow())
+    assert len(published) == 2
+    (offer,) = [o for o in published if o.is_open_for_bids(utcnow())]
     demand = {row["key"]: row for row in offer.snapshot["demand"]}
     assert demand["energy"]["members"] >= offer.snapshot["k"]
     (invitation,) = invited_companies(db_session, offer)
     assert invitation.partner.verified
     assert [c.name for c in companies_of(db_session, people["nora"])] == [invitation.partner.name]
     assert [p.name for p in unverified_companies(db_session)] == ["FibraNet Telecom"]
+
+
+def test_the_demo_has_two_bids_compared_and_a_running_vote_on_accepting_one(db_session):
+    load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    (offer,) = [o for o in offers_of(db_session, energy, drafts=False) if o.status == "closed"]
+    comparison = bids.compare(db_session, offer)
+    assert len(comparison.ranked) == 2 and comparison.unscored == []
+    winner = comparison.bids[comparison.winner]
+    assert winner.partner.name == "Ekiluz Energia Kooperatiba" and comparison.nudges == []
+    vote = bids.open_award_vote(db_session, offer)
+    assert vote.payload["bid_id"] == winner.id
+    assert decisions.current_tally(db_session, vote).yes == 2

@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from tecopio.accounts.services import make_reset_token
 from tecopio.db import utcnow
+from tecopio.demand.bids import BidValues, submit_bid
 from tecopio.demand.services import invite_companies
 from tecopio.governance import decisions
 from tecopio.groups.models import MembershipStatus
@@ -71,12 +72,30 @@ def world(make, db_session):
     published = make.offer(group, publish=True)
     invite_companies(db_session, admin, published, [partner.id])
     draft = make.offer(group)
+    # Past its deadline, not closed yet: reading its bids must not close it (the job does).
+    past = make.offer(group, publish=True)
+    invite_companies(db_session, admin, past, [partner.id])
+    bid = submit_bid(
+        db_session,
+        people["staff"],
+        partner,
+        past,
+        BidValues(
+            terms_answer="accept",
+            price=100,
+            fee=0,
+            valid_until=past.last_bidding_day + timedelta(days=30),
+        ),
+    )
+    past.bid_deadline = utcnow() - timedelta(minutes=1)
     staff_invitation = invite_staff(db_session, people["staff"], partner, "new@example.com")
     make.commit()
     return {
         "partner": partner,
         "published": published,
         "draft": draft,
+        "past": past,
+        "bid": bid,
         "staff_invitation": staff_invitation,
         "signup_token": signup,
         "group": group,
@@ -168,6 +187,13 @@ def urls(world) -> dict[str, list[str]]:
         ],
         "demand.edit_offer": [f"/groups/{slug}/offers/{world['draft'].number}/edit"],
         "demand.company_offer": [f"/partners/{partner}/offers/{slug}/{world['published'].number}"],
+        "bids.new_bid": [f"/partners/{partner}/offers/{slug}/{world['published'].number}/bid"],
+        "bids.edit_bid": [f"/partners/{partner}/offers/{slug}/{world['past'].number}/bid/edit"],
+        "bids.decline": [f"/partners/{partner}/offers/{slug}/{world['published'].number}/decline"],
+        "bids.compare": [
+            f"/groups/{slug}/offers/{world['past'].number}/bids",
+            f"/groups/{slug}/offers/{world['published'].number}/bids",
+        ],
     }
 
 

@@ -37,6 +37,8 @@ MEMBERS = (LOGIN, 200, 200, 403, 403, 403)
 ADMINS = (LOGIN, 200, 403, 403, 403, 403)
 OPERATOR = (LOGIN, 403, 403, 403, 200, 403)
 STAFF = (LOGIN, 403, 403, 403, 403, 200)  # Ekiluz's pages: only Nora acts for it
+# Ekiluz's bid on an offer whose bidding closed: it can no longer be changed.
+STAFF_TOO_LATE = (LOGIN, 403, 403, 403, 403, 409)
 IKERS_OWN = (LOGIN, 404, 200, 404, 404, 404)  # an item of Iker's: anyone else's is "not found"
 
 ACCESS = {
@@ -96,6 +98,10 @@ ACCESS = {
     "demand.offer": MEMBERS,
     "demand.edit_offer": ADMINS,
     "demand.company_offer": STAFF,
+    "bids.new_bid": STAFF,
+    "bids.edit_bid": STAFF_TOO_LATE,
+    "bids.decline": STAFF,
+    "bids.compare": MEMBERS,
 }
 
 
@@ -120,6 +126,7 @@ def demo_urls(db_session, people) -> dict[str, str]:
     partner = first(PartnerCompany, PartnerCompany.verified_at.is_not(None))
     staff_token = staff_invitation_token(first(StaffInvitation), TEST_SECRET_KEY)
     published = first(DemandOffer, DemandOffer.status == OfferStatus.PUBLISHED)
+    closed = first(DemandOffer, DemandOffer.status == OfferStatus.CLOSED)
     draft = first(DemandOffer, DemandOffer.status == OfferStatus.DRAFT)
     return {
         "home.index": "/",
@@ -186,6 +193,10 @@ def demo_urls(db_session, people) -> dict[str, str]:
         "demand.company_offer": (
             f"/partners/{partner.slug}/offers/{group.slug}/{published.number}"
         ),
+        "bids.new_bid": f"/partners/{partner.slug}/offers/{group.slug}/{published.number}/bid",
+        "bids.edit_bid": (f"/partners/{partner.slug}/offers/{group.slug}/{closed.number}/bid/edit"),
+        "bids.decline": f"/partners/{partner.slug}/offers/{group.slug}/{published.number}/decline",
+        "bids.compare": f"/groups/{group.slug}/offers/{closed.number}/bids",
     }
 
 

@@ -68,6 +68,13 @@ ROUTES = {
     "demand.cancel": ("POST", "/groups/{g}/offers/{draft}/cancel", ADMINS),
     "demand.invite": ("POST", "/groups/{g}/offers/{published}/invite", ADMINS),
     "demand.company_offer": ("GET", "/partners/{p}/offers/{g}/{published}", STAFF),
+    "bids.new_bid": ("GET", "/partners/{p}/offers/{g}/{published}/bid", STAFF),
+    "bids.edit_bid": ("GET", "/partners/{p}/offers/{g}/{published}/bid/edit", STAFF),
+    "bids.withdraw_bid": ("POST", "/partners/{p}/offers/{g}/{published}/bid/withdraw", STAFF),
+    "bids.decline": ("GET", "/partners/{p}/offers/{g}/{published}/decline", STAFF),
+    "bids.compare": ("GET", "/groups/{g}/offers/{published}/bids", MEMBERS),
+    "bids.score": ("POST", "/groups/{g}/offers/{published}/bids/scores", ADMINS),
+    "bids.decide": ("POST", "/groups/{g}/offers/{published}/decide", ADMINS),
 }
 
 
@@ -75,7 +82,7 @@ def test_every_partner_and_offer_route_has_a_row(app):
     endpoints = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("partners.", "demand."))
+        if rule.endpoint.startswith(("partners.", "demand.", "bids."))
     }
     assert endpoints == set(ROUTES), "each route needs its row in ROUTES"
 

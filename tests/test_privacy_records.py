@@ -25,6 +25,7 @@ from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
+from tecopio.demand import bids
 from tecopio.demand.services import invite_companies
 from tecopio.directory.services import add_company
 from tecopio.governance import decisions
@@ -149,6 +150,21 @@ def everything(db_session, make) -> User:
     )
     offer = make.offer(figures, zelda, publish=True)
     invite_companies(db_session, zelda, offer, [mine.id])
+    # She bids for her company and, once bidding closed, scores the bid for the group.
+    bid = bids.submit_bid(
+        db_session,
+        zelda,
+        mine,
+        offer,
+        bids.BidValues(
+            terms_answer="accept",
+            price=100,
+            fee=0,
+            valid_until=offer.last_bidding_day + timedelta(days=30),
+        ),
+    )
+    offer.bid_deadline = utcnow() - timedelta(minutes=1)
+    bids.score_bids(db_session, zelda, offer, {bid.id: {"renewable": 80}})
     record(db_session, "data.exported", actor=zelda, target_user=zelda)
     db_session.commit()
     return zelda

@@ -3,7 +3,7 @@
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
@@ -20,6 +20,8 @@ class OfferStatus(StrEnum):
     CLOSED = "closed"  # the bidding deadline passed
     REJECTED = "rejected"  # the members voted against publishing it
     CANCELLED = "cancelled"  # withdrawn by an admin
+    AWARDED = "awarded"  # the group accepted one bid
+    NOT_AWARDED = "not_awarded"  # the group chose no bid: a valid outcome
 
 
 class OfferEvent(StrEnum):
@@ -28,6 +30,8 @@ class OfferEvent(StrEnum):
     REJECT = "reject"
     CLOSE = "close"
     CANCEL = "cancel"
+    AWARD = "award"
+    AWARD_NONE = "award_none"
 
 
 # (state, event) -> next state. Anything else is refused with InvalidOfferTransition.
@@ -38,6 +42,8 @@ OFFER_TRANSITIONS: dict[tuple[OfferStatus, OfferEvent], OfferStatus] = {
     (OfferStatus.PROPOSED, OfferEvent.PUBLISH): OfferStatus.PUBLISHED,
     (OfferStatus.PROPOSED, OfferEvent.REJECT): OfferStatus.REJECTED,
     (OfferStatus.PUBLISHED, OfferEvent.CLOSE): OfferStatus.CLOSED,
+    (OfferStatus.CLOSED, OfferEvent.AWARD): OfferStatus.AWARDED,
+    (OfferStatus.CLOSED, OfferEvent.AWARD_NONE): OfferStatus.NOT_AWARDED,
 }
 
 
@@ -53,6 +59,11 @@ def next_offer_status(status: OfferStatus, event: OfferEvent) -> OfferStatus:
         return OFFER_TRANSITIONS[(status, event)]
     except KeyError:
         raise InvalidOfferTransition(status, event) from None
+
+
+class PriceBasis(StrEnum):
+    UNIT = "unit"  # a price per unit, in minor units of the offer's currency
+    DISCOUNT = "discount"  # a discount on the company's list price, in basis points
 
 
 class DemandOffer(db.Model):
@@ -77,6 +88,12 @@ class DemandOffer(db.Model):
     tipping_point: Mapped[int]  # fewest committed members for a deal to go ahead
     tiers: Mapped[list] = mapped_column(JSON, default=list)  # committed members asking a price
     bid_deadline: Mapped[datetime]
+    # How bids quote their price, so that they compare: all in one basis and one currency.
+    price_basis: Mapped[PriceBasis] = mapped_column(
+        str_enum(PriceBasis, "price_basis"), default=PriceBasis.UNIT
+    )
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    unit_label: Mapped[str] = mapped_column(String(80), default="")  # what one unit is
     status: Mapped[OfferStatus] = mapped_column(
         str_enum(OfferStatus, "offer_status"), default=OfferStatus.DRAFT
     )
@@ -85,6 +102,10 @@ class DemandOffer(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    awarded_partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_companies.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None]
 
     group: Mapped[Group] = relationship()
     category: Mapped[Category] = relationship()
@@ -98,6 +119,10 @@ class DemandOffer(db.Model):
 
     def is_open_for_bids(self, now: datetime) -> bool:
         return self.status == OfferStatus.PUBLISHED and now < self.bid_deadline
+
+    @property
+    def decided(self) -> bool:
+        return self.status in (OfferStatus.AWARDED, OfferStatus.NOT_AWARDED)
 
 
 class OfferInvitation(db.Model):
@@ -118,3 +143,115 @@ class OfferInvitation(db.Model):
 
     offer: Mapped[DemandOffer] = relationship(back_populates="invitations")
     partner: Mapped[PartnerCompany] = relationship()
+
+
+class BidStatus(StrEnum):
+    SUBMITTED = "submitted"  # the company's answer, editable until the deadline
+    DECLINED = "declined"  # the company chose not to bid (recorded, with its reason)
+    WITHDRAWN = "withdrawn"  # taken back before the deadline; it may bid again
+
+
+class BidEvent(StrEnum):
+    SUBMIT = "submit"
+    EDIT = "edit"
+    WITHDRAW = "withdraw"
+    DECLINE = "decline"
+
+
+# (state, event) -> next state; None is "no answer yet". One bid per company and offer:
+# submitting again while a bid stands is refused (edit it instead).
+BID_TRANSITIONS: dict[tuple[BidStatus | None, BidEvent], BidStatus] = {
+    (None, BidEvent.SUBMIT): BidStatus.SUBMITTED,
+    (None, BidEvent.DECLINE): BidStatus.DECLINED,
+    (BidStatus.SUBMITTED, BidEvent.EDIT): BidStatus.SUBMITTED,
+    (BidStatus.SUBMITTED, BidEvent.WITHDRAW): BidStatus.WITHDRAWN,
+    (BidStatus.SUBMITTED, BidEvent.DECLINE): BidStatus.DECLINED,
+    (BidStatus.WITHDRAWN, BidEvent.SUBMIT): BidStatus.SUBMITTED,
+    (BidStatus.WITHDRAWN, BidEvent.DECLINE): BidStatus.DECLINED,
+    (BidStatus.DECLINED, BidEvent.SUBMIT): BidStatus.SUBMITTED,
+}
+
+
+class InvalidBidTransition(Exception):
+    def __init__(self, status: BidStatus | None, event: BidEvent):
+        super().__init__(f"{event.value} is not possible from {status}")
+        self.status = status
+        self.event = event
+
+
+def next_bid_status(status: BidStatus | None, event: BidEvent) -> BidStatus:
+    try:
+        return BID_TRANSITIONS[(status, event)]
+    except KeyError:
+        raise InvalidBidTransition(status, event) from None
+
+
+class TermsAnswer(StrEnum):
+    ACCEPT = "accept"  # the group's terms as written
+    COUNTER = "counter"  # the terms, with one counter-term the company proposes
+
+
+class FeeKind(StrEnum):
+    PER_MEMBER = "per_member"  # for each committed member
+    FIXED = "fixed"  # once, for the deal
+
+
+class Bid(db.Model):
+    """A company's one answer to an offer, on a fixed template so that bids compare.
+
+    ``price`` and ``tier_prices`` are in the offer's basis: minor units of its
+    currency per unit, or basis points of discount (1250 is 12.5 %). Only the
+    group and the company itself ever see it.
+    """
+
+    __tablename__ = "bids"
+    __table_args__ = (UniqueConstraint("offer_id", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_offers.id", ondelete="CASCADE"), index=True
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_companies.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[BidStatus] = mapped_column(str_enum(BidStatus, "bid_status"))
+    terms_answer: Mapped[TermsAnswer | None] = mapped_column(str_enum(TermsAnswer, "terms_answer"))
+    counter_term: Mapped[str] = mapped_column(Text, default="")
+    decline_reason: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    price: Mapped[int | None]
+    tier_prices: Mapped[list] = mapped_column(JSON, default=list)  # one per offer tier
+    fee_kind: Mapped[FeeKind | None] = mapped_column(str_enum(FeeKind, "fee_kind"))
+    fee: Mapped[int | None]  # minor units of ``currency``
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    warranty_months: Mapped[int | None]
+    # What the company says of each criterion the group scores itself (local, renewable...).
+    statements: Mapped[dict] = mapped_column(JSON, default=dict)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    offer: Mapped[DemandOffer] = relationship()
+    partner: Mapped[PartnerCompany] = relationship()
+    scores: Mapped[list["BidScore"]] = relationship(back_populates="bid")
+
+    @property
+    def standing(self) -> bool:
+        return self.status == BidStatus.SUBMITTED
+
+
+class BidScore(db.Model):
+    """The group admins' score (0-100) of a bid on a criterion no number of the bid gives."""
+
+    __tablename__ = "bid_scores"
+    __table_args__ = (UniqueConstraint("bid_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id", ondelete="CASCADE"), index=True)
+    criterion: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int]
+    scored_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    bid: Mapped[Bid] = relationship(back_populates="scores")

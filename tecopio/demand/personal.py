@@ -5,7 +5,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
-from tecopio.demand.models import DemandOffer, OfferInvitation
+from tecopio.demand.models import Bid, BidScore, DemandOffer, OfferInvitation
 from tecopio.partners.models import PartnerCompany
 from tecopio.privacy.registry import iso, register_personal_data
 
@@ -52,9 +52,62 @@ def export_offer_invitations(session: Session, user: User) -> list[dict]:
     ]
 
 
+def export_bids(session: Session, user: User) -> list[dict]:
+    """Bids she last submitted or changed for a company (the bid is the company's)."""
+    found = session.scalars(
+        select(Bid)
+        .options(
+            joinedload(Bid.offer).joinedload(DemandOffer.group),
+            joinedload(Bid.partner).joinedload(PartnerCompany.company),
+        )
+        .where(Bid.submitted_by_id == user.id)
+        .order_by(Bid.id)
+    )
+    return [
+        {
+            "id": bid.id,
+            "company": bid.partner.name,
+            "group": bid.offer.group.name,
+            "offer": bid.offer.number,
+            "status": bid.status.value,
+            "updated_at": iso(bid.updated_at),
+        }
+        for bid in found
+    ]
+
+
+def export_bid_scores(session: Session, user: User) -> list[dict]:
+    found = session.scalars(
+        select(BidScore)
+        .options(
+            joinedload(BidScore.bid).joinedload(Bid.partner).joinedload(PartnerCompany.company)
+        )
+        .where(BidScore.scored_by_id == user.id)
+        .order_by(BidScore.id)
+    )
+    return [
+        {
+            "id": score.id,
+            "company": score.bid.partner.name,
+            "criterion": score.criterion,
+            "score": score.score,
+            "scored_at": iso(score.scored_at),
+        }
+        for score in found
+    ]
+
+
+ACTOR_COLUMNS = {
+    DemandOffer: DemandOffer.created_by_id,
+    OfferInvitation: OfferInvitation.invited_by_id,
+    Bid: Bid.submitted_by_id,
+    BidScore: BidScore.scored_by_id,
+}
+
+
 def _unname(model):
     def erase(session: Session, user: User) -> None:
-        column = model.created_by_id if model is DemandOffer else model.invited_by_id
+        column = ACTOR_COLUMNS[model]
         session.execute(update(model).where(column == user.id).values({column.key: None}))
 
     return erase
@@ -76,4 +129,20 @@ def register() -> None:
         export=export_offer_invitations,
         erase=_unname(OfferInvitation),
         kept=_l("The invitations, without saying that you sent them."),
+    )
+    register_personal_data(
+        "bids",
+        table="bids",
+        title=_l("Bids you submitted for a company"),
+        export=export_bids,
+        erase=_unname(Bid),
+        kept=_l("The company's bids, without saying who submitted them."),
+    )
+    register_personal_data(
+        "bid_scores",
+        table="bid_scores",
+        title=_l("Scores you gave companies' bids for a group"),
+        export=export_bid_scores,
+        erase=_unname(BidScore),
+        kept=_l("The group's scores, without saying who gave them."),
     )

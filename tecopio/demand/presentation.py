@@ -1,6 +1,7 @@
 """A frozen offer's figures as a reader sees them, in their language."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from babel.numbers import format_decimal
 from flask_babel import gettext as _
@@ -97,3 +98,20 @@ def window_rows(snapshot: dict, locale: str) -> list[SnapshotRow]:
                 )
             )
     return rows
+
+
+def price_text(offer, value: int | None, locale: str) -> str:
+    """A bid's price as the offer's basis reads: "€12.50" or "12.5 %" off."""
+    if value is None:
+        return "—"
+    if offer.price_basis.value == "discount":
+        percent = format_decimal(Decimal(value).scaleb(-2), locale=locale)
+        return _("%(percent)s %% off", percent=percent)
+    return format_money(value, offer.currency, locale)
+
+
+def score_text(score, locale: str) -> str:
+    """A score on 0-100, rounded for reading (the ranking uses the exact value)."""
+    if score is None:
+        return "—"
+    return format_decimal(round(float(score), 1), format="#,##0.#", locale=locale)

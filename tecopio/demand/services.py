@@ -23,12 +23,14 @@ from tecopio.demand.models import (
     OfferEvent,
     OfferInvitation,
     OfferStatus,
+    PriceBasis,
     next_offer_status,
 )
 from tecopio.directory.models import Company
 from tecopio.governance.charters import current_charter
 from tecopio.governance.decisions import open_proposal, record_admin_decision
 from tecopio.groups.models import Group
+from tecopio.money import CURRENCIES
 from tecopio.partners.models import PartnerCompany
 from tecopio.text import InvalidText, clean_line, clean_paragraphs
 
@@ -38,6 +40,7 @@ WEIGHT_MAX = 100
 TIPPING_MAX = 100_000
 TIERS_MAX = 5
 DEADLINE_DAYS_MAX = 120
+UNIT_MAX = 80
 
 # What bids are scored by, in this order; the offer gives each a weight.
 CRITERIA = {
@@ -119,6 +122,9 @@ def _check_offer(
     tiers,
     deadline_day,
     now: datetime,
+    price_basis="unit",
+    currency="EUR",
+    unit_label="",
 ) -> dict:
     """Every field checked at once: the values to store, or InvalidOffer naming each error."""
     errors: dict[str, str] = {}
@@ -196,6 +202,18 @@ def _check_offer(
         )
     else:
         values["bid_deadline"] = deadline_of(deadline_day)
+    try:
+        values["price_basis"] = PriceBasis(price_basis)
+    except ValueError:
+        errors["price_basis"] = str(_l("Choose how companies quote their price."))
+    if currency not in CURRENCIES:
+        errors["currency"] = str(_l("Unknown currency."))
+    else:
+        values["currency"] = currency
+    try:
+        values["unit_label"] = clean_line(unit_label, max_length=UNIT_MAX, required=False)
+    except InvalidText as error:
+        errors["unit_label"] = str(error.message)
     if errors:
         raise InvalidOffer(errors)
     return values
@@ -446,6 +464,7 @@ def invite_companies(
             group=offer.group,
             number=offer.number,
             partner=partner.slug,
+            company=partner.name,
         )
     session.flush()
     for invitation in made:
@@ -491,7 +510,15 @@ def close_due_offers(session: Session, now=None) -> int:
         )
     ).all()
     for offer in due:
-        _apply(offer, OfferEvent.CLOSE)
-        record(session, "offer.closed", group=offer.group, number=offer.number)
+        close_if_due(session, offer, now)
     session.flush()
     return len(due)
+
+
+def close_if_due(session: Session, offer: DemandOffer, now: datetime) -> None:
+    """Close bidding once its deadline passed: by the periodic job, or first thing when the
+    group acts on the bids (the job may not have run yet)."""
+    if offer.status == OfferStatus.PUBLISHED and offer.bid_deadline <= now:
+        _apply(offer, OfferEvent.CLOSE)
+        record(session, "offer.closed", group=offer.group, number=offer.number)
+        session.flush()

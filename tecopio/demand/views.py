@@ -9,7 +9,7 @@ from flask_login import current_user
 from tecopio import jobs, policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
-from tecopio.demand import personal, services
+from tecopio.demand import bid_views, bids, personal, services
 from tecopio.demand.forms import DEFAULT_TERMS, InviteCompaniesForm, OfferForm
 from tecopio.demand.kinds import register_kinds
 from tecopio.demand.models import DemandOffer, OfferStatus
@@ -52,6 +52,9 @@ def _offer_form(group, offer: DemandOffer | None = None) -> OfferForm:
                 "tipping_point": offer.tipping_point,
                 "tiers": ", ".join(str(t) for t in offer.tiers),
                 "deadline": offer.last_bidding_day,
+                "price_basis": offer.price_basis.value,
+                "currency": offer.currency,
+                "unit_label": offer.unit_label,
                 **{f"weight_{c['key']}": c["weight"] for c in offer.criteria},
             }
         form = OfferForm(data=data)
@@ -155,6 +158,7 @@ def offer(group, offer):
         invitations=services.invited_companies(db.session, offer),
         invite_form=invite_form,
         admins_publish=services.admins_publish(current_charter(db.session, group)),
+        standing_bids=bids.standing_bid_count(db.session, offer),
         now=now,
     )
 
@@ -268,6 +272,7 @@ def company_offer(partner, group_slug: str, number: int):
         offer=offer,
         figures=_figures(offer, offer.snapshot),
         criteria=services.CRITERIA,
+        bid=bids.bid_of(db.session, offer, partner),
         now=utcnow(),
     )
 
@@ -275,5 +280,6 @@ def company_offer(partner, group_slug: str, number: int):
 def init_app(app) -> None:
     register_kinds()
     app.register_blueprint(bp)
+    bid_views.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     jobs.register(app, CLOSE_JOB, services.close_due_offers, every_minutes=5)

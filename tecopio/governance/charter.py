@@ -238,6 +238,13 @@ RULES: tuple[Rule, ...] = (
         _l("Who publishes the group's demand offers"),
         choices=HOW,
     ),
+    Rule(
+        "partners.accept_bids",
+        "choice",
+        "vote",
+        _l("Who accepts a company's bid (or none)"),
+        choices=HOW,
+    ),
 )
 BY_PATH = {rule.path: rule for rule in RULES}
 

@@ -19,8 +19,10 @@ class NotificationKind(StrEnum):
     MEMBER_REMOVED = "member_removed"  # to the person removed
     INVITED = "invited"  # to a person with an account, invited by email
     OFFER_INVITED = "offer_invited"  # to a company's staff: a group invites it to bid
+    OFFER_DECIDED = "offer_decided"  # to each invited company's staff: the group's choice
 
 
+COMPANY_KINDS = frozenset({NotificationKind.OFFER_INVITED, NotificationKind.OFFER_DECIDED})
 PROPOSAL_KINDS = frozenset({NotificationKind.PROPOSAL_OPENED, NotificationKind.PROPOSAL_CLOSING})
 
 

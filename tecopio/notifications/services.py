@@ -27,7 +27,12 @@ from tecopio.governance.models import Proposal, ProposalStatus, Vote
 from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus, Role
 from tecopio.mail import MailError, send_mail
 from tecopio.notifications import texts
-from tecopio.notifications.models import PROPOSAL_KINDS, Notification, NotificationKind
+from tecopio.notifications.models import (
+    COMPANY_KINDS,
+    PROPOSAL_KINDS,
+    Notification,
+    NotificationKind,
+)
 from tecopio.partners.models import CompanyStaff, PartnerCompany, StaffStatus
 
 REMIND_BEFORE = timedelta(days=1)
@@ -193,6 +198,27 @@ def offer_invitation_sent(invitation: OfferInvitation, *, session: Session) -> N
         jobs.enqueue_after_commit(session, SEND_JOB)
 
 
+def offer_decided(offer: DemandOffer, *, session: Session) -> None:
+    """``offer_decided``: every company invited to the offer is told the group's choice."""
+    rows = session.execute(
+        select(CompanyStaff.user_id, OfferInvitation.id)
+        .join(OfferInvitation, OfferInvitation.partner_id == CompanyStaff.partner_id)
+        .where(OfferInvitation.offer_id == offer.id, CompanyStaff.status == StaffStatus.ACTIVE)
+    ).all()
+    for user_id, invitation_id in rows:
+        session.add(
+            Notification(
+                user_id=user_id,
+                group_id=offer.group_id,
+                kind=NotificationKind.OFFER_DECIDED,
+                offer_invitation_id=invitation_id,
+            )
+        )
+    session.flush()
+    if rows:
+        jobs.enqueue_after_commit(session, SEND_JOB)
+
+
 def _still_staff(user: User):
     """A company's notice is shown only to who still acts for the company."""
     return (
@@ -237,7 +263,7 @@ def _visible_to(user: User):
     return and_(
         Notification.user_id == user.id,
         or_(Notification.kind != NotificationKind.JOIN_REQUESTED, _still_an_admin(user)),
-        or_(Notification.kind != NotificationKind.OFFER_INVITED, _still_staff(user)),
+        or_(Notification.kind.not_in(list(COMPANY_KINDS)), _still_staff(user)),
     )
 
 
@@ -295,6 +321,7 @@ def _still_waits(now: datetime):
                 NotificationKind.JOIN_APPROVED,
                 NotificationKind.JOIN_DECLINED,
                 NotificationKind.MEMBER_REMOVED,
+                NotificationKind.OFFER_DECIDED,
             ]
         ),
     )
@@ -357,7 +384,7 @@ def _still_news(session: Session, notification: Notification) -> bool:
         return admin is not None and notification.membership.status == MembershipStatus.PENDING
     if notification.kind == NotificationKind.INVITED:
         return notification.invitation.status == InvitationStatus.PENDING
-    if notification.kind == NotificationKind.OFFER_INVITED:
+    if notification.kind in COMPANY_KINDS:
         staff = session.scalar(
             select(CompanyStaff.id).where(
                 CompanyStaff.user_id == notification.user_id,
@@ -365,6 +392,8 @@ def _still_news(session: Session, notification: Notification) -> bool:
                 CompanyStaff.status == StaffStatus.ACTIVE,
             )
         )
+        if notification.kind == NotificationKind.OFFER_DECIDED:
+            return staff is not None
         return staff is not None and notification.offer_invitation.offer.is_open_for_bids(utcnow())
     if notification.kind not in PROPOSAL_KINDS:
         return True

@@ -33,6 +33,16 @@ SUBJECTS = {
     NotificationKind.MEMBER_REMOVED: _l("You are no longer a member of %(group)s"),
     NotificationKind.INVITED: _l("You are invited to join %(group)s"),
     NotificationKind.OFFER_INVITED: _l("%(group)s invites your company to bid"),
+    NotificationKind.OFFER_DECIDED: _l("%(group)s has chosen among the bids"),
+}
+# What the group chose, as the company reads it: its bid, another, or none.
+DECIDED = {
+    "yours": _l("%(group)s accepted the bid of %(company)s on its offer “%(title)s”."),
+    "other": _l(
+        "%(group)s accepted another company's bid on its offer “%(title)s”: not that of "
+        "%(company)s."
+    ),
+    "none": _l("%(group)s accepted no bid on its offer “%(title)s”."),
 }
 
 
@@ -52,7 +62,17 @@ def text(notification: Notification) -> str:
     if notification.offer_invitation is not None:
         values["company"] = notification.offer_invitation.partner.name
         values["title"] = notification.offer_invitation.offer.title
+    if notification.kind == NotificationKind.OFFER_DECIDED:
+        return str(DECIDED[_outcome(notification)] % values)
     return str(TEXTS[notification.kind] % values)
+
+
+def _outcome(notification: Notification) -> str:
+    invitation = notification.offer_invitation
+    awarded = invitation.offer.awarded_partner_id
+    if awarded is None:
+        return "none"
+    return "yours" if awarded == invitation.partner_id else "other"
 
 
 def subject(notification: Notification) -> str:

@@ -65,6 +65,7 @@ def init_app(app) -> None:
     events.connect(events.invitation_sent, services.invitation_sent)
     events.connect(events.invitation_closed, services.invitation_closed)
     events.connect(events.offer_invitation_sent, services.offer_invitation_sent)
+    events.connect(events.offer_decided, services.offer_decided)
     app.jinja_env.globals.update(notification_text=texts.text, notification_link=texts.link)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure

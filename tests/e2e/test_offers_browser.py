@@ -40,7 +40,7 @@ def test_an_admin_publishes_an_offer_and_the_invited_company_reads_it(app, live_
     assert "Draft saved" in admin.content()
     assert "Preview" in admin.content()
     admin.get_by_role("button", name="Publish…").click()
-    assert "Publish offer 3" in admin.locator("h1").inner_text()
+    assert "Publish offer 4" in admin.locator("h1").inner_text()
     admin.get_by_role("button", name="Publish the offer").click()
     assert "The offer is published" in admin.content()
     admin.get_by_label("Ekiluz Energia Kooperatiba").check()
@@ -59,3 +59,40 @@ def test_an_admin_publishes_an_offer_and_the_invited_company_reads_it(app, live_
     company.get_by_role("link", name="Offers").click()
     listed = company.locator("main table").inner_text()
     assert "Wind power for 2027" in listed and "Renewable electricity" in listed
+
+
+def test_a_company_bids_and_the_members_compare_the_bids(app, live_server, new_page):
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as session:
+        load_demo(app, session)
+    base = live_server
+    company = new_page()
+    log_in(company, base, "nora@example.com")
+    company.goto(f"{base}/notifications")
+    company.get_by_role("link", name="to bid on its offer “Renewable electricity").click()
+    assert "Your company has not answered yet" in company.content()
+    company.get_by_role("link", name="Bid", exact=True).click()
+    company.get_by_label("Price at the tipping point").fill("0.21")
+    company.get_by_label("Price at 20 committed members").fill("0.20")
+    company.get_by_label("Price at 30 committed members").fill("0.19")
+    company.get_by_label("Fee amount").fill("-3")
+    company.get_by_role("button", name="Submit the bid").click()
+    assert "The amount cannot be negative" in company.content()
+    company.get_by_label("Fee amount").fill("12")
+    company.get_by_label("Warranty (months)").fill("24")
+    company.get_by_role("button", name="Submit the bid").click()
+    assert "Your bid is in" in company.content()
+    answer = company.locator("#your-bid").inner_text()
+    assert "€0.21" in answer and "€12.00" in answer
+    assert "Red Eléctrica" not in company.content()  # another company's bid is not its business
+
+    member = new_page()
+    log_in(member, base, "iker@example.com")
+    member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers/1")
+    assert "1 bid received so far" in member.locator("#bids").inner_text()
+    assert "Ekiluz" not in member.locator("#bids").inner_text()  # sealed until the deadline
+    member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers/3")
+    member.get_by_role("link", name="Compare the bids side by side").click()
+    ranking = member.locator("#ranking").inner_text()
+    assert ranking.index("Ekiluz") < ranking.index("Red Eléctrica")
+    assert "stays first whichever weight moves by 10 % up or down" in ranking
+    assert "The members are voting on the group's choice" in member.content()
