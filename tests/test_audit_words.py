@@ -8,7 +8,7 @@ from tecopio.audit.labels import DESCRIPTIONS
 ROOT = Path(__file__).resolve().parent.parent / "tecopio"
 # record(session, "offer.published", ...) and "offer.awarded" if bid else "offer.not_awarded"
 RECORDED = re.compile(r'(?:record|_audit)\(\s*\w+,\s*"([a-z_]+\.[a-z_]+)"')
-CHOSEN = re.compile(r'"([a-z_]+\.[a-z_]+)" if \w+ else "([a-z_]+\.[a-z_]+)"')
+CHOSEN = re.compile(r'"([a-z_]+\.[a-z_]+)" if [^"\n]+ else "([a-z_]+\.[a-z_]+)"')
 
 
 def recorded_actions() -> set[str]:

@@ -113,6 +113,26 @@ def _render_bid_form(partner, offer, form, bid):
     )
 
 
+def _take_bid_form(partner, offer, bid, save, done: str):
+    """The bid form: shown, or submitted to ``save`` (submit or update); errors on the form."""
+    form = _bid_form(offer, bid)
+    if form.validate_on_submit():
+        values = form.bid_values(offer.price_basis.value)
+        if values is not None:
+            try:
+                save(db.session, current_user, partner, offer, values)
+            except service.InvalidBid as error:
+                db.session.rollback()
+                form.show_errors(error.errors)
+            except service.BidError as error:
+                _refuse(error)
+            else:
+                db.session.commit()
+                flash(done, "success")
+                return _back(partner, offer)
+    return _render_bid_form(partner, offer, form, bid)
+
+
 @bp.route("/partners/<company>/offers/<group_slug>/<int:number>/bid", methods=["GET", "POST"])
 @for_company(policy.can_bid)
 def new_bid(partner, group_slug: str, number: int):
@@ -124,29 +144,17 @@ def new_bid(partner, group_slug: str, number: int):
         return redirect(
             url_for("bids.edit_bid", company=partner.slug, group_slug=group_slug, number=number)
         )
-    form = _bid_form(offer)
-    if form.validate_on_submit():
-        values = form.bid_values(offer.price_basis.value)
-        if values is not None:
-            try:
-                service.submit_bid(db.session, current_user, partner, offer, values)
-            except service.InvalidBid as error:
-                db.session.rollback()
-                form.show_errors(error.errors)
-            except service.BidError as error:
-                _refuse(error)
-            else:
-                db.session.commit()
-                flash(
-                    _(
-                        "Your bid is in. You may change or withdraw it until the end of "
-                        "%(date)s (UTC); the group sees bids once bidding closes.",
-                        date=offer.last_bidding_day.isoformat(),
-                    ),
-                    "success",
-                )
-                return _back(partner, offer)
-    return _render_bid_form(partner, offer, form, None)
+    return _take_bid_form(
+        partner,
+        offer,
+        None,
+        service.submit_bid,
+        _(
+            "Your bid is in. You may change or withdraw it until the end of "
+            "%(date)s (UTC); the group sees bids once bidding closes.",
+            date=offer.last_bidding_day.isoformat(),
+        ),
+    )
 
 
 @bp.route("/partners/<company>/offers/<group_slug>/<int:number>/bid/edit", methods=["GET", "POST"])
@@ -158,22 +166,7 @@ def edit_bid(partner, group_slug: str, number: int):
         abort_with(409, service.BiddingClosed.message)
     if bid is None or not bid.standing:
         abort_with(409, service.NoStandingBid.message)
-    form = _bid_form(offer, bid)
-    if form.validate_on_submit():
-        values = form.bid_values(offer.price_basis.value)
-        if values is not None:
-            try:
-                service.update_bid(db.session, current_user, partner, offer, values)
-            except service.InvalidBid as error:
-                db.session.rollback()
-                form.show_errors(error.errors)
-            except service.BidError as error:
-                _refuse(error)
-            else:
-                db.session.commit()
-                flash(_("Your bid is changed."), "success")
-                return _back(partner, offer)
-    return _render_bid_form(partner, offer, form, bid)
+    return _take_bid_form(partner, offer, bid, service.update_bid, _("Your bid is changed."))
 
 
 @bp.post("/partners/<company>/offers/<group_slug>/<int:number>/bid/withdraw")

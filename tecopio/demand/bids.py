@@ -298,59 +298,43 @@ def _audit(session: Session, action: str, user: User, bid: Bid) -> None:
     )
 
 
-def submit_bid(
+def _save(
     session: Session,
     user: User,
     partner: PartnerCompany,
     offer: DemandOffer,
     values: BidValues,
-    *,
-    now=None,
+    event: BidEvent,
+    now: datetime,
 ) -> Bid:
-    """The company's bid: once (again only after withdrawing or declining), until the deadline."""
-    now = now or utcnow()
     _invitation_locked(session, offer, partner)
     _open(offer, now)
     bid = bid_of(session, offer, partner)
-    status = _step(bid, BidEvent.SUBMIT)
+    status = _step(bid, event)
     checked = _check_bid(session, offer, values)
     if bid is None:
         bid = Bid(offer=offer, partner=partner, created_at=now)
         session.add(bid)
-    _fill(bid, checked, status, user, now)
+    for name, value in checked.items():
+        setattr(bid, name, value)
+    bid.status = status
     bid.decline_reason = ""
+    bid.submitted_by_id = user.id
+    bid.updated_at = now
     session.flush()
-    _audit(session, "bid.submitted", user, bid)
+    _audit(session, "bid.submitted" if event == BidEvent.SUBMIT else "bid.edited", user, bid)
     events.bid_changed.send(bid, session=session)
     return bid
 
 
-def _fill(bid: Bid, checked: dict, status: BidStatus, user: User, now: datetime) -> None:
-    for name, value in checked.items():
-        setattr(bid, name, value)
-    bid.status = status
-    bid.submitted_by_id = user.id
-    bid.updated_at = now
+def submit_bid(session: Session, user: User, partner, offer, values: BidValues, *, now=None):
+    """The company's bid: once (again only after withdrawing or declining), until the deadline."""
+    return _save(session, user, partner, offer, values, BidEvent.SUBMIT, now or utcnow())
 
 
-def update_bid(
-    session: Session,
-    user: User,
-    partner: PartnerCompany,
-    offer: DemandOffer,
-    values: BidValues,
-    *,
-    now=None,
-) -> Bid:
-    now = now or utcnow()
-    _invitation_locked(session, offer, partner)
-    _open(offer, now)
-    bid = bid_of(session, offer, partner)
-    status = _step(bid, BidEvent.EDIT)
-    _fill(bid, _check_bid(session, offer, values), status, user, now)
-    session.flush()
-    _audit(session, "bid.edited", user, bid)
-    return bid
+def update_bid(session: Session, user: User, partner, offer, values: BidValues, *, now=None):
+    """A standing bid, changed until the deadline."""
+    return _save(session, user, partner, offer, values, BidEvent.EDIT, now or utcnow())
 
 
 def withdraw_bid(
