@@ -181,6 +181,25 @@ def test_publishing_twice_or_by_an_admin_where_members_vote_is_refused(client, m
     assert offer.status == OfferStatus.DRAFT and offer.snapshot is None
 
 
+def test_no_vote_opens_where_admins_publish_and_a_published_offer_is_not_edited(
+    client, make, db_session
+):
+    group = make.group()  # the charter lets admins publish
+    draft = make.offer(group)
+    published = make.offer(group, publish=True)
+    login(client, make.admins(group)[0].user)
+    before = count(db_session, Proposal)
+    response = client.submit(f"/groups/{group.slug}/offers/{draft.number}/propose")
+    assert response.status_code == 409 and "nothing to vote on" in response.text
+    assert count(db_session, Proposal) == before
+    edit = f"/groups/{group.slug}/offers/{published.number}/edit"
+    assert client.get(edit).status_code == 409
+    response = client.submit(edit, form_of({"title": "Changed after publishing"}))
+    assert response.status_code == 409
+    db_session.refresh(published)
+    assert published.title == "Green electricity for the group"
+
+
 def test_where_members_vote_the_offer_is_published_when_the_vote_passes(make, db_session):
     group = make.group(partners__publish_offers="vote", company_k=10, decisions__quorum_percent=0)
     wanting(make, group, 11)
