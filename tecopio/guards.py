@@ -96,6 +96,8 @@ class Child:
     param: str
     name: str
     by: str = "id"
+    # A second predicate, ``check(user, obj)``, asked of the loaded object (403 if false).
+    check: Callable | None = None
 
     def load(self, group, identifier: int):
         if self.by == "id":
@@ -108,6 +110,8 @@ class Child:
             )
         if found is None or found.group_id != group.id:
             abort(404)
+        if self.check is not None:
+            require(self.check(current_user, found))
         return found
 
 
@@ -152,7 +156,8 @@ def for_group(
                 kwargs[child.name] = child.load(group, kwargs.pop(child.param))
             return view(group=group, **kwargs)
 
-        return _declare(guarded, f"group: {predicate.__name__}")
+        also = f" and {child.check.__name__}" if child is not None and child.check else ""
+        return _declare(guarded, f"group: {predicate.__name__}{also}")
 
     return decorator
 

@@ -228,6 +228,17 @@ def can_compare_bids(user, group: Group) -> bool:
     return is_active_member(user, group)
 
 
+def has_no_stake_in(user, offer) -> bool:
+    """Staff of a company invited to an offer, members of the group too, see no rival's bid
+    and take no part in scoring or choosing: they have a stake in the outcome."""
+    return not any(is_company_staff(user, invitation.partner) for invitation in offer.invitations)
+
+
+def can_see_bid_count(user, group: Group, offer) -> bool:
+    """How many bids came in while bidding is open: the admins with no stake in it."""
+    return can_decide_on_bids(user, group) and has_no_stake_in(user, offer)
+
+
 def can_decide_on_bids(user, group: Group) -> bool:
     """Scoring bids and accepting one (or none), directly or by putting it to the members'
     vote, as the charter says: the group's admins."""

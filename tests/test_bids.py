@@ -26,6 +26,7 @@ from tecopio.demand.scoring import BidFacts, rank
 from tecopio.demand.services import invite_companies
 from tecopio.governance.decisions import cast_vote, close_proposal
 from tecopio.governance.models import Proposal, ProposalStatus
+from tecopio.groups.models import Role
 from tecopio.notifications.models import Notification, NotificationKind
 from tecopio.notifications.services import notifications_of
 from tecopio.notifications.texts import text
@@ -472,8 +473,11 @@ def test_bids_stay_sealed_until_the_deadline_then_compare_side_by_side(
     login(client, scene["member"])
     url = f"/groups/{scene['group'].slug}/offers/{offer.number}/bids"
     sealed = client.get(url)
-    assert "2 bids received so far" in sealed.text
+    assert "stay sealed" in sealed.text and "received so far" not in sealed.text  # no count
     assert "Alpha Energy" not in sealed.text and "€100.00" not in sealed.text
+    admin = make_client()
+    login(admin, scene["admin"])
+    assert "2 bids received so far" in admin.get(url).text  # the admins follow how many
     close_bidding_now(db_session, offer)
     page = client.get(url)
     assert page.status_code == 200
@@ -710,3 +714,171 @@ def test_only_a_standing_bid_of_this_offer_can_be_accepted(make, make_client, sc
     for choice in (str(alpha.id), str(foreign.id), "999999", "alpha"):
         assert client.submit(f"{url}/decide", {"choice": choice}).status_code == 400
     assert count(db_session, Proposal) == 2  # the two publishings, nothing more
+
+
+# --- refusals a reviewer found ------------------------------------------------------
+
+
+def test_a_decline_never_drops_a_standing_bid(make_client, scene, db_session):
+    offer, owner, alpha = scene["offer"], scene["alpha_owner"], scene["alpha"]
+    bids.submit_bid(db_session, owner, alpha, offer, values(offer))
+    with pytest.raises(bids.StandingBid):
+        bids.decline_offer(db_session, owner, alpha, offer, "Changed our minds")
+    db_session.commit()
+    client = make_client()
+    login(client, owner)
+    assert client.get(company_url(scene, tail="/decline")).status_code == 409
+    refused = client.submit(company_url(scene, tail="/decline"), {"reason": "No"})
+    assert refused.status_code == 409 and "withdraw it first" in refused.text
+    db_session.expire_all()
+    assert bids.bid_of(db_session, offer, alpha).status == BidStatus.SUBMITTED
+
+
+def test_withdrawing_with_nothing_standing_is_refused_before_asking(make_client, scene):
+    client = make_client()
+    login(client, scene["alpha_owner"])
+    response = client.submit(company_url(scene, tail="/bid/withdraw"), {})
+    assert response.status_code == 409 and "no bid standing" in response.text
+
+
+def test_the_company_reads_back_all_of_its_own_bid(make_client, scene, db_session):
+    offer = scene["offer"]
+    bids.submit_bid(
+        db_session,
+        scene["alpha_owner"],
+        scene["alpha"],
+        offer,
+        values(offer, terms_answer="counter", counter_term="Invoices monthly.", warranty_months=36),
+    )
+    db_session.commit()
+    client = make_client()
+    login(client, scene["alpha_owner"])
+    page = client.get(company_url(scene)).text
+    for seen in (
+        "36 months",
+        "Invoices monthly.",
+        "Installed within six weeks.",
+        "Workshop in Bilbao",
+    ):
+        assert seen in page
+
+
+def test_the_bid_form_offers_only_the_offers_currency_and_says_how_long_a_bid_holds(
+    make_client, scene, db_session
+):
+    client = make_client()
+    login(client, scene["alpha_owner"])
+    page = client.get(company_url(scene, tail="/bid")).text
+    earliest = bids.earliest_validity(db_session, scene["offer"])
+    assert f'value="{scene["offer"].currency}"' in page and 'value="USD"' not in page
+    assert f"from {earliest.strftime('%b')}" in page
+    unknown = client.submit(company_url(scene, tail="/bid"), form(scene["offer"], currency="XXX"))
+    assert unknown.status_code == 400 and "Unknown currency" in unknown.text
+    assert count(db_session, Bid) == 0
+
+
+def test_staff_of_an_invited_company_who_are_members_see_no_rival_bid(
+    make, make_client, scene, db_session
+):
+    """A member who works for a bidder does not learn the competition, nor score or choose."""
+    offer, group = scene["offer"], scene["group"]
+    insider = make.user()
+    make.membership(group, insider, role=Role.ADMIN)
+    make.staff(scene["alpha"], insider)
+    beta = bids.submit_bid(db_session, scene["beta_owner"], scene["beta"], offer, values(offer))
+    db_session.commit()
+    client = make_client()
+    login(client, insider)
+    url = f"/groups/{group.slug}/offers/{offer.number}"
+    assert "received so far" not in client.get(url).text
+    assert client.get(f"{url}/bids").status_code == 403
+    close_bidding_now(db_session, offer)
+    offer_page = client.get(url).text
+    assert "Compare the bids" not in offer_page and "you do not see the other bids" in offer_page
+    assert client.get(f"{url}/bids").status_code == 403
+    scored = client.submit(f"{url}/bids/scores", {f"score-{beta.id}-renewable": "0"})
+    assert scored.status_code == 403
+    assert client.submit(f"{url}/decide", {"choice": "none"}).status_code == 403
+    assert count(db_session, BidScore) == 0 and count(db_session, Proposal) == 1
+
+
+@pytest.mark.parametrize("wrong", ["²", "1" * 40, "-1", " 7x"])
+def test_odd_numbers_in_scores_and_choices_are_refused_cleanly(
+    make_client, scene, db_session, wrong
+):
+    offer = scene["offer"]
+    alpha = bids.submit_bid(db_session, scene["alpha_owner"], scene["alpha"], offer, values(offer))
+    close_bidding_now(db_session, offer)
+    client = make_client()
+    login(client, scene["admin"])
+    url = f"/groups/{scene['group'].slug}/offers/{offer.number}"
+    assert (
+        client.submit(f"{url}/bids/scores", {f"score-{alpha.id}-renewable": wrong}).status_code
+        == 400
+    )
+    assert client.submit(f"{url}/bids/scores", {f"score-{wrong}-renewable": "5"}).status_code == 400
+    choice = client.submit(f"{url}/decide", {"choice": wrong})
+    assert choice.status_code == 400 and "Choose a bid, or no bid." in choice.text
+    assert count(db_session, BidScore) == 0 and count(db_session, Proposal) == 1
+
+
+def test_a_score_is_cleared_by_a_blank_and_an_unchanged_form_records_nothing(
+    make_client, scene, db_session
+):
+    offer = scene["offer"]
+    alpha = bids.submit_bid(db_session, scene["alpha_owner"], scene["alpha"], offer, values(offer))
+    close_bidding_now(db_session, offer)
+    client = make_client()
+    login(client, scene["admin"])
+    url = f"/groups/{scene['group'].slug}/offers/{offer.number}/bids/scores"
+    field = f"score-{alpha.id}-renewable"
+
+    def scored():
+        return db_session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "bid.scored")
+        )
+
+    assert client.submit(url, {field: "40"}).status_code == 302
+    assert scored() == 1
+    again = client.submit(url, {field: "40"}, follow_redirects=True)
+    assert "No score changed." in again.text and scored() == 1
+    assert client.submit(url, {field: ""}).status_code == 302
+    assert count(db_session, BidScore) == 0 and scored() == 2
+
+
+def test_the_bids_of_an_offer_that_never_ran_are_not_there(make, make_client, db_session):
+    group = make.group()
+    admin = make.admins(group)[0].user
+    offer = make.offer(group)
+    offer.status = OfferStatus.REJECTED
+    db_session.commit()
+    client = make_client()
+    login(client, admin)
+    assert client.get(f"/groups/{group.slug}/offers/{offer.number}/bids").status_code == 404
+
+
+def test_an_admin_decision_waits_for_a_running_vote(make, scene, db_session, app):
+    """The charter moved to admins deciding while members vote: the members' vote decides."""
+    offer = scene["offer"]
+    alpha = bids.submit_bid(db_session, scene["alpha_owner"], scene["alpha"], offer, values(offer))
+    close_bidding_now(db_session, offer)
+    with app.app_context():
+        bids.propose_award(db_session, scene["admin"], offer, alpha.id)
+        db_session.commit()
+    make.charter(scene["group"], partners__accept_bids="admins")
+    with app.app_context(), pytest.raises(bids.VoteRunning):
+        bids.decide_by_admin(db_session, scene["admin"], offer, None)
+    db_session.rollback()
+    assert db_session.get(type(offer), offer.id).status == OfferStatus.CLOSED
+
+
+def test_bids_that_will_not_hold_until_a_vote_ends_are_not_offered(make_client, scene, db_session):
+    offer = scene["offer"]
+    alpha = bids.submit_bid(db_session, scene["alpha_owner"], scene["alpha"], offer, values(offer))
+    close_bidding_now(db_session, offer)
+    alpha.valid_until = utcnow().date() + timedelta(days=1)  # the vote would end later
+    db_session.commit()
+    client = make_client()
+    login(client, scene["admin"])
+    page = client.get(f"/groups/{scene['group'].slug}/offers/{offer.number}/bids").text
+    assert f'value="{alpha.id}"' not in page and "No longer choosable: Alpha Energy" in page

@@ -326,33 +326,33 @@ def test_a_vote_racing_the_close_is_counted_or_refused_never_lost(app, committed
     assert votes == (0 if refused else 1)
 
 
-def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
-    """Both read "no bid yet"; the invitation's row lock makes the second wait, find the
-    first's bid, and be refused: one bid per company, never two or an error page."""
+def _bidding_scene(app, committed, name: str, prefix: str, accept_bids: str = "vote") -> dict:
+    """A group with two admins, a verified company with two staff invited to a published
+    offer, committed for real; ids of it all."""
     from datetime import date
 
     from tecopio.categories.models import Category
     from tecopio.db import utcnow
-    from tecopio.demand import bids
     from tecopio.demand import services as offers
     from tecopio.directory.models import Company
+    from tecopio.governance.charters import Adoption, adopt, build_charter, current_charter
     from tecopio.partners.models import CompanyStaff, PartnerCompany, StaffRole
 
-    user_ids, group_id = commit_group(
-        app,
-        committed,
-        "Race bids",
-        "bids-admin@example.com",
-        "bids-a@example.com",
-        "bids-b@example.com",
-    )
-    admin_id, first_id, second_id = user_ids
+    emails = [f"{prefix}-{who}@example.com" for who in ("admin", "admin2", "a", "b")]
+    user_ids, group_id = commit_group(app, committed, name, *emails, admins=2)
+    admin_id, admin2_id, first_id, second_id = user_ids
     with app.app_context():
         session = db.session
-        company = Company(name="Race Solar", normalized_name="race solar")
+        group = session.get(Group, group_id)
+        if accept_bids != "vote":
+            charter = build_charter(
+                session, current_charter(session, group), {"partners.accept_bids": accept_bids}
+            )
+            adopt(session, group, charter, adoption=Adoption.ADMINS, actor=None)
+        company = Company(name=f"{name} Solar", normalized_name=f"{prefix} solar")
         partner = PartnerCompany(
             company=company,
-            slug="race-solar",
+            slug=f"{prefix}-solar",
             description="",
             contact_email="r@example.com",
             verified_at=utcnow(),
@@ -362,10 +362,10 @@ def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
         for user_id, role in ((first_id, StaffRole.OWNER), (second_id, StaffRole.STAFF)):
             session.add(CompanyStaff(partner_id=partner.id, user_id=user_id, role=role))
         energy = session.scalar(select(Category).where(Category.slug == "energy"))
-        group = session.get(Group, group_id)
+        admin = session.get(User, admin_id)
         offer = offers.create_offer(
             session,
-            session.get(User, admin_id),
+            admin,
             group,
             title="Race",
             category_id=energy.id,
@@ -375,16 +375,78 @@ def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
             tiers=[],
             deadline_day=date.today() + timedelta(days=5),
         )
-        offers.publish_offer(session, session.get(User, admin_id), offer)
-        offers.invite_companies(session, session.get(User, admin_id), offer, [partner.id])
+        offers.publish_offer(session, admin, offer)
+        offers.invite_companies(session, admin, offer, [partner.id])
         session.commit()
-        offer_id, partner_id, company_id = offer.id, partner.id, company.id
-        valid_until = offer.last_bidding_day + timedelta(days=30)
+        return {
+            "group": group_id,
+            "admins": (admin_id, admin2_id),
+            "staff": (first_id, second_id),
+            "offer": offer.id,
+            "partner": partner.id,
+            "company": company.id,
+            "valid_until": offer.last_bidding_day + timedelta(days=30),
+        }
+
+
+def _remove_bidding_scene(app, scene: dict) -> None:
+    from tecopio.demand import bids
+    from tecopio.demand.models import DemandOffer, OfferInvitation
+    from tecopio.directory.models import Company
+    from tecopio.notifications.models import Notification
+    from tecopio.partners.models import CompanyStaff, PartnerCompany
+
+    with app.app_context():
+        session = db.session
+        session.execute(delete(Notification).where(Notification.user_id.in_(scene["staff"])))
+        session.execute(delete(bids.Bid).where(bids.Bid.offer_id == scene["offer"]))
+        session.execute(delete(OfferInvitation).where(OfferInvitation.offer_id == scene["offer"]))
+        session.execute(delete(Proposal).where(Proposal.group_id == scene["group"]))
+        session.execute(delete(DemandOffer).where(DemandOffer.id == scene["offer"]))
+        session.execute(delete(CompanyStaff).where(CompanyStaff.partner_id == scene["partner"]))
+        session.execute(delete(PartnerCompany).where(PartnerCompany.id == scene["partner"]))
+        session.execute(delete(Company).where(Company.id == scene["company"]))
+        session.execute(delete(CharterVersion).where(CharterVersion.group_id == scene["group"]))
+        session.commit()
+
+
+def _bid_and_close(app, scene: dict) -> int:
+    """A standing bid, and bidding closed: the group may choose."""
+    from tecopio.db import utcnow
+    from tecopio.demand import bids
+    from tecopio.demand.models import DemandOffer
+    from tecopio.partners.models import PartnerCompany
+
+    with app.app_context():
+        session = db.session
+        offer = session.get(DemandOffer, scene["offer"])
+        bid = bids.submit_bid(
+            session,
+            session.get(User, scene["staff"][0]),
+            session.get(PartnerCompany, scene["partner"]),
+            offer,
+            bids.BidValues(
+                terms_answer="accept", price=100, fee=0, valid_until=scene["valid_until"]
+            ),
+        )
+        offer.bid_deadline = utcnow() - timedelta(minutes=1)
+        session.commit()
+        return bid.id
+
+
+def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
+    """Both read "no bid yet"; the invitation's row lock makes the second wait, find the
+    first's bid, and be refused: one bid per company, never two or an error page."""
+    from tecopio.demand import bids
+    from tecopio.demand.models import DemandOffer
+    from tecopio.partners.models import PartnerCompany
+
+    scene = _bidding_scene(app, committed, "Race bids", "bids")
 
     def bid_as(user_id, price):
         def act(session, barrier):
-            offer = session.get(offers.DemandOffer, offer_id)
-            partner = session.get(PartnerCompany, partner_id)
+            offer = session.get(DemandOffer, scene["offer"])
+            partner = session.get(PartnerCompany, scene["partner"])
             user = session.get(User, user_id)
             assert bids.bid_of(session, offer, partner) is None
             barrier.wait()
@@ -395,7 +457,10 @@ def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
                     partner,
                     offer,
                     bids.BidValues(
-                        terms_answer="accept", price=price, fee=0, valid_until=valid_until
+                        terms_answer="accept",
+                        price=price,
+                        fee=0,
+                        valid_until=scene["valid_until"],
                     ),
                 )
             except bids.AlreadyBid as error:
@@ -403,17 +468,81 @@ def test_two_colleagues_bidding_at_once_make_one_bid(app, committed):
 
         return act
 
-    outcomes = run_together(app, bid_as(first_id, 100), bid_as(second_id, 90))
+    first, second = scene["staff"]
+    outcomes = run_together(app, bid_as(first, 100), bid_as(second, 90))
     with app.app_context():
-        prices = db.session.scalars(select(bids.Bid.price).where(bids.Bid.offer_id == offer_id))
-        prices = list(prices)
-        db.session.execute(delete(bids.Bid).where(bids.Bid.offer_id == offer_id))
-        db.session.execute(delete(Proposal).where(Proposal.group_id == group_id))
-        db.session.execute(delete(offers.DemandOffer).where(offers.DemandOffer.id == offer_id))
-        db.session.execute(delete(CompanyStaff).where(CompanyStaff.partner_id == partner_id))
-        db.session.execute(delete(PartnerCompany).where(PartnerCompany.id == partner_id))
-        db.session.execute(delete(Company).where(Company.id == company_id))
-        db.session.execute(delete(CharterVersion).where(CharterVersion.group_id == group_id))
-        db.session.commit()
+        prices = list(
+            db.session.scalars(select(bids.Bid.price).where(bids.Bid.offer_id == scene["offer"]))
+        )
+    _remove_bidding_scene(app, scene)
     assert sorted(outcomes) == ["GroupError", "done"]
     assert len(prices) == 1
+
+
+def test_two_admins_deciding_at_once_decide_once(app, committed):
+    """Both read "closed, undecided"; the offer's row lock makes the second wait, see the
+    first's decision and be refused: one decision, one outcome told to the companies."""
+    from tecopio.demand import bids
+    from tecopio.demand.models import DemandOffer, OfferStatus
+
+    scene = _bidding_scene(app, committed, "Race decide", "decide", accept_bids="admins")
+    bid_id = _bid_and_close(app, scene)
+
+    def decide_as(admin_id, choice):
+        def act(session, barrier):
+            offer = session.get(DemandOffer, scene["offer"])
+            assert offer.status in (OfferStatus.PUBLISHED, OfferStatus.CLOSED)
+            barrier.wait()
+            try:
+                bids.decide_by_admin(session, session.get(User, admin_id), offer, choice)
+            except bids.NotDecidable as error:
+                raise services.GroupError(str(error)) from error
+
+        return act
+
+    first, second = scene["admins"]
+    outcomes = run_together(app, decide_as(first, bid_id), decide_as(second, None))
+    with app.app_context():
+        decisions_made = db.session.scalar(
+            select(func.count())
+            .select_from(Proposal)
+            .where(Proposal.group_id == scene["group"], Proposal.kind == "accept_bid")
+        )
+        status = db.session.get(DemandOffer, scene["offer"]).status
+    _remove_bidding_scene(app, scene)
+    assert sorted(outcomes) == ["GroupError", "done"]
+    assert decisions_made == 1 and status in (OfferStatus.AWARDED, OfferStatus.NOT_AWARDED)
+
+
+def test_two_admins_opening_an_award_vote_at_once_open_one(app, committed):
+    """One vote per offer at a time: the second admin's proposal waits for the first's and
+    is refused, rather than members finding two votes on the same bids."""
+    from tecopio.demand import bids
+    from tecopio.demand.models import DemandOffer
+
+    scene = _bidding_scene(app, committed, "Race award vote", "award")
+    bid_id = _bid_and_close(app, scene)
+
+    def propose_as(admin_id, choice):
+        def act(session, barrier):
+            offer = session.get(DemandOffer, scene["offer"])
+            assert bids.open_award_vote(session, offer) is None
+            barrier.wait()
+            try:
+                bids.propose_award(session, session.get(User, admin_id), offer, choice)
+            except (bids.VoteRunning, bids.NotDecidable) as error:
+                raise services.GroupError(str(error)) from error
+
+        return act
+
+    first, second = scene["admins"]
+    outcomes = run_together(app, propose_as(first, bid_id), propose_as(second, None))
+    with app.app_context():
+        votes = db.session.scalar(
+            select(func.count())
+            .select_from(Proposal)
+            .where(Proposal.group_id == scene["group"], Proposal.kind == "accept_bid")
+        )
+    _remove_bidding_scene(app, scene)
+    assert sorted(outcomes) == ["GroupError", "done"]
+    assert votes == 1

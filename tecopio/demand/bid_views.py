@@ -1,7 +1,9 @@
 """Bids: a company's answer in its portal, and the group's comparison and choice."""
 
+import re
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -21,7 +23,18 @@ from tecopio.views import ask_first, confirmed, render_form
 
 bp = Blueprint("bids", __name__)
 OFFER = Child(DemandOffer, "number", "offer", by="number")
+# The bids of an offer, for people with no stake in it (no staff of a company invited).
+OFFER_BIDS = Child(DemandOffer, "number", "offer", by="number", check=policy.has_no_stake_in)
 NONE = "none"
+# An id or a score as a form sends it: plain digits, short enough to be a number we store.
+WHOLE = re.compile(r"[0-9]{1,9}")
+# An offer's bids exist from publication on; drafts, proposals and the like have none.
+WITH_BIDS = (
+    OfferStatus.PUBLISHED,
+    OfferStatus.CLOSED,
+    OfferStatus.AWARDED,
+    OfferStatus.NOT_AWARDED,
+)
 
 
 def _invited_offer(partner, group_slug: str, number: int) -> DemandOffer:
@@ -86,9 +99,16 @@ def _bid_form(offer, bid=None) -> BidForm:
                 "currency": offer.currency,
                 "fee_kind": "per_member",
                 "fee": "0",
-                "valid_until": service.earliest_validity(db.session, offer),
+                "valid_until": service.suggested_validity(db.session, offer),
             }
         )
+    form.currency.choices = [(offer.currency, offer.currency)]
+    form.valid_until.description = _(
+        "Prices hold until this day, while the group compares and decides: from %(earliest)s "
+        "to %(latest)s.",
+        earliest=format_date(service.earliest_validity(db.session, offer)),
+        latest=format_date(service.latest_validity(offer)),
+    )
     while len(form.tier_prices) < tiers:
         form.tier_prices.append_entry()
     while len(form.tier_prices) > tiers:
@@ -173,6 +193,11 @@ def edit_bid(partner, group_slug: str, number: int):
 @for_company(policy.can_bid)
 def withdraw_bid(partner, group_slug: str, number: int):
     offer = _invited_offer(partner, group_slug, number)
+    if not offer.is_open_for_bids(utcnow()):
+        abort_with(409, service.BiddingClosed.message)
+    bid = service.bid_of(db.session, offer, partner)
+    if bid is None or not bid.standing:
+        abort_with(409, service.NoStandingBid.message)
     if not confirmed():
         return ask_first(
             title=_("Withdraw your bid on “%(title)s”?", title=offer.title),
@@ -204,6 +229,9 @@ def decline(partner, group_slug: str, number: int):
     offer = _invited_offer(partner, group_slug, number)
     if not offer.is_open_for_bids(utcnow()):
         abort_with(409, service.BiddingClosed.message)
+    bid = service.bid_of(db.session, offer, partner)
+    if bid is not None and bid.standing:
+        abort_with(409, service.StandingBid.message)
     form = DeclineForm()
     if form.validate_on_submit():
         try:
@@ -241,9 +269,13 @@ def _comparison_rows(offer, comparison, locale):
 
 
 @bp.get("/groups/<slug>/offers/<int:number>/bids")
-@for_group(policy.can_compare_bids, child=OFFER)
+@for_group(policy.can_compare_bids, child=OFFER_BIDS)
 def compare(group, offer):
-    if offer.status in (OfferStatus.DRAFT, OfferStatus.CANCELLED, OfferStatus.PROPOSED):
+    return _compare_page(group, offer)
+
+
+def _compare_page(group, offer, award_form=None, status=200):
+    if offer.status not in WITH_BIDS:
         abort_with(404, _("There is no such offer."))
     now = utcnow()
     sealed = offer.is_open_for_bids(now)
@@ -273,60 +305,77 @@ def compare(group, offer):
                 for n in comparison.nudges
             ],
             score_form=ConfirmForm(),
-            award_form=_award_form(comparison),
+            award_form=_award_form(offer, comparison, context["admins_accept"], award_form),
         )
-    return render_template("demand/bids.html", **context)
+    return render_template("demand/bids.html", **context), status
 
 
-def _award_form(comparison) -> AwardForm:
-    form = AwardForm()
+def _award_form(offer, comparison, by_admins: bool, form=None) -> AwardForm:
+    """Bids that still hold when the decision takes effect (now, or when a vote would end);
+    the others are listed, not offered."""
+    form = form or AwardForm()
+    until = service.decision_day(db.session, offer, by_admins)
     form.choice.choices = [
-        *((str(r.key), comparison.bids[r.key].partner.name) for r in comparison.ranked),
-        (NONE, _("No bid: the group awards nothing")),
+        (str(r.key), comparison.bids[r.key].partner.name)
+        for r in comparison.ranked
+        if comparison.bids[r.key].valid_until >= until
     ]
+    form.choice.choices.append((NONE, _("No bid: the group awards nothing")))
+    form.expired = [
+        comparison.bids[r.key]
+        for r in comparison.ranked
+        if comparison.bids[r.key].valid_until < until
+    ]
+    form.decide_by = until
     return form
 
 
 def _scores_from_form(offer) -> dict[int, dict[str, int]]:
-    """``score-<bid>-<criterion>`` fields; a blank one is left as it was, anything else but a
+    """``score-<bid>-<criterion>`` fields; a blank one clears the score, anything else but a
     whole number is refused."""
-    scores: dict[int, dict[str, int]] = {}
+    scores: dict[int, dict[str, int | None]] = {}
     for name, value in request.form.items():
         if not name.startswith("score-"):
             continue
         parts = name.split("-")
         value = value.strip()
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or not WHOLE.fullmatch(parts[1]):
             abort_with(400, service.NotAStandingBid.message)
-        if not value:
-            continue
-        if not value.isdigit():
+        if value and not WHOLE.fullmatch(value):
             abort_with(400, service.InvalidScore.message)
-        scores.setdefault(int(parts[1]), {})[parts[2]] = int(value)
+        scores.setdefault(int(parts[1]), {})[parts[2]] = int(value) if value else None
     return scores
 
 
 @bp.post("/groups/<slug>/offers/<int:number>/bids/scores")
-@for_group(policy.can_decide_on_bids, child=OFFER)
+@for_group(policy.can_decide_on_bids, child=OFFER_BIDS)
 def score(group, offer):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort_with(400, _("Reload the page and try again: this form has expired."))
     try:
-        service.score_bids(db.session, current_user, offer, _scores_from_form(offer))
+        changed = service.score_bids(db.session, current_user, offer, _scores_from_form(offer))
     except service.BidError as error:
         _refuse(error)
     db.session.commit()
-    flash(_("Scores saved: the comparison below counts them."), "success")
+    if changed:
+        flash(_("Scores saved: the comparison below counts them."), "success")
+    else:
+        flash(_("No score changed."), "info")
     return redirect(url_for("bids.compare", slug=group.slug, number=offer.number) + "#ranking")
 
 
 @bp.post("/groups/<slug>/offers/<int:number>/decide")
-@for_group(policy.can_decide_on_bids, child=OFFER)
+@for_group(policy.can_decide_on_bids, child=OFFER_BIDS)
 def decide(group, offer):
     choice = request.form.get("choice", "")
-    if choice != NONE and not choice.isdigit():
-        abort_with(400, _("Choose a bid, or no bid."))
+    if choice != NONE and not WHOLE.fullmatch(choice):
+        undecided = offer.status in (OfferStatus.PUBLISHED, OfferStatus.CLOSED)
+        if not undecided or offer.is_open_for_bids(utcnow()):
+            abort_with(409, service.NotDecidable.message)
+        form = AwardForm()
+        form.choice.errors = [_("Choose a bid, or no bid.")]
+        return _compare_page(group, offer, award_form=form, status=400)
     bid_id = None if choice == NONE else int(choice)
     by_admins = service.admins_accept(current_charter(db.session, group))
     if by_admins and not confirmed():

@@ -107,6 +107,10 @@ class VoteRunning(BidError):
     message = _l("A vote on this offer's bids is already open: wait for its outcome.")
 
 
+class StandingBid(BidError):
+    message = _l("Your company has a bid standing on this offer: withdraw it first.")
+
+
 class NotAStandingBid(BidError):
     message = _l("That is not a bid standing on this offer.")
 
@@ -147,6 +151,16 @@ def earliest_validity(session: Session, offer: DemandOffer) -> date:
     """A bid must hold long enough for the group to compare and, where it votes, to vote."""
     days = current_charter(session, offer.group)["decisions.voting_days"]
     return offer.last_bidding_day + timedelta(days=days + 7)
+
+
+def latest_validity(offer: DemandOffer) -> date:
+    return offer.last_bidding_day + timedelta(days=VALIDITY_DAYS_MAX)
+
+
+def suggested_validity(session: Session, offer: DemandOffer) -> date:
+    """What the bid form suggests: a month past the earliest, so that a bid is still there
+    to accept when a vote on it ends a little late."""
+    return min(earliest_validity(session, offer) + timedelta(days=30), latest_validity(offer))
 
 
 def _check_price(offer: DemandOffer, name: str, value, errors: dict) -> int | None:
@@ -237,7 +251,7 @@ def _check_bid(session: Session, offer: DemandOffer, values: BidValues) -> dict:
             statements[key] = line
     found["statements"] = statements
     earliest = earliest_validity(session, offer)
-    latest = offer.last_bidding_day + timedelta(days=VALIDITY_DAYS_MAX)
+    latest = latest_validity(offer)
     if not isinstance(values.valid_until, date) or not earliest <= values.valid_until <= latest:
         errors["valid_until"] = str(
             _l(
@@ -373,7 +387,10 @@ def decline_offer(
     if bid is not None and bid.status == BidStatus.DECLINED:
         bid.decline_reason = reason  # a second thought on the reason only
     else:
-        status = next_bid_status(bid.status if bid else None, BidEvent.DECLINE)
+        try:
+            status = next_bid_status(bid.status if bid else None, BidEvent.DECLINE)
+        except InvalidBidTransition as error:
+            raise StandingBid() from error  # a bid is never dropped by a decline
         if bid is None:
             bid = Bid(offer=offer, partner=partner, currency=offer.currency, created_at=now)
             session.add(bid)
@@ -385,6 +402,17 @@ def decline_offer(
     _audit(session, "bid.declined", user, bid)
     events.bid_changed.send(bid, session=session)
     return bid
+
+
+def _lock_offer(session: Session, offer: DemandOffer) -> None:
+    """Lock the offer's row (PostgreSQL) and read it afresh, so that two admins deciding,
+    scoring or opening a vote at once queue: the second sees what the first did."""
+    session.scalar(
+        select(DemandOffer)
+        .where(DemandOffer.id == offer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def bids_on(session: Session, offer: DemandOffer) -> list[Bid]:
@@ -437,9 +465,13 @@ def hand_scored(offer: DemandOffer) -> list[str]:
 
 
 def score_bids(
-    session: Session, admin: User, offer: DemandOffer, scores: dict[int, dict[str, int]]
-) -> None:
-    """The admins' scores of the criteria no number of a bid gives, once bidding closed."""
+    session: Session, admin: User, offer: DemandOffer, scores: dict[int, dict[str, int | None]]
+) -> int:
+    """The admins' scores of the criteria no number of a bid gives, once bidding closed.
+
+    ``None`` clears a score. Returns how many scores changed (none: nothing recorded).
+    """
+    _lock_offer(session, offer)
     close_if_due(session, offer, utcnow())
     if offer.status != OfferStatus.CLOSED:
         raise NotDecidable()
@@ -448,21 +480,33 @@ def score_bids(
     standing = {b.id: b for b in bids_on(session, offer) if b.standing}
     criteria = set(hand_scored(offer))
     for bid_id, given in scores.items():
-        bid = standing.get(bid_id)
-        if bid is None:
+        if bid_id not in standing:
             raise NotAStandingBid()
         for criterion, score in given.items():
-            if criterion not in criteria or not _whole(score, 0, 100):
+            if criterion not in criteria or (score is not None and not _whole(score, 0, 100)):
                 raise InvalidScore()
+    changed = 0
+    for bid_id, given in scores.items():
+        bid = standing[bid_id]
+        for criterion, score in given.items():
             row = next((s for s in bid.scores if s.criterion == criterion), None)
-            if row is None:
-                row = BidScore(bid=bid, criterion=criterion)
-                session.add(row)
-            row.score = score
-            row.scored_by_id = admin.id
-            row.scored_at = utcnow()
-    record(session, "bid.scored", actor=admin, group=offer.group, number=offer.number)
+            if row is not None and score is None:
+                bid.scores.remove(row)
+                session.delete(row)
+            elif score is not None and (row is None or row.score != score):
+                if row is None:
+                    row = BidScore(bid=bid, criterion=criterion)
+                    session.add(row)
+                row.score = score
+                row.scored_by_id = admin.id
+                row.scored_at = utcnow()
+            else:
+                continue
+            changed += 1
+    if changed:
+        record(session, "bid.scored", actor=admin, group=offer.group, number=offer.number)
     session.flush()
+    return changed
 
 
 def admins_accept(charter) -> bool:
@@ -480,8 +524,18 @@ def open_award_vote(session: Session, offer: DemandOffer) -> Proposal | None:
     )
 
 
+def decision_day(session: Session, offer: DemandOffer, by_admins: bool) -> date:
+    """The day an accepted bid must still hold: today, or the day a vote opened now ends."""
+    today = utcnow()
+    if by_admins:
+        return today.date()
+    days = current_charter(session, offer.group)["decisions.voting_days"]
+    return (today + timedelta(days=days)).date()
+
+
 def _choosable(session: Session, offer: DemandOffer, bid_id, until: datetime) -> Bid | None:
     """The bid to accept (None: no award), if the group may still choose it."""
+    _lock_offer(session, offer)
     close_if_due(session, offer, utcnow())
     if offer.status != OfferStatus.CLOSED:
         raise NotDecidable()
@@ -523,6 +577,8 @@ def decide_by_admin(
     if not admins_accept(current_charter(session, offer.group)):
         raise AcceptedByVote()
     bid = _choosable(session, offer, bid_id, now)
+    if open_award_vote(session, offer) is not None:
+        raise VoteRunning()  # the charter changed while members vote: their vote decides
     decision = record_admin_decision(
         session,
         admin,
@@ -590,9 +646,9 @@ def _offer_of(session: Session, group: Group, payload: dict) -> DemandOffer:
 def prepare_award_vote(session: Session, group: Group, payload: dict) -> dict:
     """An accept-bid vote (``governance.kinds``): one at a time per offer."""
     offer = _offer_of(session, group, payload)
+    bid = _choosable(session, offer, payload.get("bid_id"), utcnow())
     if open_award_vote(session, offer) is not None:
         raise VoteRunning()
-    bid = _choosable(session, offer, payload.get("bid_id"), utcnow())
     return _payload(offer, bid)
 
 

@@ -250,6 +250,9 @@ class BidForm(FlaskForm):
 
     def bid_values(self, basis: str) -> BidValues | None:
         """What the service checks, or None when an amount could not be read (errors set)."""
+        if self.currency.data not in CURRENCIES:
+            self.currency.errors = [*self.currency.errors, str(_l("Unknown currency."))]
+            return None
         price = self._amount(self.price, self.price.data, basis)
         tiers = [self._amount(entry, entry.data, basis) for entry in self.tier_prices]
         try:

@@ -165,7 +165,6 @@ BID_TRANSITIONS: dict[tuple[BidStatus | None, BidEvent], BidStatus] = {
     (None, BidEvent.DECLINE): BidStatus.DECLINED,
     (BidStatus.SUBMITTED, BidEvent.EDIT): BidStatus.SUBMITTED,
     (BidStatus.SUBMITTED, BidEvent.WITHDRAW): BidStatus.WITHDRAWN,
-    (BidStatus.SUBMITTED, BidEvent.DECLINE): BidStatus.DECLINED,
     (BidStatus.WITHDRAWN, BidEvent.SUBMIT): BidStatus.SUBMITTED,
     (BidStatus.WITHDRAWN, BidEvent.DECLINE): BidStatus.DECLINED,
     (BidStatus.DECLINED, BidEvent.SUBMIT): BidStatus.SUBMITTED,
