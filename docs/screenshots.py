@@ -83,6 +83,7 @@ def photograph(base: str, number: int) -> None:
         ("my-data.png", "iker", "/my/data", 1280, 1400),
         ("offer.png", "ane", f"/groups/{DEMO_ENERGY_SLUG}/offers/1", 1280, 1500),
         ("bids.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/offers/3/bids", 1280, 1100),
+        ("deal.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/offers/4/deal", 1280, 1100),
         (
             "company-offer-phone.png",
             "nora",

@@ -100,8 +100,11 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(connection):
+    """SQLite: take the write lock when the transaction begins. A deferred transaction that
+    reads, then writes while another connection writes, is refused at once ("database is
+    locked", no waiting, to avoid a deadlock); begun immediate, it waits its turn instead."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _render_migration_item(type_, obj, autogen_context):

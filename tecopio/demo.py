@@ -13,13 +13,13 @@ from tecopio.analytics.cache import publish_release
 from tecopio.categories.services import load_tree
 from tecopio.db import db
 from tecopio.db import today as current_day
-from tecopio.demand import bids
+from tecopio.demand import bids, deals
 from tecopio.demand import services as offers
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
 from tecopio.governance import decisions
 from tecopio.groups import services as groups
-from tecopio.groups.models import Invitation, InvitationStatus, Membership
+from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus
 from tecopio.memberdata import services as memberdata
 from tecopio.partners import services as partners
 from tecopio.privacy import services as privacy
@@ -178,6 +178,73 @@ def load_partners(session, people, energy) -> None:
     )
     partners.invite_staff(session, people["nora"], ekiluz, "ander@ekiluz.example.org")
     load_bids(session, people, energy, ekiluz, energy_root)
+    load_deal(session, people, energy, ekiluz, energy_root)
+
+
+def load_deal(session, people, energy, ekiluz, energy_root) -> None:
+    """An earlier offer whose bid the members accepted: its deal has tipped, eleven
+    households committed, a few sharing their contact details with Ekiluz."""
+    offer = offers.create_offer(
+        session,
+        people["ane"],
+        energy,
+        title="A renewable electricity tariff for the group",
+        category_id=energy_root.id,
+        terms=(
+            "The company sees only the group's totals, never a member. It contacts only the "
+            "members who chose to share their contact details for this deal. One price for "
+            "every member who commits; switching is free and the company handles it."
+        ),
+        weights={"price": 50, "renewable": 30, "service": 20},
+        tipping_point=10,
+        tiers=[15],
+        deadline_day=current_day() + timedelta(days=1),
+        unit_label="one household's yearly contract",
+    )
+    offers.publish_offer(session, people["ane"], offer)
+    offers.invite_companies(session, people["ane"], offer, [ekiluz.id])
+    bid = bids.submit_bid(
+        session,
+        people["nora"],
+        ekiluz,
+        offer,
+        bids.BidValues(
+            terms_answer="accept",
+            currency="EUR",
+            price=9_500,
+            tier_prices=(9_000,),
+            fee_kind="per_member",
+            fee=1_200,
+            conditions="The price is per month for a typical flat; no permanence.",
+            warranty_months=0,
+            statements={"renewable": "Certified 100 % renewable origin."},
+            valid_until=current_day() + timedelta(days=60),
+        ),
+    )
+    offer.bid_deadline = offers.deadline_of(current_day() - timedelta(days=1))
+    households = session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.group_id == energy.id,
+            Membership.status == MembershipStatus.ACTIVE,
+            User.email.not_in([f"{name}@example.com" for name in ("ane", "iker", "maite")]),
+        )
+        .order_by(User.id)
+        .limit(11)
+    ).all()
+    vote = bids.propose_award(session, people["ane"], offer, bid.id)
+    for voter in [people["ane"], people["maite"], *households[:8]]:
+        decisions.cast_vote(session, voter, vote, "yes")
+    decisions.close_proposal(session, vote)  # the demo shows it after the vote ended
+    deal = deals.deal_of(session, offer)
+    for number, user in enumerate(households):
+        deals.commit(
+            session,
+            user,
+            deal,
+            deals.CommitmentValues(quantity=1 + number % 2, share_contact=number % 4 == 0),
+        )
 
 
 def load_bids(session, people, energy, ekiluz, energy_root) -> None:

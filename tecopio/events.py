@@ -31,6 +31,11 @@ anything slow is a job they queue (``tecopio.jobs``).
   bid or declined; the group's feed counts the bids.
 - ``offer_decided``: sender the demand offer (awarded, or not); ``session``.
   Every invited company is told the outcome.
+- ``deal_opened``: sender the deal; ``session``. Members whose intents match are told.
+- ``deal_tipped``: sender the deal; ``session``. The committed members and the
+  company are told it goes ahead.
+- ``deal_closed``: sender the deal (failed or completed); ``session``. The
+  committed members and the company are told how it ended.
 - ``companies_merging``: sender the company folded away; ``session``,
   ``target``. Every feature that names companies moves its rows to the
   target; a handler returns how many of a member's mentions it had to drop
@@ -54,6 +59,9 @@ offer_published = _events.signal("offer-published")
 offer_invitation_sent = _events.signal("offer-invitation-sent")
 bid_changed = _events.signal("bid-changed")
 offer_decided = _events.signal("offer-decided")
+deal_opened = _events.signal("deal-opened")
+deal_tipped = _events.signal("deal-tipped")
+deal_closed = _events.signal("deal-closed")
 
 
 def connect(signal, handler) -> None:

@@ -228,6 +228,11 @@ def can_compare_bids(user, group: Group) -> bool:
     return is_active_member(user, group)
 
 
+def can_commit_to_deals(user, group: Group) -> bool:
+    """A deal's page, committing to it and withdrawing: the group's active members."""
+    return is_active_member(user, group)
+
+
 def has_no_stake_in(user, offer) -> bool:
     """Staff of a company invited to an offer, members of the group too, see no rival's bid
     and take no part in scoring or choosing: they have a stake in the outcome."""

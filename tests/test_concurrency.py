@@ -546,3 +546,56 @@ def test_two_admins_opening_an_award_vote_at_once_open_one(app, committed):
     _remove_bidding_scene(app, scene)
     assert sorted(outcomes) == ["GroupError", "done"]
     assert votes == 1
+
+
+def test_the_last_two_commitments_at_once_tip_the_deal_once(app, committed):
+    """Both read "one below the tipping point"; the deal's row lock queues the second, which
+    finds the deal tipped: one tipping, one set of notices for the company."""
+    from tecopio.demand import bids, deals
+    from tecopio.demand.models import DealStatus, DemandOffer
+
+    scene = _bidding_scene(app, committed, "Race tipping", "tip", accept_bids="admins")
+    bid_id = _bid_and_close(app, scene)
+    with app.app_context():
+        session = db.session
+        offer = session.get(DemandOffer, scene["offer"])
+        bids.decide_by_admin(session, session.get(User, scene["admins"][0]), offer, bid_id)
+        households = [
+            User(email=f"tip-member-{n}@example.com", display_name="M", password_hash=PASSWORD_HASH)
+            for n in range(offer.tipping_point)
+        ]
+        session.add_all(households)
+        session.flush()
+        for user in households:
+            session.add(
+                Membership(group_id=scene["group"], user=user, role=Role.MEMBER, status="active")
+            )
+        session.commit()
+        committed["users"] += [user.id for user in households]
+        deal = deals.deal_of(session, offer)
+        for user in households[:-2]:
+            deals.commit(session, user, deal, deals.CommitmentValues(quantity=1))
+        session.commit()
+        deal_id, last_two = deal.id, [user.id for user in households[-2:]]
+
+    def commit_as(user_id):
+        def act(session, barrier):
+            deal = session.get(deals.Deal, deal_id)
+            assert deals.standing_of(session, deal).to_tip == 2
+            barrier.wait()
+            deals.commit(session, session.get(User, user_id), deal, deals.CommitmentValues(1))
+
+        return act
+
+    outcomes = run_together(app, *(commit_as(user_id) for user_id in last_two))
+    with app.app_context():
+        deal = db.session.get(deals.Deal, deal_id)
+        status, told = deal.status, deal.told_members
+        tipped = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.group_id == scene["group"], AuditEvent.action == "deal.tipped")
+        )
+    _remove_bidding_scene(app, scene)
+    assert outcomes == ["done", "done"]
+    assert status == DealStatus.TIPPED and tipped == 1 and told == len(households)

@@ -9,7 +9,8 @@ from tecopio.analytics.cache import publish_if_due, released_page
 from tecopio.analytics.queries import Filters, group_figures
 from tecopio.categories.services import load_tree
 from tecopio.db import utcnow
-from tecopio.demand import bids
+from tecopio.demand import bids, deals
+from tecopio.demand.models import DealStatus
 from tecopio.demand.services import invited_companies, offers_of
 from tecopio.demo import (
     DEMO_ENERGY_SLUG,
@@ -130,7 +131,7 @@ def test_the_demo_has_a_verified_partner_invited_to_an_open_offer(db_session):
     people = load_demo_data(db_session)
     energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     published = [o for o in offers_of(db_session, energy, drafts=True) if o.snapshot]
-    assert len(published) == 2
+    assert len(published) == 3
     (offer,) = [o for o in published if o.is_open_for_bids(utcnow())]
     demand = {row["key"]: row for row in offer.snapshot["demand"]}
     assert demand["energy"]["members"] >= offer.snapshot["k"]
@@ -151,3 +152,15 @@ def test_the_demo_has_two_bids_compared_and_a_running_vote_on_accepting_one(db_s
     vote = bids.open_award_vote(db_session, offer)
     assert vote.payload["bid_id"] == winner.id
     assert decisions.current_tally(db_session, vote).yes == 2
+
+
+def test_the_demo_has_a_tipped_deal_with_contacts_shared(db_session):
+    load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    (offer,) = [o for o in offers_of(db_session, energy, drafts=False) if o.status == "awarded"]
+    deal = deals.deal_of(db_session, offer)
+    assert deal.status == DealStatus.TIPPED and deal.partner.name == "Ekiluz Energia Kooperatiba"
+    standing = deals.standing_of(db_session, deal)
+    assert standing.members > deal.tipping_point and standing.next_tier is not None
+    assert deal.told_members >= deal.tipping_point
+    assert 0 < len(deals.contacts(db_session, deal)) < standing.members

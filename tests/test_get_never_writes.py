@@ -88,6 +88,25 @@ def world(make, db_session):
         ),
     )
     past.bid_deadline = utcnow() - timedelta(minutes=1)
+    # A deal past its deadline, not closed yet: reading it must not fail it (the job does).
+    from tecopio.demand import deals
+
+    awarded = make.offer(group, publish=True)
+    invite_companies(db_session, admin, awarded, [partner.id])
+    accepted = submit_bid(
+        db_session,
+        people["staff"],
+        partner,
+        awarded,
+        BidValues(
+            terms_answer="accept",
+            price=100,
+            fee=0,
+            valid_until=awarded.last_bidding_day + timedelta(days=30),
+        ),
+    )
+    deal = deals.open_deal(db_session, awarded, accepted, utcnow())
+    deal.deadline = utcnow() - timedelta(minutes=1)
     staff_invitation = invite_staff(db_session, people["staff"], partner, "new@example.com")
     make.commit()
     return {
@@ -95,6 +114,7 @@ def world(make, db_session):
         "published": published,
         "draft": draft,
         "past": past,
+        "awarded": awarded,
         "bid": bid,
         "staff_invitation": staff_invitation,
         "signup_token": signup,
@@ -194,6 +214,7 @@ def urls(world) -> dict[str, list[str]]:
             f"/groups/{slug}/offers/{world['past'].number}/bids",
             f"/groups/{slug}/offers/{world['published'].number}/bids",
         ],
+        "deals.deal": [f"/groups/{slug}/offers/{world['awarded'].number}/deal"],
     }
 
 

@@ -102,6 +102,7 @@ ACCESS = {
     "bids.edit_bid": STAFF_TOO_LATE,
     "bids.decline": STAFF,
     "bids.compare": MEMBERS,
+    "deals.deal": MEMBERS,
 }
 
 
@@ -127,6 +128,7 @@ def demo_urls(db_session, people) -> dict[str, str]:
     staff_token = staff_invitation_token(first(StaffInvitation), TEST_SECRET_KEY)
     published = first(DemandOffer, DemandOffer.status == OfferStatus.PUBLISHED)
     closed = first(DemandOffer, DemandOffer.status == OfferStatus.CLOSED)
+    awarded = first(DemandOffer, DemandOffer.status == OfferStatus.AWARDED)
     draft = first(DemandOffer, DemandOffer.status == OfferStatus.DRAFT)
     return {
         "home.index": "/",
@@ -197,6 +199,7 @@ def demo_urls(db_session, people) -> dict[str, str]:
         "bids.edit_bid": (f"/partners/{partner.slug}/offers/{group.slug}/{closed.number}/bid/edit"),
         "bids.decline": f"/partners/{partner.slug}/offers/{group.slug}/{published.number}/decline",
         "bids.compare": f"/groups/{group.slug}/offers/{closed.number}/bids",
+        "deals.deal": f"/groups/{group.slug}/offers/{awarded.number}/deal",
     }
 
 

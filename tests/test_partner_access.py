@@ -75,6 +75,10 @@ ROUTES = {
     "bids.compare": ("GET", "/groups/{g}/offers/{published}/bids", MEMBERS),
     "bids.score": ("POST", "/groups/{g}/offers/{published}/bids/scores", ADMINS),
     "bids.decide": ("POST", "/groups/{g}/offers/{published}/decide", ADMINS),
+    "deals.deal": ("GET", "/groups/{g}/offers/{awarded}/deal", MEMBERS),
+    "deals.commit": ("POST", "/groups/{g}/offers/{awarded}/deal/commit", MEMBERS),
+    "deals.withdraw": ("POST", "/groups/{g}/offers/{awarded}/deal/withdraw", MEMBERS),
+    "deals.contact": ("POST", "/groups/{g}/offers/{awarded}/deal/contact", MEMBERS),
 }
 
 
@@ -82,14 +86,43 @@ def test_every_partner_and_offer_route_has_a_row(app):
     endpoints = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("partners.", "demand.", "bids."))
+        if rule.endpoint.startswith(("partners.", "demand.", "bids.", "deals."))
     }
     assert endpoints == set(ROUTES), "each route needs its row in ROUTES"
 
 
+def _awarded_offer(make, db_session, group, admin, partner, owner):
+    """An offer whose bid the admins accepted: it has a deal members commit to."""
+    from datetime import timedelta
+
+    from tecopio.db import utcnow
+    from tecopio.demand import bids
+    from tecopio.demand.services import invite_companies
+
+    offer = make.offer(group, publish=True)
+    invite_companies(db_session, admin, offer, [partner.id])
+    bid = bids.submit_bid(
+        db_session,
+        owner,
+        partner,
+        offer,
+        bids.BidValues(
+            terms_answer="accept",
+            currency=offer.currency,
+            price=10_000,
+            fee=0,
+            warranty_months=0,
+            valid_until=offer.last_bidding_day + timedelta(days=30),
+        ),
+    )
+    offer.bid_deadline = utcnow() - timedelta(minutes=1)
+    bids.decide_by_admin(db_session, admin, offer, bid.id)
+    return offer
+
+
 @pytest.fixture
 def scene(make, db_session):
-    group = make.group()
+    group = make.group(partners__accept_bids="admins")
     other = make.group()
     people = {
         "member": make.member(group),
@@ -110,6 +143,7 @@ def scene(make, db_session):
     from tecopio.demand.services import invite_companies
 
     invite_companies(db_session, people["admin"], published, [invited.id])
+    awarded = _awarded_offer(make, db_session, group, people["admin"], invited, people["staff"])
     draft = make.offer(group)
     invitation = invite_staff(db_session, people["staff"], invited, "newcomer@example.com")
     make.commit()
@@ -122,6 +156,7 @@ def scene(make, db_session):
         "unverified": unverified.slug,
         "published": published.number,
         "draft": draft.number,
+        "awarded": awarded.number,
     }
     return people, values
 

@@ -25,7 +25,7 @@ from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
-from tecopio.demand import bids
+from tecopio.demand import bids, deals
 from tecopio.demand.services import invite_companies
 from tecopio.directory.services import add_company
 from tecopio.governance import decisions
@@ -165,6 +165,9 @@ def everything(db_session, make) -> User:
     )
     offer.bid_deadline = utcnow() - timedelta(minutes=1)
     bids.score_bids(db_session, zelda, offer, {bid.id: {"renewable": 80}})
+    # A deal on it, which she commits to, sharing her contact details.
+    deal = deals.open_deal(db_session, offer, bid, utcnow())
+    deals.commit(db_session, zelda, deal, deals.CommitmentValues(quantity=2, share_contact=True))
     record(db_session, "data.exported", actor=zelda, target_user=zelda)
     db_session.commit()
     return zelda

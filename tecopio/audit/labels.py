@@ -44,6 +44,21 @@ DESCRIPTIONS = {
     "bid.scored": _l("%(actor)s scored the bids on offer %(number)s."),
     "offer.awarded": _l("Offer %(number)s: the group accepted the bid of %(company)s."),
     "offer.not_awarded": _l("Offer %(number)s: the group accepted no bid."),
+    "deal.opened": _l("Offer %(number)s: a deal opened for members to commit to."),
+    # Who commits is the member's own business: the log says that someone did.
+    "deal.committed": _l("A member committed to the deal on offer %(number)s."),
+    "deal.withdrawn": _l("A member withdrew a commitment to the deal on offer %(number)s."),
+    "deal.contact_shared": _l(
+        "A member chose to share their contact details for the deal on offer %(number)s."
+    ),
+    "deal.contact_withheld": _l(
+        "A member stopped sharing their contact details for the deal on offer %(number)s."
+    ),
+    "deal.tipped": _l(
+        "The deal on offer %(number)s reached its tipping point with %(members)s members."
+    ),
+    "deal.failed": _l("The deal on offer %(number)s did not reach its tipping point."),
+    "deal.completed": _l("The deal on offer %(number)s closed: its commitments are final."),
     "partner.registered": _l("%(actor)s registered a company account."),
     "partner.updated": _l("%(actor)s changed the company's details."),
     "partner.verified": _l("%(actor)s verified a company account."),
@@ -121,6 +136,7 @@ def describe(event, categories=None) -> str:
         "count": details.get("count", 0),
         "number": details.get("number", ""),
         "company": details.get("company", ""),
+        "members": details.get("members", ""),
         "proposal": _proposal(details) if event.action.startswith("proposal.") else "",
     }
 

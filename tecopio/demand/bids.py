@@ -19,6 +19,7 @@ from tecopio import events
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
 from tecopio.db import utcnow
+from tecopio.demand.deals import open_deal
 from tecopio.demand.models import (
     Bid,
     BidEvent,
@@ -557,6 +558,8 @@ def _award(session: Session, offer: DemandOffer, bid: Bid | None, now: datetime)
     offer.decided_at = now
     session.flush()
     events.offer_decided.send(offer, session=session)
+    if bid is not None:
+        open_deal(session, offer, bid, now)
 
 
 def _payload(offer: DemandOffer, bid: Bid | None) -> dict:

@@ -3,6 +3,7 @@ import re
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     FieldList,
     IntegerField,
@@ -12,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tecopio.demand.bids import (
@@ -23,6 +24,7 @@ from tecopio.demand.bids import (
     STATEMENT_MAX,
     BidValues,
 )
+from tecopio.demand.deals import CommitmentValues
 from tecopio.demand.services import CRITERIA, TERMS_MAX, TITLE_MAX, UNIT_MAX, WEIGHT_MAX
 from tecopio.forms import NOT_A_CHOICE, PlainLine, PlainParagraphs
 from tecopio.money import CURRENCIES, InvalidAmount, to_minor_units
@@ -302,3 +304,49 @@ class ConfirmForm(FlaskForm):
 
 class AwardForm(FlaskForm):
     choice = RadioField(_l("The group's choice"), validate_choice=False)
+
+
+CHOICE_ID = re.compile(r"[0-9]{1,9}")
+
+
+class CommitForm(FlaskForm):
+    """A member's commitment to a deal."""
+
+    quantity = IntegerField(
+        _l("How many"),
+        validators=[InputRequired(_l("Enter a whole number."))],
+    )
+    max_quantity = IntegerField(
+        _l("Up to (optional)"),
+        description=_l("If you would take more at the deal's price; the company sees only totals."),
+        validators=[Optional()],
+    )
+    tier = SelectField(_l("Only if"), validate_choice=False)
+    intent_id = SelectField(_l("For which of your intents"), validate_choice=False)
+    share_contact = BooleanField(
+        _l("Share my name and email with the company for this deal, once it goes ahead"),
+        description=_l("Only for this deal; you may change your mind at any time."),
+    )
+
+    def values(self) -> CommitmentValues | None:
+        """What the service checks, or None when a choice could not be read (errors set)."""
+        tier, intent = self.tier.data or "", self.intent_id.data or ""
+        for field, text in ((self.tier, tier), (self.intent_id, intent)):
+            if text and not CHOICE_ID.fullmatch(text):
+                field.errors = [*field.errors, str(NOT_A_CHOICE)]
+                return None
+        return CommitmentValues(
+            quantity=self.quantity.data,
+            max_quantity=self.max_quantity.data,
+            tier=int(tier) if tier else None,
+            intent_id=int(intent) if intent else None,
+            share_contact=bool(self.share_contact.data),
+        )
+
+    def show_errors(self, errors: dict) -> None:
+        for name, message in errors.items():
+            target = self._fields.get(name)
+            if target is not None:
+                target.errors = [*target.errors, message]
+            else:
+                self.form_errors.append(message)

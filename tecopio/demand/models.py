@@ -254,3 +254,119 @@ class BidScore(db.Model):
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     bid: Mapped[Bid] = relationship(back_populates="scores")
+
+
+class DealStatus(StrEnum):
+    OPEN = "open"  # members commit until the deadline
+    TIPPED = "tipped"  # enough committed: the deal goes ahead; more may still join
+    COMPLETED = "completed"  # tipped, and the deadline passed: the commitments are final
+    FAILED = "failed"  # the deadline passed below the tipping point: nobody is bound
+
+
+class DealEvent(StrEnum):
+    TIP = "tip"
+    CLOSE = "close"  # the deadline passed
+
+
+DEAL_TRANSITIONS: dict[tuple[DealStatus, DealEvent], DealStatus] = {
+    (DealStatus.OPEN, DealEvent.TIP): DealStatus.TIPPED,
+    (DealStatus.OPEN, DealEvent.CLOSE): DealStatus.FAILED,
+    (DealStatus.TIPPED, DealEvent.CLOSE): DealStatus.COMPLETED,
+}
+
+
+class InvalidDealTransition(Exception):
+    def __init__(self, status: DealStatus, event: DealEvent):
+        super().__init__(f"{event.value} is not possible from {status.value}")
+        self.status, self.event = status, event
+
+
+def next_deal_status(status: DealStatus, event: DealEvent) -> DealStatus:
+    try:
+        return DEAL_TRANSITIONS[(status, event)]
+    except KeyError:
+        raise InvalidDealTransition(status, event) from None
+
+
+class Deal(db.Model):
+    """The accepted bid of an offer, which the group's members commit to until a deadline.
+
+    It tips once the commitments that count reach the tipping point. The company
+    learns the committed members and quantity when it tips, and afterwards only
+    in steps of at least the company k members (``told_*``), so that no
+    difference of two figures it saw rests on fewer.
+    """
+
+    __tablename__ = "deals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_offers.id", ondelete="CASCADE"), unique=True
+    )
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_companies.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[DealStatus] = mapped_column(
+        str_enum(DealStatus, "deal_status"), default=DealStatus.OPEN
+    )
+    tipping_point: Mapped[int]
+    deadline: Mapped[datetime]  # commitments are taken until then
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tipped_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    told_members: Mapped[int] = mapped_column(default=0)
+    told_quantity: Mapped[int] = mapped_column(default=0)
+    told_at: Mapped[datetime | None]
+
+    offer: Mapped[DemandOffer] = relationship()
+    bid: Mapped[Bid] = relationship()
+    partner: Mapped[PartnerCompany] = relationship()
+    group: Mapped[Group] = relationship()
+    commitments: Mapped[list["Commitment"]] = relationship(back_populates="deal")
+
+    @property
+    def last_day(self) -> date:
+        return (self.deadline - timedelta(days=1)).date()
+
+    def is_open_for_commitments(self, now: datetime) -> bool:
+        return self.status in (DealStatus.OPEN, DealStatus.TIPPED) and now < self.deadline
+
+    @property
+    def went_ahead(self) -> bool:
+        return self.status in (DealStatus.TIPPED, DealStatus.COMPLETED)
+
+
+class CommitmentStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"  # before the deal tipped
+
+
+class Commitment(db.Model):
+    """A member's commitment to a deal: a quantity, perhaps up to a maximum, perhaps only
+    if enough commit for a price tier (``min_members``, one of the offer's tiers)."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (UniqueConstraint("deal_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[int]
+    max_quantity: Mapped[int | None]
+    min_members: Mapped[int | None]
+    intent_id: Mapped[int | None] = mapped_column(ForeignKey("intents.id", ondelete="SET NULL"))
+    share_contact: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[CommitmentStatus] = mapped_column(
+        str_enum(CommitmentStatus, "commitment_status"), default=CommitmentStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deal: Mapped[Deal] = relationship(back_populates="commitments")
+    user: Mapped[User] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.status == CommitmentStatus.ACTIVE

@@ -5,7 +5,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
-from tecopio.demand.models import Bid, BidScore, DemandOffer, OfferInvitation
+from tecopio.demand.models import Bid, BidScore, Commitment, Deal, DemandOffer, OfferInvitation
 from tecopio.partners.models import PartnerCompany
 from tecopio.privacy.registry import iso, register_personal_data
 
@@ -97,6 +97,39 @@ def export_bid_scores(session: Session, user: User) -> list[dict]:
     ]
 
 
+def export_commitments(session: Session, user: User) -> list[dict]:
+    found = session.scalars(
+        select(Commitment)
+        .options(joinedload(Commitment.deal).joinedload(Deal.offer).joinedload(DemandOffer.group))
+        .where(Commitment.user_id == user.id)
+        .order_by(Commitment.id)
+    )
+    return [
+        {
+            "id": commitment.id,
+            "group": commitment.deal.offer.group.name,
+            "offer": commitment.deal.offer.number,
+            "quantity": commitment.quantity,
+            "max_quantity": commitment.max_quantity,
+            "only_if_members": commitment.min_members,
+            "intent": commitment.intent_id,
+            "share_contact": commitment.share_contact,
+            "status": commitment.status.value,
+            "created_at": iso(commitment.created_at),
+            "updated_at": iso(commitment.updated_at),
+        }
+        for commitment in found
+    ]
+
+
+def erase_commitments(session: Session, user: User) -> None:
+    """The quantities stay in the deals' totals (the company was told them); nothing of the
+    person is shared any more."""
+    session.execute(
+        update(Commitment).where(Commitment.user_id == user.id).values(share_contact=False)
+    )
+
+
 ACTOR_COLUMNS = {
     DemandOffer: DemandOffer.created_by_id,
     OfferInvitation: OfferInvitation.invited_by_id,
@@ -137,6 +170,17 @@ def register() -> None:
         export=export_bids,
         erase=_unname(Bid),
         kept=_l("The company's bids, without saying who submitted them."),
+    )
+    register_personal_data(
+        "commitments",
+        table="commitments",
+        title=_l("Your commitments to deals"),
+        export=export_commitments,
+        erase=erase_commitments,
+        kept=_l(
+            "The quantities you committed, in the deals' totals, without your name; your "
+            "contact details are no longer shared."
+        ),
     )
     register_personal_data(
         "bid_scores",

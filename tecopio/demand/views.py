@@ -9,7 +9,7 @@ from flask_login import current_user
 from tecopio import jobs, policy
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
-from tecopio.demand import bid_views, bids, personal, services
+from tecopio.demand import bid_views, bids, deal_views, deals, personal, services
 from tecopio.demand.forms import DEFAULT_TERMS, InviteCompaniesForm, OfferForm
 from tecopio.demand.kinds import register_kinds
 from tecopio.demand.models import DemandOffer, OfferStatus
@@ -23,6 +23,7 @@ from tecopio.views import ask_first, confirmed, render_form
 bp = Blueprint("demand", __name__)
 OFFER = Child(DemandOffer, "number", "offer", by="number")
 CLOSE_JOB = "demand.close_due_offers"
+DEALS_JOB = "demand.close_due_deals"
 
 
 def _category_choices(group):
@@ -273,13 +274,30 @@ def company_offer(partner, group_slug: str, number: int):
         figures=_figures(offer, offer.snapshot),
         criteria=services.CRITERIA,
         bid=bids.bid_of(db.session, offer, partner),
+        deal=_company_deal(offer, partner),
         now=utcnow(),
     )
+
+
+def _company_deal(offer, partner) -> dict | None:
+    """What the company sees of its deal: the figures told it, and the contacts shared."""
+    deal = deals.deal_of(db.session, offer)
+    if deal is None or deal.partner_id != partner.id:
+        return None
+    return {
+        "deal": deal,
+        "contacts": deals.contacts(db.session, deal),
+        "price": bid_views.price_text(
+            offer, deals.price_now(deal, deal.told_members), str(get_locale())
+        ),
+    }
 
 
 def init_app(app) -> None:
     register_kinds()
     app.register_blueprint(bp)
     bid_views.init_app(app)
+    deal_views.init_app(app)
+    jobs.register(app, DEALS_JOB, deals.close_due_deals, every_minutes=5)
     personal.register()  # what it keeps about a person: export and erasure
     jobs.register(app, CLOSE_JOB, services.close_due_offers, every_minutes=5)

@@ -245,6 +245,15 @@ RULES: tuple[Rule, ...] = (
         _l("Who accepts a company's bid (or none)"),
         choices=HOW,
     ),
+    Rule(
+        "partners.commitment_days",
+        "int",
+        14,
+        _l("Time members have to commit to a deal"),
+        minimum=3,
+        maximum=90,
+        unit=in_days,
+    ),
 )
 BY_PATH = {rule.path: rule for rule in RULES}
 

@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.db import db, str_enum, utcnow
-from tecopio.demand.models import OfferInvitation
+from tecopio.demand.models import Deal, OfferInvitation
 from tecopio.governance.models import Proposal
 from tecopio.groups.models import Group, Invitation, Membership
 
@@ -20,9 +20,24 @@ class NotificationKind(StrEnum):
     INVITED = "invited"  # to a person with an account, invited by email
     OFFER_INVITED = "offer_invited"  # to a company's staff: a group invites it to bid
     OFFER_DECIDED = "offer_decided"  # to each invited company's staff: the group's choice
+    DEAL_OPENED = "deal_opened"  # to members whose open intents match the deal
+    DEAL_TIPPED = "deal_tipped"  # to the members whose commitments count
+    DEAL_FAILED = "deal_failed"  # to the members who committed: nobody is bound
+    DEAL_TIPPED_COMPANY = "deal_tipped_company"  # to the company's staff
+    DEAL_FAILED_COMPANY = "deal_failed_company"  # to the company's staff
 
 
-COMPANY_KINDS = frozenset({NotificationKind.OFFER_INVITED, NotificationKind.OFFER_DECIDED})
+COMPANY_KINDS = frozenset(
+    {
+        NotificationKind.OFFER_INVITED,
+        NotificationKind.OFFER_DECIDED,
+        NotificationKind.DEAL_TIPPED_COMPANY,
+        NotificationKind.DEAL_FAILED_COMPANY,
+    }
+)
+DEAL_KINDS = frozenset(
+    {NotificationKind.DEAL_OPENED, NotificationKind.DEAL_TIPPED, NotificationKind.DEAL_FAILED}
+)
 PROPOSAL_KINDS = frozenset({NotificationKind.PROPOSAL_OPENED, NotificationKind.PROPOSAL_CLOSING})
 
 
@@ -54,6 +69,9 @@ class Notification(db.Model):
     offer_invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("offer_invitations.id", ondelete="CASCADE"), index=True
     )
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deals.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[NotificationKind] = mapped_column(str_enum(NotificationKind, "notification_kind"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
@@ -64,3 +82,4 @@ class Notification(db.Model):
     membership: Mapped[Membership | None] = relationship()
     invitation: Mapped[Invitation | None] = relationship()
     offer_invitation: Mapped[OfferInvitation | None] = relationship()
+    deal: Mapped[Deal | None] = relationship()

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.db import utcnow
-from tecopio.demand.models import DemandOffer, OfferInvitation, OfferStatus
+from tecopio.demand import deals
+from tecopio.demand.models import DealStatus, DemandOffer, OfferInvitation, OfferStatus
 from tecopio.governance.charters import electorate
 from tecopio.governance.models import Proposal, ProposalStatus, Vote
 from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus, Role
@@ -29,6 +30,7 @@ from tecopio.mail import MailError, send_mail
 from tecopio.notifications import texts
 from tecopio.notifications.models import (
     COMPANY_KINDS,
+    DEAL_KINDS,
     PROPOSAL_KINDS,
     Notification,
     NotificationKind,
@@ -219,6 +221,67 @@ def offer_decided(offer: DemandOffer, *, session: Session) -> None:
         jobs.enqueue_after_commit(session, SEND_JOB)
 
 
+def _tell_members(session: Session, deal, user_ids, kind: NotificationKind) -> None:
+    for user_id in dict.fromkeys(user_ids):
+        session.add(
+            Notification(user_id=user_id, group_id=deal.group_id, kind=kind, deal_id=deal.id)
+        )
+
+
+def _tell_company(session: Session, deal, kind: NotificationKind) -> int:
+    rows = session.execute(
+        select(CompanyStaff.user_id, OfferInvitation.id)
+        .join(OfferInvitation, OfferInvitation.partner_id == CompanyStaff.partner_id)
+        .where(
+            OfferInvitation.offer_id == deal.offer_id,
+            OfferInvitation.partner_id == deal.partner_id,
+            CompanyStaff.status == StaffStatus.ACTIVE,
+        )
+    ).all()
+    for user_id, invitation_id in rows:
+        session.add(
+            Notification(
+                user_id=user_id,
+                group_id=deal.group_id,
+                kind=kind,
+                offer_invitation_id=invitation_id,
+                deal_id=deal.id,
+            )
+        )
+    return len(rows)
+
+
+def deal_opened(deal, *, session: Session) -> None:
+    """``deal_opened``: members whose open intents match are told they may commit."""
+    owners = deals.matching_intent_owners(session, deal)
+    _tell_members(session, deal, owners, NotificationKind.DEAL_OPENED)
+    session.flush()
+    if owners:
+        jobs.enqueue_after_commit(session, SEND_JOB)
+
+
+def deal_tipped(deal, *, session: Session) -> None:
+    """``deal_tipped``: the members whose commitments count, and the company, are told."""
+    keys = deals.count_of(session, deal).keys
+    members = [c.user_id for c in deals.active_commitments(session, deal) if c.id in keys]
+    _tell_members(session, deal, members, NotificationKind.DEAL_TIPPED)
+    _tell_company(session, deal, NotificationKind.DEAL_TIPPED_COMPANY)
+    session.flush()
+    jobs.enqueue_after_commit(session, SEND_JOB)
+
+
+def deal_closed(deal, *, session: Session) -> None:
+    """``deal_closed``: a deal that failed is news for who committed and for the company
+    (one that completed was news when it tipped)."""
+    if deal.status != DealStatus.FAILED:
+        return
+    members = [c.user_id for c in deals.active_commitments(session, deal)]
+    _tell_members(session, deal, members, NotificationKind.DEAL_FAILED)
+    _tell_company(session, deal, NotificationKind.DEAL_FAILED_COMPANY)
+    session.flush()
+    jobs.enqueue_after_commit(session, SEND_JOB)
+
+
 def _still_staff(user: User):
     """A company's notice is shown only to who still acts for the company."""
     return (
@@ -322,6 +385,9 @@ def _still_waits(now: datetime):
                 NotificationKind.JOIN_DECLINED,
                 NotificationKind.MEMBER_REMOVED,
                 NotificationKind.OFFER_DECIDED,
+                *DEAL_KINDS,
+                NotificationKind.DEAL_TIPPED_COMPANY,
+                NotificationKind.DEAL_FAILED_COMPANY,
             ]
         ),
     )
@@ -392,7 +458,7 @@ def _still_news(session: Session, notification: Notification) -> bool:
                 CompanyStaff.status == StaffStatus.ACTIVE,
             )
         )
-        if notification.kind == NotificationKind.OFFER_DECIDED:
+        if notification.kind != NotificationKind.OFFER_INVITED:
             return staff is not None
         return staff is not None and notification.offer_invitation.offer.is_open_for_bids(utcnow())
     if notification.kind not in PROPOSAL_KINDS:

@@ -1,6 +1,7 @@
 """What a notification says and where it leads, written in the reader's language when shown."""
 
 from flask import current_app, url_for
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from tecopio.governance.kinds import title_of
@@ -23,6 +24,23 @@ TEXTS = {
     NotificationKind.OFFER_INVITED: _l(
         "%(group)s invites %(company)s to bid on its offer “%(title)s”."
     ),
+    NotificationKind.DEAL_OPENED: _l(
+        "%(group)s: a deal with %(company)s on “%(title)s” matches what you intend to buy. "
+        "Commit until the end of %(date)s if you wish."
+    ),
+    NotificationKind.DEAL_TIPPED: _l(
+        "%(group)s: the deal with %(company)s on “%(title)s” goes ahead: enough members committed."
+    ),
+    NotificationKind.DEAL_FAILED: _l(
+        "%(group)s: the deal with %(company)s on “%(title)s” did not reach its tipping point. "
+        "Nobody is bound."
+    ),
+    NotificationKind.DEAL_TIPPED_COMPANY: _l(
+        "%(group)s: the deal on “%(title)s” goes ahead. See the committed members and quantity."
+    ),
+    NotificationKind.DEAL_FAILED_COMPANY: _l(
+        "%(group)s: the deal on “%(title)s” did not reach its tipping point by its deadline."
+    ),
 }
 SUBJECTS = {
     NotificationKind.PROPOSAL_OPENED: _l("A vote has opened in %(group)s"),
@@ -33,6 +51,11 @@ SUBJECTS = {
     NotificationKind.MEMBER_REMOVED: _l("You are no longer a member of %(group)s"),
     NotificationKind.INVITED: _l("You are invited to join %(group)s"),
     NotificationKind.OFFER_INVITED: _l("%(group)s invites your company to bid"),
+    NotificationKind.DEAL_OPENED: _l("A deal in %(group)s you may commit to"),
+    NotificationKind.DEAL_TIPPED: _l("A deal goes ahead in %(group)s"),
+    NotificationKind.DEAL_FAILED: _l("A deal in %(group)s did not go ahead"),
+    NotificationKind.DEAL_TIPPED_COMPANY: _l("A deal goes ahead with %(group)s"),
+    NotificationKind.DEAL_FAILED_COMPANY: _l("A deal with %(group)s did not go ahead"),
     NotificationKind.OFFER_DECIDED: _l("%(group)s has chosen among the bids"),
 }
 # What the group chose, as the company reads it: its bid, another, or none.
@@ -62,6 +85,13 @@ def text(notification: Notification) -> str:
     if notification.offer_invitation is not None:
         values["company"] = notification.offer_invitation.partner.name
         values["title"] = notification.offer_invitation.offer.title
+    if notification.deal is not None:
+        deal = notification.deal
+        values.update(
+            company=deal.partner.name,
+            title=deal.offer.title,
+            date=format_date(deal.last_day),
+        )
     if notification.kind == NotificationKind.OFFER_DECIDED:
         return str(DECIDED[_outcome(notification)] % values)
     return str(TEXTS[notification.kind] % values)
@@ -86,6 +116,8 @@ def target(notification: Notification) -> tuple[str, dict]:
         return "governance.proposal", {"slug": group.slug, "number": notification.proposal.number}
     if notification.kind == NotificationKind.JOIN_REQUESTED:
         return "groups.members", {"slug": group.slug}
+    if notification.deal is not None and notification.offer_invitation is None:
+        return "deals.deal", {"slug": group.slug, "number": notification.deal.offer.number}
     if notification.offer_invitation is not None:
         invitation = notification.offer_invitation
         return "demand.company_offer", {

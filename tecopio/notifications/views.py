@@ -66,6 +66,9 @@ def init_app(app) -> None:
     events.connect(events.invitation_closed, services.invitation_closed)
     events.connect(events.offer_invitation_sent, services.offer_invitation_sent)
     events.connect(events.offer_decided, services.offer_decided)
+    events.connect(events.deal_opened, services.deal_opened)
+    events.connect(events.deal_tipped, services.deal_tipped)
+    events.connect(events.deal_closed, services.deal_closed)
     app.jinja_env.globals.update(notification_text=texts.text, notification_link=texts.link)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure

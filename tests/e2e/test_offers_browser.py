@@ -40,7 +40,7 @@ def test_an_admin_publishes_an_offer_and_the_invited_company_reads_it(app, live_
     assert "Draft saved" in admin.content()
     assert "Preview" in admin.content()
     admin.get_by_role("button", name="Publish…").click()
-    assert "Publish offer 4" in admin.locator("h1").inner_text()
+    assert "Publish offer 5" in admin.locator("h1").inner_text()
     admin.get_by_role("button", name="Publish the offer").click()
     assert "The offer is published" in admin.content()
     admin.get_by_label("Ekiluz Energia Kooperatiba").check()
@@ -88,7 +88,8 @@ def test_a_company_bids_and_the_members_compare_the_bids(app, live_server, new_p
     member = new_page()
     log_in(member, base, "iker@example.com")
     member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers/1")
-    assert "1 bid received so far" in member.locator("#bids").inner_text()
+    sealed = member.locator("#bids").inner_text()
+    assert "stay sealed" in sealed and "received so far" not in sealed  # no live count
     assert "Ekiluz" not in member.locator("#bids").inner_text()  # sealed until the deadline
     member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers/3")
     member.get_by_role("link", name="Compare the bids side by side").click()
@@ -96,3 +97,31 @@ def test_a_company_bids_and_the_members_compare_the_bids(app, live_server, new_p
     assert ranking.index("Ekiluz") < ranking.index("Red Eléctrica")
     assert "stays first whichever weight moves by 10 % up or down" in ranking
     assert "The members are voting on the group's choice" in member.content()
+
+
+def test_a_member_commits_to_a_deal_and_sees_how_many_more_to_tip(app, live_server, new_page):
+    """The demo's tipped deal: Iker commits at the next tier's condition and reads where the
+    deal stands; the company's owner then finds the deal in the portal."""
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as session:
+        load_demo(app, session)
+    base = live_server
+    member = new_page()
+    log_in(member, base, "iker@example.com")
+    member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers/4")
+    member.get_by_role("link", name="See the deal and commit").click()
+    assert "4 more for the next tier" in member.content()
+    member.get_by_label("How many").fill("0")
+    member.get_by_role("button", name="Commit").click()
+    assert "Enter a whole number from 1" in member.content()
+    member.get_by_label("How many").fill("2")
+    member.get_by_label("Share my name and email").check()
+    member.get_by_role("button", name="Commit").click()
+    text = member.content()
+    assert "You are committed to a deal that goes ahead" in text
+    assert "12 members committed" in text and "3 more for the next tier" in text
+    assert "Withdraw…" not in text  # binding: the deal has gone ahead
+    company = new_page()
+    log_in(company, base, "nora@example.com")
+    company.goto(f"{base}/partners/ekiluz-energia-kooperatiba/offers/{DEMO_ENERGY_SLUG}/4")
+    text = company.content()
+    assert "The deal goes ahead." in text and "iker@example.com" in text
