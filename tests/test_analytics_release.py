@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tecopio.analytics.release import Row, Suppressed, Table, release
+from tecopio.analytics.release import Row, Suppressed, Table, recovered, release
 
 
 def row(key, members, value=None, children=()):
@@ -232,3 +232,41 @@ def test_a_row_that_moved_since_the_previous_release_may_still_be_the_complement
     moved.shown_before, moved.changed = True, 6
     release(Table("t", [small, moved, row("c", 9)], total=row("total", 18)), 5)
     assert moved.suppressed == Suppressed.COMPLEMENT
+
+
+# --- hidden rows that their children add back up ---------------------------------------
+
+
+def test_a_complement_its_children_add_back_up_protects_no_row_beside_it():
+    """Energy is hidden, but its only child is worked out from the whole page: energy is
+    known, and the total minus energy would give food (one member) back."""
+    electricity = row("electricity", 7)
+    electricity.pinned = True
+    energy = row("energy", 7, children=[electricity])
+    energy.suppressed = Suppressed.COMPLEMENT  # hidden to protect another page
+    food = row("food", 1)
+    table = release(Table("t", [food, energy], total=row("total", 8)), 3)
+    assert recovered(energy)
+    assert not table.total.released  # nothing else is left to hide beside food
+    sets = {
+        "food": frozenset({1}),
+        "energy": frozenset(range(2, 9)),
+        "total": frozenset(range(1, 9)),
+    }
+    sets["electricity"] = sets["energy"]
+    assert attack(table, sets, 3) == []
+
+
+def test_a_hidden_row_its_children_tell_makes_another_sibling_the_complement():
+    known = row("gas", 7)
+    known.shown_before, known.changed = True, 0  # told by the previous release, unmoved
+    energy = row("energy", 7, children=[known])
+    energy.suppressed = Suppressed.COMPLEMENT
+    food, water = row("food", 1), row("water", 5)
+    table = release(Table("t", [food, energy, water], total=row("total", 13)), 3)
+    assert [r.suppressed for r in table.rows] == [
+        Suppressed.TOO_FEW,
+        Suppressed.COMPLEMENT,
+        Suppressed.COMPLEMENT,
+    ]
+    assert table.total.released

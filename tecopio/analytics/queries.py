@@ -27,7 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tecopio.analytics.noise import add_noise
-from tecopio.analytics.release import Row, Suppressed, Table, moved_for_too_few, release
+from tecopio.analytics.release import (
+    Row,
+    Suppressed,
+    Table,
+    moved_for_too_few,
+    recovered,
+    release,
+)
 from tecopio.analytics.segments import segments_tables
 from tecopio.analytics.source import (
     WHOLE_BUCKET,
@@ -1052,10 +1059,14 @@ def _shared_sums(figures: Figures) -> list[tuple[Table, Table]]:
 
 
 def _sum_told(table: Table) -> bool:
-    """Whether the figure's sum can be read off it (its total, or all its rows)."""
+    """Whether the figure's sum can be read off it (its total, or all its rows).
+
+    A row hidden but added back up from its children (``release.recovered``) is told too.
+    """
+    rows_told = bool(table.rows) and all(row.released or recovered(row) for row in table.rows)
     if table.total is not None:
-        return table.total.released
-    return bool(table.rows) and all(row.released for row in table.rows)
+        return table.total.released or rows_told
+    return rows_told
 
 
 def _sum_kept(table: Table, k: int) -> bool:
@@ -1069,7 +1080,9 @@ def _sum_kept(table: Table, k: int) -> bool:
     """
     if table.total is not None:
         return not table.total.released and table.total.members > 0
-    hidden = [row for row in table.rows if not row.released and row.members > 0]
+    hidden = [
+        row for row in table.rows if not row.released and row.members > 0 and not recovered(row)
+    ]
     lone = len(hidden) == 1 and hidden[0].suppressed in (
         Suppressed.COMPLEMENT,
         Suppressed.CHANGED,
@@ -1144,13 +1157,14 @@ def _release_together(pages: list[Figures], outside: Figures, whole: Figures, k:
                     shown_before=None if rest is None or rest.shown_before is None else False,
                     members_before=rest.members_before if rest else 0,
                 )
+                # A cell its page adds back up from its children is told, hidden or not.
                 stand_ins = [
                     Row(
                         key=cell.key,
                         label="",
                         members=cell.members,
-                        suppressed=cell.suppressed,
-                        pinned=cell.pinned,
+                        suppressed=None if recovered(cell) else cell.suppressed,
+                        pinned=cell.pinned or recovered(cell),
                         changed=cell.changed,
                         deltas=cell.deltas,
                         shown_before=cell.shown_before,

@@ -48,6 +48,9 @@ top rows add up to.
    children, down to the leaves.
    When every sibling is hidden, they rest together on the parent's members,
    which are k or more: nothing more is needed.
+   A hidden row whose children add it back up, none of them hidden or ever to
+   be (worked out elsewhere, known from the previous release), is known: it
+   protects none of its siblings (``recovered``).
 3. "Total = sum of its rows" is an equation whether or not the total is
    released and however many rows it has: a hidden total whose rows are all
    released takes one of them with it. A lone row hidden to protect another
@@ -179,7 +182,10 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     hidden = [
         row
         for row in siblings
-        if not row.released and row.members > 0 and not known_from_before(row)
+        if not row.released
+        and row.members > 0
+        and not known_from_before(row)
+        and not recovered(row)
     ]
     # One hidden row hidden to protect another figure (a page of a filter) would be
     # recovered exactly by subtraction, however many members it rests on.
@@ -208,7 +214,7 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
         # Nothing left to hide beside them, yet the parent minus what is shown (rows
         # worked out elsewhere, or nothing: a lone child) tells them: the parent goes.
         # (When every sibling is hidden they rest on the parent's k members: enough.)
-        exposed = lone_complement or moved or any(row.released for row in siblings)
+        exposed = lone_complement or moved or any(_told(row) for row in siblings)
         if exposed and parent is not None and parent.released and not parent.pinned:
             parent.suppressed = Suppressed.COMPLEMENT
             return True
@@ -221,6 +227,32 @@ def known_from_before(row: Row) -> bool:
     """Shown by the previous release and moved for no member since: hiding it now as a
     complement would protect nothing, since that release told its value."""
     return bool(row.shown_before) and row.changed == 0 and row.members > 0
+
+
+def recovered(row: Row) -> bool:
+    """Hidden, yet added back up from its children: every one of them is told and stays so.
+
+    A row (a complement, typically) whose children were all worked out elsewhere
+    (``pinned``) or known from the previous release is hidden for nothing: its value is
+    their sum. It counts as known beside its siblings, or a small row next to it would be
+    given back by subtraction (the total minus this row and the others shown). Only
+    children that can no longer be hidden count: a released child that complementary
+    suppression may still hide does not make its parent known.
+    """
+    return not row.released and bool(row.children) and all(_settled(c) for c in row.children)
+
+
+def _settled(row: Row) -> bool:
+    """Told now and for good: released and never to be hidden (worked out elsewhere, or
+    known from the previous release), recovered, or hidden beside nobody (no members)."""
+    if row.released:
+        return row.pinned or known_from_before(row)
+    return row.members == 0 or known_from_before(row) or recovered(row)
+
+
+def _told(row: Row) -> bool:
+    """Released, or hidden but recovered from its children."""
+    return row.released or recovered(row)
 
 
 def _reopens_a_hidden_sum(siblings: list[Row], k: int, parent: Row | None) -> bool:
