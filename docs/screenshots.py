@@ -84,6 +84,7 @@ def photograph(base: str, number: int) -> None:
         ("offer.png", "ane", f"/groups/{DEMO_ENERGY_SLUG}/offers/1", 1280, 1500),
         ("bids.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/offers/3/bids", 1280, 1100),
         ("deal.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/offers/4/deal", 1280, 1100),
+        ("feed.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/feed", 1280, 1000),
         (
             "company-offer-phone.png",
             "nora",

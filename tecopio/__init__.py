@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.categories import views as category_views
     from tecopio.demand import views as demand_views
     from tecopio.directory import views as directory_views
+    from tecopio.feed import views as feed_views
     from tecopio.governance import views as governance_views
     from tecopio.groups import views as group_views
     from tecopio.memberdata import models as _memberdata_models  # noqa: F401
@@ -77,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     notification_views.init_app(app)
     partner_views.init_app(app)
     demand_views.init_app(app)
+    feed_views.init_app(app)
     home.init_app(app)
     audit_labels.init_app(app)
     audit_personal.register()  # the audit log's part in export and erasure

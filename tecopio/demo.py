@@ -17,6 +17,7 @@ from tecopio.demand import bids, deals
 from tecopio.demand import services as offers
 from tecopio.directory import services as directory
 from tecopio.directory.models import Company
+from tecopio.feed import services as feed
 from tecopio.governance import decisions
 from tecopio.groups import services as groups
 from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus
@@ -245,6 +246,15 @@ def load_deal(session, people, energy, ekiluz, energy_root) -> None:
             deal,
             deals.CommitmentValues(quantity=1 + number % 2, share_contact=number % 4 == 0),
         )
+    feed.answer(
+        session,
+        people["nora"],
+        ekiluz,
+        offer,
+        "Thank you, Bilbao! Eleven households is a good start: at fifteen the price drops to "
+        "€90.00 for everyone. We will call only the members who shared their details, and "
+        "switching starts in January.",
+    )
 
 
 def load_bids(session, people, energy, ekiluz, energy_root) -> None:

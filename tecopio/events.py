@@ -25,6 +25,10 @@ anything slow is a job they queue (``tecopio.jobs``).
   notices of that vote are done with.
 - ``offer_published``: sender the demand offer; ``session``. Its figures are
   frozen; the group's feed and notices follow.
+- ``offer_closed``: sender the demand offer; ``session``. Bidding ended; the
+  group's feed says how many bids came in.
+- ``company_answered``: sender the company's answer; ``session``. The group's
+  feed shows it.
 - ``offer_invitation_sent``: sender the offer invitation; ``session``. The
   company's staff are told.
 - ``bid_changed``: sender the bid; ``session``. A company bid, withdrew its
@@ -59,6 +63,8 @@ offer_published = _events.signal("offer-published")
 offer_invitation_sent = _events.signal("offer-invitation-sent")
 bid_changed = _events.signal("bid-changed")
 offer_decided = _events.signal("offer-decided")
+offer_closed = _events.signal("offer-closed")
+company_answered = _events.signal("company-answered")
 deal_opened = _events.signal("deal-opened")
 deal_tipped = _events.signal("deal-tipped")
 deal_closed = _events.signal("deal-closed")

@@ -228,6 +228,11 @@ def can_compare_bids(user, group: Group) -> bool:
     return is_active_member(user, group)
 
 
+def can_view_feed(user, group: Group) -> bool:
+    """The group's feed of offers, bids, decisions, deals and companies' answers: members."""
+    return is_active_member(user, group)
+
+
 def can_commit_to_deals(user, group: Group) -> bool:
     """A deal's page, committing to it and withdrawing: the group's active members."""
     return is_active_member(user, group)

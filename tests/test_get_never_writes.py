@@ -215,6 +215,7 @@ def urls(world) -> dict[str, list[str]]:
             f"/groups/{slug}/offers/{world['published'].number}/bids",
         ],
         "deals.deal": [f"/groups/{slug}/offers/{world['awarded'].number}/deal"],
+        "feed.index": [f"/groups/{slug}/feed", f"/groups/{slug}/feed?page=9"],
     }
 
 

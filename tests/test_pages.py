@@ -103,6 +103,7 @@ ACCESS = {
     "bids.decline": STAFF,
     "bids.compare": MEMBERS,
     "deals.deal": MEMBERS,
+    "feed.index": MEMBERS,
 }
 
 
@@ -200,6 +201,7 @@ def demo_urls(db_session, people) -> dict[str, str]:
         "bids.decline": f"/partners/{partner.slug}/offers/{group.slug}/{published.number}/decline",
         "bids.compare": f"/groups/{group.slug}/offers/{closed.number}/bids",
         "deals.deal": f"/groups/{group.slug}/offers/{awarded.number}/deal",
+        "feed.index": f"/groups/{group.slug}/feed",
     }
 
 

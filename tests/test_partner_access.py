@@ -79,6 +79,8 @@ ROUTES = {
     "deals.commit": ("POST", "/groups/{g}/offers/{awarded}/deal/commit", MEMBERS),
     "deals.withdraw": ("POST", "/groups/{g}/offers/{awarded}/deal/withdraw", MEMBERS),
     "deals.contact": ("POST", "/groups/{g}/offers/{awarded}/deal/contact", MEMBERS),
+    "feed.index": ("GET", "/groups/{g}/feed", MEMBERS),
+    "feed.answer": ("POST", "/partners/{p}/offers/{g}/{published}/answer", STAFF),
 }
 
 
@@ -86,7 +88,7 @@ def test_every_partner_and_offer_route_has_a_row(app):
     endpoints = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("partners.", "demand.", "bids.", "deals."))
+        if rule.endpoint.startswith(("partners.", "demand.", "bids.", "deals.", "feed."))
     }
     assert endpoints == set(ROUTES), "each route needs its row in ROUTES"
 

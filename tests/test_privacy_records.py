@@ -28,6 +28,7 @@ from tecopio.db import db, utcnow
 from tecopio.demand import bids, deals
 from tecopio.demand.services import invite_companies
 from tecopio.directory.services import add_company
+from tecopio.feed import services as feed
 from tecopio.governance import decisions
 from tecopio.groups.models import Membership, MembershipStatus, Role
 from tecopio.groups.services import create_group, invite, revoke_invitation
@@ -168,6 +169,7 @@ def everything(db_session, make) -> User:
     # A deal on it, which she commits to, sharing her contact details.
     deal = deals.open_deal(db_session, offer, bid, utcnow())
     deals.commit(db_session, zelda, deal, deals.CommitmentValues(quantity=2, share_contact=True))
+    feed.answer(db_session, zelda, mine, offer, "Zelda Wind thanks the group.")
     record(db_session, "data.exported", actor=zelda, target_user=zelda)
     db_session.commit()
     return zelda

@@ -44,6 +44,7 @@ DESCRIPTIONS = {
     "bid.scored": _l("%(actor)s scored the bids on offer %(number)s."),
     "offer.awarded": _l("Offer %(number)s: the group accepted the bid of %(company)s."),
     "offer.not_awarded": _l("Offer %(number)s: the group accepted no bid."),
+    "company.answered": _l("%(company)s answered the group about offer %(number)s."),
     "deal.opened": _l("Offer %(number)s: a deal opened for members to commit to."),
     # Who commits is the member's own business: the log says that someone did.
     "deal.committed": _l("A member committed to the deal on offer %(number)s."),

@@ -522,3 +522,4 @@ def close_if_due(session: Session, offer: DemandOffer, now: datetime) -> None:
         _apply(offer, OfferEvent.CLOSE)
         record(session, "offer.closed", group=offer.group, number=offer.number)
         session.flush()
+        events.offer_closed.send(offer, session=session)
