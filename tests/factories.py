@@ -238,6 +238,22 @@ class Factories:
         values.update(overrides)
         return self._save(CompanyStaff(**values))
 
+    def bid(self, offer, partner, owner: User, **values):
+        """A standing bid of ``partner`` on ``offer`` (it must be invited), held 30 days."""
+        from tecopio.demand import bids
+
+        fields = {
+            "terms_answer": "accept",
+            "currency": offer.currency,
+            "price": 10_000,
+            "tier_prices": tuple(9_000 - 500 * i for i, _tier in enumerate(offer.tiers)),
+            "fee": 0,
+            "warranty_months": 0,
+            "valid_until": offer.last_bidding_day + timedelta(days=30),
+        }
+        fields.update(values)
+        return bids.submit_bid(self.session, owner, partner, offer, bids.BidValues(**fields))
+
     def offer(self, group: Group, admin: User | None = None, *, publish: bool = False, **fields):
         """A draft offer in ``group`` (energy, tipping at the company k), published if asked."""
         from tecopio.demand import services as offers

@@ -106,21 +106,8 @@ def scene(make, db_session, app):
     partner = make.partner(owner, name="Ekiluz Solar")
     offer = make.offer(group, publish=True, tiers=[5])
     invite_companies(db_session, admin, offer, [partner.id])
-    bid = bids.submit_bid(
-        db_session,
-        owner,
-        partner,
-        offer,
-        bids.BidValues(
-            terms_answer="accept",
-            currency=offer.currency,
-            price=12_000,
-            tier_prices=(11_000,),
-            fee_kind="per_member",
-            fee=500,
-            warranty_months=24,
-            valid_until=offer.last_bidding_day + timedelta(days=30),
-        ),
+    bid = make.bid(
+        offer, partner, owner, price=12_000, tier_prices=(11_000,), fee=500, warranty_months=24
     )
     make.intent(members[0], category=make.category("energy-electricity"))
     offer.bid_deadline = utcnow() - timedelta(minutes=1)

@@ -38,20 +38,7 @@ def scene(make, db_session, app):
     other = make.partner(other_owner, name="Not Invited Energy")
     offer = make.offer(group, publish=True)
     invite_companies(db_session, admin, offer, [partner.id])
-    bid = bids.submit_bid(
-        db_session,
-        owner,
-        partner,
-        offer,
-        bids.BidValues(
-            terms_answer="accept",
-            currency=offer.currency,
-            price=9_000,
-            fee=0,
-            warranty_months=0,
-            valid_until=offer.last_bidding_day + timedelta(days=30),
-        ),
-    )
+    bid = make.bid(offer, partner, owner, price=9_000)
     make.commit()
     return {
         "group": group,

@@ -103,20 +103,7 @@ def _awarded_offer(make, db_session, group, admin, partner, owner):
 
     offer = make.offer(group, publish=True)
     invite_companies(db_session, admin, offer, [partner.id])
-    bid = bids.submit_bid(
-        db_session,
-        owner,
-        partner,
-        offer,
-        bids.BidValues(
-            terms_answer="accept",
-            currency=offer.currency,
-            price=10_000,
-            fee=0,
-            warranty_months=0,
-            valid_until=offer.last_bidding_day + timedelta(days=30),
-        ),
-    )
+    bid = make.bid(offer, partner, owner)
     offer.bid_deadline = utcnow() - timedelta(minutes=1)
     bids.decide_by_admin(db_session, admin, offer, bid.id)
     return offer
