@@ -83,6 +83,9 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, connection_record):
     """Foreign keys on, and let SQLAlchemy (not the driver) start transactions.
@@ -94,7 +97,9 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 5000")
+        # Every transaction takes the write lock (below): a request waits for a long job
+        # (a release being published) rather than failing after a few seconds.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
 

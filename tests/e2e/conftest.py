@@ -80,7 +80,9 @@ def new_page(browser):
         context = browser.new_context(locale=locale)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        # On SQLite a request may wait up to 30 s for the worker's write lock
+        # (tecopio.db.SQLITE_BUSY_TIMEOUT_MS) on a loaded machine.
+        page.set_default_timeout(40_000)
         return page
 
     yield open_page
