@@ -86,6 +86,13 @@ def photograph(base: str, number: int) -> None:
         ("deal.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/offers/4/deal", 1280, 1100),
         ("feed.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/feed", 1280, 1000),
         (
+            "company-feedback.png",
+            "nora",
+            "/partners/ekiluz-energia-kooperatiba/feedback",
+            1280,
+            1200,
+        ),
+        (
             "company-offer-phone.png",
             "nora",
             f"/partners/ekiluz-energia-kooperatiba/offers/{DEMO_ENERGY_SLUG}/1",

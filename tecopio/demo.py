@@ -255,6 +255,36 @@ def load_deal(session, people, energy, ekiluz, energy_root) -> None:
         "€90.00 for everyone. We will call only the members who shared their details, and "
         "switching starts in January.",
     )
+    load_deal_ratings(session, people, energy, ekiluz, deal, households)
+
+
+DEAL_RATINGS = [
+    (5, "Switching took one phone call and the first bill was clear.", "partners"),
+    (4, "", "partners"),
+    (4, "", "partners"),
+    (4, "Good price; the **contract** took a week to arrive.", "partners"),
+    (4, "", "partners"),
+    (3, "", "group"),
+    (4, "", "partners"),
+    (4, "", "partners"),
+    (4, "", "partners"),
+]
+
+
+def load_deal_ratings(session, people, energy, ekiluz, deal, households) -> None:
+    """Households rate the deal that went ahead; the group releases its members' feedback
+    about the companies it invited, and Ekiluz answers it."""
+    for user, (rating, body, visibility) in zip(households, DEAL_RATINGS, strict=False):
+        deals.rate(session, user, deal, rating=rating, body=body, visibility=visibility)
+    feed.release_due_feedback(session)
+    feed.answer_feedback(
+        session,
+        people["nora"],
+        ekiluz,
+        energy,
+        "Thank you for the ratings. Several of you asked for the contract sooner: from "
+        "January it is sent by email the day you switch.",
+    )
 
 
 def load_bids(session, people, energy, ekiluz, energy_root) -> None:

@@ -1,6 +1,7 @@
 """English, Spanish and Basque: which one a request uses, the switcher, and how dates read."""
 
 from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     abort,
@@ -77,6 +78,9 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=lambda: str(get_locale()))
     # Every date and time a person reads, in one unambiguous form per language.
     app.jinja_env.filters.update(dateformat=day, datetimeformat=moment)
+    app.jinja_env.filters["decimalformat"] = lambda value: format_decimal(
+        value, locale=get_locale()
+    )
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(
         minor, currency, str(get_locale())
     )

@@ -19,6 +19,7 @@ from tecopio.demo import (
     NEIGHBOURS,
     load_demo_data,
 )
+from tecopio.feed import services as feed
 from tecopio.governance import decisions
 from tecopio.governance.charters import current_charter, history
 from tecopio.groups.models import (
@@ -29,6 +30,7 @@ from tecopio.groups.models import (
     MembershipStatus,
 )
 from tecopio.groups.services import list_memberships
+from tecopio.memberdata.models import Feedback
 from tecopio.partners.services import companies_of, unverified_companies
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
@@ -164,3 +166,22 @@ def test_the_demo_has_a_tipped_deal_with_contacts_shared(db_session):
     assert standing.members > deal.tipping_point and standing.next_tier is not None
     assert deal.told_members >= deal.tipping_point
     assert 0 < len(deals.contacts(db_session, deal)) < standing.members
+
+
+def test_the_demo_deal_is_rated_and_its_company_reads_and_answers_the_feedback(db_session):
+    people = load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    (offer,) = [o for o in offers_of(db_session, energy, drafts=False) if o.status == "awarded"]
+    deal = deals.deal_of(db_session, offer)
+    ratings = db_session.scalars(select(Feedback).where(Feedback.deal_id == deal.id)).all()
+    assert len(ratings) >= 5
+    nora, koldo = people["nora"], people["koldo"]
+    (ekiluz,) = companies_of(db_session, nora)
+    (about,) = feed.feedback_about(db_session, ekiluz)
+    assert about.group == energy and about.row is not None and not about.row.get("hidden")
+    assert about.row["members"] >= current_charter(db_session, energy).company_k
+    assert about.answers and about.answers[0].body.startswith("Thank you for the ratings")
+    # Red Eléctrica, also invited by the group, is rated by too few members: hidden.
+    (red,) = companies_of(db_session, koldo)
+    (about,) = feed.feedback_about(db_session, red)
+    assert about.row is not None and about.row.get("hidden")

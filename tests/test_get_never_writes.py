@@ -195,6 +195,12 @@ def urls(world) -> dict[str, list[str]]:
         "partners.show": [f"/partners/{partner}"],
         "partners.edit": [f"/partners/{partner}/edit"],
         "partners.staff": [f"/partners/{partner}/staff"],
+        "partners.activity": [
+            f"/partners/{partner}/activity",
+            f"/partners/{partner}/activity?page=9",
+        ],
+        # Before the first release: reading it does not release the feedback.
+        "feed.company_feedback": [f"/partners/{partner}/feedback"],
         "partners.staff_invitation": [
             f"/partners/staff-invitations/{staff_token}",
             "/partners/staff-invitations/forged",

@@ -79,3 +79,15 @@ def test_existing_proposals_are_numbered_within_their_group(tmp_path):
         (4, 1, 3),
         (5, 2, 2),
     ]
+
+
+def test_every_revision_id_fits_alembics_version_column():
+    """PostgreSQL keeps the revision in a varchar(32): a longer id fails only there."""
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    scripts = ScriptDirectory(str(migrations))
+    too_long = [r.revision for r in scripts.walk_revisions() if len(r.revision) > 32]
+    assert too_long == []

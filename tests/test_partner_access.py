@@ -40,6 +40,7 @@ ROUTES = {
     "partners.show": ("GET", "/partners/{p}", STAFF),
     "partners.edit": ("GET", "/partners/{p}/edit", STAFF),
     "partners.staff": ("GET", "/partners/{p}/staff", STAFF),
+    "partners.activity": ("GET", "/partners/{p}/activity", STAFF),
     "partners.remove_staff": ("POST", "/partners/{p}/staff/{colleague}/remove", STAFF),
     "partners.staff_role": ("POST", "/partners/{p}/staff/{colleague}/role", STAFF),
     "partners.revoke_staff_invitation": (
@@ -79,8 +80,11 @@ ROUTES = {
     "deals.commit": ("POST", "/groups/{g}/offers/{awarded}/deal/commit", MEMBERS),
     "deals.withdraw": ("POST", "/groups/{g}/offers/{awarded}/deal/withdraw", MEMBERS),
     "deals.contact": ("POST", "/groups/{g}/offers/{awarded}/deal/contact", MEMBERS),
+    "deals.rate": ("POST", "/groups/{g}/offers/{awarded}/deal/rating", MEMBERS),
     "feed.index": ("GET", "/groups/{g}/feed", MEMBERS),
     "feed.answer": ("POST", "/partners/{p}/offers/{g}/{published}/answer", STAFF),
+    "feed.company_feedback": ("GET", "/partners/{p}/feedback", STAFF),
+    "feed.answer_feedback": ("POST", "/partners/{p}/feedback/{g}/answer", STAFF),
 }
 
 
@@ -93,12 +97,13 @@ def test_every_partner_and_offer_route_has_a_row(app):
     assert endpoints == set(ROUTES), "each route needs its row in ROUTES"
 
 
-def _awarded_offer(make, db_session, group, admin, partner, owner):
-    """An offer whose bid the admins accepted: it has a deal members commit to."""
+def _awarded_offer(make, db_session, group, admin, partner, owner, committed):
+    """An offer whose bid the admins accepted: its deal went ahead, ``committed`` (and more
+    members up to the tipping point) committed to it, so they may rate it."""
     from datetime import timedelta
 
     from tecopio.db import utcnow
-    from tecopio.demand import bids
+    from tecopio.demand import bids, deals
     from tecopio.demand.services import invite_companies
 
     offer = make.offer(group, publish=True)
@@ -106,6 +111,11 @@ def _awarded_offer(make, db_session, group, admin, partner, owner):
     bid = make.bid(offer, partner, owner)
     offer.bid_deadline = utcnow() - timedelta(minutes=1)
     bids.decide_by_admin(db_session, admin, offer, bid.id)
+    deal = deals.deal_of(db_session, offer)
+    more = [make.member(group) for _ in range(deal.tipping_point - len(committed))]
+    for person in [*committed, *more]:
+        deals.commit(db_session, person, deal, deals.CommitmentValues(quantity=1))
+    assert deal.went_ahead
     return offer
 
 
@@ -132,7 +142,15 @@ def scene(make, db_session):
     from tecopio.demand.services import invite_companies
 
     invite_companies(db_session, people["admin"], published, [invited.id])
-    awarded = _awarded_offer(make, db_session, group, people["admin"], invited, people["staff"])
+    awarded = _awarded_offer(
+        make,
+        db_session,
+        group,
+        people["admin"],
+        invited,
+        people["staff"],
+        [people["member"], people["admin"]],
+    )
     draft = make.offer(group)
     invitation = invite_staff(db_session, people["staff"], invited, "newcomer@example.com")
     make.commit()

@@ -16,8 +16,9 @@ The basis is never shown; it is only compared.
 import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.analytics import queries
@@ -28,7 +29,7 @@ from tecopio.analytics.changes import (
     member_figures,
     rows_of,
 )
-from tecopio.analytics.source import WHOLE_BUCKET, Split
+from tecopio.analytics.source import WHOLE_BUCKET, Split, allowed_roots
 from tecopio.db import db, utcnow
 from tecopio.governance.charters import current_charter
 from tecopio.groups.models import Group
@@ -36,6 +37,14 @@ from tecopio.groups.models import Group
 # The figures a company release shows; the others are computed (they take part in
 # the withholding of counts that span figures) and never leave.
 COMPANY_FIGURES = ("demand", "windows")
+
+# The feedback about partner companies (``release_company_feedback``).
+FEEDBACK_SCOPE = "~feedback"  # no category slug holds "~"
+FEEDBACK_FIGURES = ("ratings",)
+# How many ratings have a written comment: the company reads its ratings, not their texts
+# or how many have one (a count that rests on the few who wrote).
+FEEDBACK_UNSHOWN = ("comments",)
+FEEDBACK_EVERY = timedelta(days=1)
 
 
 class CompanyPart(db.Model):
@@ -80,6 +89,8 @@ class _CompanyChanges:
     shown_last: set = field(default_factory=set)  # cells the previous company release showed
     compared: bool = False
     now: dict = field(default_factory=dict)
+    figures: tuple = COMPANY_FIGURES  # the figures companies are shown of this release
+    unshown: tuple = ()  # numbers of those figures companies are never shown: not compared
 
     def load(self) -> None:
         rows = self.session.execute(
@@ -106,25 +117,35 @@ class _CompanyChanges:
     def _parts_now(self, split: Split, listed) -> None:
         if self.now:
             return
-        by_member = Split(roots=split.roots, by_member=True)
-        for bucket, tables in member_figures(
-            self.session, self.group_id, by_member, self.tree, listed
-        ).items():
+        by_member = Split(roots=split.roots, by_member=True, partners_only=split.partners_only)
+        for bucket, tables in self._member_tables(by_member, listed).items():
             member, _, page = bucket.partition("|")
             if page != str(WHOLE_BUCKET):
                 continue
             for table in tables:
-                if table.name not in COMPANY_FIGURES:
+                if table.name not in self.figures:
                     continue
                 for row in rows_of(table):
-                    self.now.setdefault(self.cell(table.name, row.key), {})[int(member)] = _plain(
-                        row.values
-                    )
+                    if row.members == 0:  # a star the member did not give, listed all the same
+                        continue
+                    part = {
+                        name: value
+                        for name, value in _plain(row.values).items()
+                        if name not in self.unshown
+                    }
+                    self.now.setdefault(self.cell(table.name, row.key), {})[int(member)] = part
+
+    def _member_tables(self, by_member: Split, listed) -> dict:
+        """Each member's part in the figures companies are shown, by the figures' own code."""
+        if self.figures == FEEDBACK_FIGURES:  # the ratings alone: no other figure is needed
+            ratings = queries.ratings_tables(self.session, self.group_id, by_member, 1, listed)
+            return {bucket: [table] for bucket, table in ratings.items()}
+        return member_figures(self.session, self.group_id, by_member, self.tree, listed)
 
     def annotate(self, split: Split, bucket, tables, listed) -> None:
         self._parts_now(split, listed)
         for table in tables:
-            if table.name not in COMPANY_FIGURES:
+            if table.name not in self.figures:
                 continue
             for row in rows_of(table):
                 cell = self.cell(table.name, row.key)
@@ -146,8 +167,9 @@ class _CompanyChanges:
                         d.get("members", 0) for d in row.deltas.values()
                     )
 
-    def remember(self, figures) -> None:
-        """The basis for the next company release: every part now, and what was shown."""
+    def remember(self, tables: dict) -> None:
+        """The basis for the next company release: every part now, and what was shown
+        (``tables``: each released figure by name)."""
         session = self.session
         session.execute(
             delete(CompanyPart).where(
@@ -156,8 +178,8 @@ class _CompanyChanges:
             )
         )
         rows = []
-        for name in COMPANY_FIGURES:
-            for row in rows_of(figures.by_name(name)):
+        for name in self.figures:
+            for row in rows_of(tables[name]):
                 cell = self.cell(name, row.key)
                 now = self.now.get(cell, {})
                 if row.released:
@@ -192,7 +214,7 @@ class _CompanyChanges:
             session.execute(CompanyPart.__table__.insert(), rows)
 
 
-def _released_rows(table) -> list[dict]:
+def _released_rows(table, unshown: tuple = ()) -> list[dict]:
     def plain(row):
         if not row.released:
             return {"key": row.key, "hidden": True}
@@ -202,7 +224,7 @@ def _released_rows(table) -> list[dict]:
             "values": {
                 name: value
                 for name, value in _plain(row.values).items()
-                if name != "members" and value is not None
+                if name != "members" and name not in unshown and value is not None
             },
             "children": [plain(child) for child in row.children],
         }
@@ -222,7 +244,7 @@ def _company_release(session: Session, group: Group, root, tree, *, keep: bool) 
         session, group, k, split, tree, changes, noise=charter.noise_epsilon_milli if keep else None
     )
     if keep:
-        changes.remember(figures)
+        changes.remember({name: figures.by_name(name) for name in COMPANY_FIGURES})
     return {
         "k": k,
         "category": root.slug,
@@ -244,6 +266,92 @@ def preview_company_release(session: Session, group: Group, root, tree) -> dict:
     """What publishing now would show, for the admins building the offer (who see the
     members' figures anyway); writes nothing. Without noise: the published one may differ."""
     return _company_release(session, group, root, tree, keep=False)
+
+
+# --- the feedback about partner companies ----------------------------------------------
+
+
+class CompanyFeedbackRelease(db.Model):
+    """The latest release of a group's feedback about the partner companies it invited.
+
+    Only feedback its authors let partner companies count, released with the
+    company k by the analytics page's code and compared, row by row, with the
+    previous feedback release (``CompanyPart`` under ``FEEDBACK_SCOPE``). Each
+    company is shown its own row of ``figures`` only.
+    """
+
+    __tablename__ = "analytics_company_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), unique=True)
+    released_at: Mapped[datetime] = mapped_column(default=utcnow)
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def latest_feedback_release(session: Session, group_id: int) -> CompanyFeedbackRelease | None:
+    return session.scalar(
+        select(CompanyFeedbackRelease).where(CompanyFeedbackRelease.group_id == group_id)
+    )
+
+
+def feedback_release_due(release: CompanyFeedbackRelease | None, now: datetime) -> bool:
+    """Looked at again at most once a day (the job runs hourly)."""
+    return release is None or _aware(release.released_at) + FEEDBACK_EVERY <= now
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _moved(table) -> bool:
+    """Whether any member's part in any row moved since the previous feedback release."""
+    return any(row.changed or row.deltas for row in rows_of(table))
+
+
+def release_company_feedback(
+    session: Session, group: Group, tree, listed: list[int], now: datetime
+) -> CompanyFeedbackRelease:
+    """Release the ratings of the directory companies ``listed`` (those of the partner
+    accounts the group invited), and keep the basis for the next feedback release.
+
+    The group's row is locked first and the day checked again, so that two workers
+    release once. Where no member's part moved and the same companies are listed
+    with the same k, the figures companies read stay as they were: fresh noise on
+    unchanged data would let them average it away, and would spend the privacy
+    budget for nothing.
+    """
+    session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    previous = latest_feedback_release(session, group.id)
+    if not feedback_release_due(previous, now):
+        return previous
+    charter = current_charter(session, group)
+    k = charter.company_k
+    changes = _CompanyChanges(
+        session, group.id, FEEDBACK_SCOPE, tree, figures=FEEDBACK_FIGURES, unshown=FEEDBACK_UNSHOWN
+    )
+    changes.load()
+    split = Split(roots=allowed_roots(charter, tree), partners_only=True)
+    ratings = queries.company_ratings(session, group, k, split, changes, listed=sorted(listed))
+    if previous is None:
+        previous = CompanyFeedbackRelease(group_id=group.id, figures={})
+        session.add(previous)
+    same = (
+        changes.compared
+        and previous.figures.get("k") == k
+        and sorted(previous.figures.get("companies", {})) == sorted(map(str, listed))
+        and not _moved(ratings)
+    )
+    if not same:
+        if charter.noise_epsilon_milli:
+            queries.add_company_noise(session, group, charter.noise_epsilon_milli, ratings)
+        changes.remember({"ratings": ratings})
+        previous.figures = {
+            "k": k,
+            "companies": {row["key"]: row for row in _released_rows(ratings, FEEDBACK_UNSHOWN)},
+        }
+    previous.released_at = now
+    session.flush()
+    return previous
 
 
 def detach_member(session: Session, user_id: int) -> None:

@@ -1212,12 +1212,14 @@ def _add_noise(session: Session, group, epsilon_milli: int, pages: list[Figures]
     for figures in pages:
         touched += add_noise(figures.tables(), epsilon)
         figures.noise_epsilon = epsilon
+    _spend_privacy_budget(session, group, epsilon_milli * touched)
+
+
+def _spend_privacy_budget(session: Session, group, spent_milli: int) -> None:
     session.execute(
         update(Group)
         .where(Group.id == group.id)
-        .values(
-            privacy_budget_spent_milli=Group.privacy_budget_spent_milli + epsilon_milli * touched
-        )
+        .values(privacy_budget_spent_milli=Group.privacy_budget_spent_milli + spent_milli)
     )
     session.refresh(group, ["privacy_budget_spent_milli"])
 
@@ -1325,7 +1327,7 @@ def company_page(
 ) -> Figures:
     """One page as companies may see it (``company.py``): this page's own code and the same
     withholding, with the company k; ``noise``: the charter's epsilon in thousandths."""
-    with gathered(session, group.id, split.roots) as rows:
+    with gathered(session, group.id, split.roots, split.partners_only) as rows:
         gathered_split = replace(split, tables=rows)
         figures = _compute(session, group, k, gathered_split, tree, "en", TOP_ROWS, None, changes)[
             WHOLE_BUCKET
@@ -1336,6 +1338,46 @@ def company_page(
     if noise:
         _add_noise(session, group, noise, [figures])
     return figures
+
+
+def company_ratings(
+    session: Session, group, k: int, split: Split, changes, *, listed: list[int]
+) -> Table:
+    """The ratings of the ``listed`` companies as each of them reads its own row
+    (``company.py``): the ratings figure's own code and release, with the company k.
+
+    A company reads its own row and its stars, never another company's row, the
+    companies not listed or a total: no sum of rows is shown, so each row protects
+    its own stars and never another company's row. Every listed company has a row,
+    an empty one too, so that "nobody" and "too few" read the same: hidden.
+    """
+    with gathered(session, group.id, split.roots, split.partners_only) as rows:
+        gathered_split = replace(split, tables=rows)
+        computed = ratings_tables(session, group.id, gathered_split, k, listed)
+        found = {
+            row.key: row
+            for row in computed.get(WHOLE_BUCKET, _empty("ratings")).rows
+            if row.key.isdigit()
+        }
+        empty = {"members": 0, "count": 0, "average": None, "nps": None, "comments": None}
+        table = Table(
+            "ratings",
+            [
+                found.get(str(company_id)) or Row(str(company_id), "", 0, dict(empty))
+                for company_id in listed
+            ],
+        )
+        if changes is not None:
+            changes.annotate(gathered_split, WHOLE_BUCKET, [table], listed)
+    release(table, k)
+    _withhold_derived_ratings(table)
+    return table
+
+
+def add_company_noise(session: Session, group, epsilon_milli: int, table: Table) -> None:
+    """Noise on a table released to companies, spent from the group's privacy budget."""
+    touched = add_noise([table], Fraction(epsilon_milli, 1000))
+    _spend_privacy_budget(session, group, epsilon_milli * touched)
 
 
 def all_pages(

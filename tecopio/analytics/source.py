@@ -29,7 +29,13 @@ from tecopio.accounts.models import User
 from tecopio.categories.services import CategoryTree
 from tecopio.db import today
 from tecopio.governance.charter import ALL_CATEGORIES
-from tecopio.memberdata.models import Feedback, Intent, Preference, PreferenceCompany
+from tecopio.memberdata.models import (
+    Feedback,
+    FeedbackVisibility,
+    Intent,
+    Preference,
+    PreferenceCompany,
+)
 from tecopio.privacy.services import shared_with_group, sharing_members
 
 YEARS_OFFERED = 5
@@ -87,6 +93,8 @@ class Split:
     tables: dict | None = field(default=None, compare=False, hash=False)
     # Every member's part on every page apart (``changes.py``): buckets "<member>|<page>".
     by_member: bool = False
+    # Only the feedback its authors let partner companies count (the companies' own page).
+    partners_only: bool = False
 
     def filters(self, bucket) -> Filters:
         if self.dimension is None:
@@ -191,14 +199,36 @@ COLUMNS = {
 }
 
 
-def gathering(model, group_id: int, roots=None):
+def gathering(model, group_id: int, roots=None, partners_only: bool = False):
     """The rows of ``model`` shared with the group, with every column any figure reads and
-    the owner's region (the region filter's pages), straight from the tables."""
+    the owner's region (the region filter's pages), straight from the tables.
+
+    ``partners_only`` (what companies are shown): of feedback, only what its
+    author lets companies count, and of that only each member's latest rating of
+    each company, so that every rating a company reads is one member's: ratings
+    less members, or two stars' members less the row's, tell nothing.
+    """
     columns = [column for column in COLUMNS[model].values()]
     statement = shared_with_group(
         model, group_id, *columns, User.region_key.label("region_key"), roots=roots
+    ).join(User, User.id == model.user_id)
+    if not (partners_only and model is Feedback):
+        return statement
+    latest = (
+        func.row_number()
+        .over(
+            partition_by=(Feedback.user_id, Feedback.company_id),
+            order_by=(Feedback.created_at.desc(), Feedback.id.desc()),
+        )
+        .label("latest")
     )
-    return statement.join(User, User.id == model.user_id)
+    ranked = (
+        statement.where(Feedback.visibility == FeedbackVisibility.PARTNERS)
+        .add_columns(latest)
+        .subquery()
+    )
+    names = [column.name for column in statement.selected_columns]
+    return select(*(ranked.c[name] for name in names)).where(ranked.c.latest == 1)
 
 
 def links_gathering(preferences):
@@ -241,7 +271,7 @@ def consented(model, group_id: int, split: Split, *names: str):
     """
     table = split.tables.get(model) if split.tables else None
     if table is None:
-        table = gathering(model, group_id, split.roots).subquery()
+        table = gathering(model, group_id, split.roots, split.partners_only).subquery()
     return select(*(table.c[name] for name in names), bucket_of(table.c, split))
 
 
@@ -285,7 +315,7 @@ def temporary_tables(session: Session, statements: dict):
 
 
 @contextmanager
-def gathered(session: Session, group_id: int, roots=None):
+def gathered(session: Session, group_id: int, roots=None, partners_only: bool = False):
     """Gather each kind's consented rows once, in temporary tables, for every figure to read.
 
     Joining items with memberships and consents is most of what a figure
@@ -295,7 +325,8 @@ def gathered(session: Session, group_id: int, roots=None):
     """
     with (
         temporary_tables(
-            session, {model: gathering(model, group_id, roots) for model in COLUMNS}
+            session,
+            {model: gathering(model, group_id, roots, partners_only) for model in COLUMNS},
         ) as tables,
         temporary_tables(
             session, {PreferenceCompany: links_gathering(tables[Preference])}

@@ -45,6 +45,7 @@ DESCRIPTIONS = {
     "offer.awarded": _l("Offer %(number)s: the group accepted the bid of %(company)s."),
     "offer.not_awarded": _l("Offer %(number)s: the group accepted no bid."),
     "company.answered": _l("%(company)s answered the group about offer %(number)s."),
+    "company.answered_feedback": _l("%(company)s answered the members' feedback about it."),
     "deal.opened": _l("Offer %(number)s: a deal opened for members to commit to."),
     # Who commits is the member's own business: the log says that someone did.
     "deal.committed": _l("A member committed to the deal on offer %(number)s."),
@@ -81,6 +82,7 @@ DESCRIPTIONS = {
     "feedback.created": _l("You gave feedback."),
     "feedback.updated": _l("You changed your feedback."),
     "feedback.deleted": _l("You deleted your feedback."),
+    "feedback.deal_rated": _l("You rated the deal on offer %(number)s of %(group)s."),
     "consent.granted": _l("You let %(group)s count your data in %(category)s."),
     "consent.withdrawn": _l("You withdrew consent for %(group)s in %(category)s."),
     "consent.ended": _l("Your consents for %(group)s ended when you left the group."),
@@ -93,6 +95,51 @@ DESCRIPTIONS = {
     "platform.admin_granted": _l("You became a platform admin."),
     "platform.admin_revoked": _l("You are no longer a platform admin."),
 }
+# The member's own steps in a group's deals, as the member's timeline tells them (the
+# group's log says only that a member took them).
+OWN_DEAL_STEPS = {
+    "deal.committed": _l("You committed to the deal on offer %(number)s."),
+    "deal.withdrawn": _l("You withdrew your commitment to the deal on offer %(number)s."),
+    "deal.contact_shared": _l(
+        "You chose to share your name and email for the deal on offer %(number)s."
+    ),
+    "deal.contact_withheld": _l(
+        "You stopped sharing your name and email for the deal on offer %(number)s."
+    ),
+}
+
+# What a company's timeline says: the group by name, never a member, admin or operator by
+# name (its own staff only), never a rival's step, and deal figures only as the company is
+# told them. A variant after the colon: "ours" when the event names this company.
+COMPANY_DESCRIPTIONS = {
+    "partner.registered": _l("%(actor)s registered the company account."),
+    "partner.updated": _l("%(actor)s changed the company's details."),
+    "partner.verified": _l("The platform's operator verified the company account."),
+    "staff.invited": _l("%(actor)s invited someone to act for the company."),
+    "staff.invitation_revoked": _l("%(actor)s withdrew a staff invitation."),
+    "staff.joined": _l("%(actor)s joined the company's staff."),
+    "staff.removed": _l("%(actor)s removed %(target)s from the company's staff."),
+    "staff.role_changed": _l("%(actor)s changed the role of %(target)s in the company."),
+    "offer.company_invited": _l("%(group)s invited the company to bid on offer %(number)s."),
+    "bid.submitted": _l("%(actor)s bid on offer %(number)s of %(group)s."),
+    "bid.edited": _l("%(actor)s changed the bid on offer %(number)s of %(group)s."),
+    "bid.withdrawn": _l("%(actor)s withdrew the bid on offer %(number)s of %(group)s."),
+    "bid.declined": _l("%(actor)s declined to bid on offer %(number)s of %(group)s."),
+    "offer.closed": _l("Bidding on offer %(number)s of %(group)s closed."),
+    "offer.awarded:ours": _l("%(group)s accepted the company's bid on offer %(number)s."),
+    "offer.awarded": _l("%(group)s accepted another company's bid on offer %(number)s."),
+    "offer.not_awarded": _l("%(group)s accepted no bid on offer %(number)s."),
+    "deal.opened": _l("The deal on offer %(number)s of %(group)s opened to the members."),
+    "deal.tipped": _l("The deal on offer %(number)s of %(group)s reached its tipping point."),
+    "deal.failed": _l("The deal on offer %(number)s of %(group)s did not reach its tipping point."),
+    "deal.completed": _l("The deal on offer %(number)s of %(group)s closed: it went ahead."),
+    "company.answered": _l("%(actor)s answered %(group)s about offer %(number)s."),
+    "company.answered_feedback": _l("%(actor)s answered the feedback of %(group)s."),
+}
+# Of events about an offer the company was invited to but that name another company (or
+# none), only these reach its timeline: every invited company is told them.
+OFFER_WIDE = ("offer.closed", "offer.awarded", "offer.not_awarded")
+
 SOMEONE = _l("a former user")
 
 
@@ -114,16 +161,32 @@ def _proposal(details: dict) -> str:
     return str(NUMBERED_PROPOSAL % {"number": number} if number else A_PROPOSAL)
 
 
-def describe(event, categories=None) -> str:
+def _template(event, details: dict, reader, company):
+    if company is not None:
+        ours = event.partner_id == company.id
+        return (COMPANY_DESCRIPTIONS.get(f"{event.action}:ours") if ours else None) or (
+            COMPANY_DESCRIPTIONS.get(event.action)
+        )
+    if reader is not None and event.actor_id == reader.id and event.action in OWN_DEAL_STEPS:
+        return OWN_DEAL_STEPS[event.action]
+    variant = details.get("status") or details.get("adoption")
+    return DESCRIPTIONS.get(f"{event.action}:{variant}") or DESCRIPTIONS.get(event.action)
+
+
+def describe(event, categories=None, *, reader=None, company=None) -> str:
     """The event as a sentence; ``categories`` (a CategoryTree) names categories by label.
 
-    Never the raw code: an action without words reads as "something happened".
+    ``reader``: the member whose timeline shows it (their own steps in deals read "You…");
+    ``company``: the partner company whose timeline shows it (its own words, see
+    ``COMPANY_DESCRIPTIONS``). Never the raw code: an action without words reads as
+    "something happened".
     """
     details = dict(event.details or {})
-    variant = details.get("status") or details.get("adoption")
-    template = DESCRIPTIONS.get(f"{event.action}:{variant}") or DESCRIPTIONS.get(event.action)
+    template = _template(event, details, reader, company)
     if template is None:
         return str(UNKNOWN)
+    if "group_name" not in details and event.group is not None:
+        details["group_name"] = event.group.name
     category = categories.by_slug.get(details.get("category")) if categories else None
     if category is not None:
         details["category"] = category.label(str(get_locale()))

@@ -24,6 +24,13 @@ class AuditEvent(db.Model):
     )
     action: Mapped[str] = mapped_column(String(64), index=True)
     target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The partner company and the offer an event concerns: the company's activity timeline.
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_companies.id", ondelete="SET NULL"), index=True
+    )
+    offer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("demand_offers.id", ondelete="SET NULL"), index=True
+    )
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
     group: Mapped["Group | None"] = relationship()

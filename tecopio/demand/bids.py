@@ -309,7 +309,8 @@ def _audit(session: Session, action: str, user: User, bid: Bid) -> None:
         actor=user,
         group=bid.offer.group,
         number=bid.offer.number,
-        partner=bid.partner.slug,
+        partner=bid.partner,
+        offer=bid.offer,
     )
 
 
@@ -505,7 +506,9 @@ def score_bids(
                 continue
             changed += 1
     if changed:
-        record(session, "bid.scored", actor=admin, group=offer.group, number=offer.number)
+        record(
+            session, "bid.scored", actor=admin, group=offer.group, number=offer.number, offer=offer
+        )
     session.flush()
     return changed
 
@@ -597,7 +600,8 @@ def decide_by_admin(
         actor=admin,
         group=offer.group,
         number=offer.number,
-        partner=bid.partner.slug if bid else None,
+        partner=bid.partner if bid else None,
+        offer=offer,
         company=bid.partner.name if bid else None,
         proposal=decision.number,
     )
@@ -666,7 +670,8 @@ def award_by_vote(session: Session, group: Group, proposal: Proposal) -> None:
         "offer.awarded" if bid else "offer.not_awarded",
         group=group,
         number=offer.number,
-        partner=bid.partner.slug if bid else None,
+        partner=bid.partner if bid else None,
+        offer=offer,
         company=bid.partner.name if bid else None,
         proposal=proposal.number,
     )

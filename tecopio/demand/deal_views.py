@@ -4,11 +4,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from tecopio import policy
 from tecopio.db import db, utcnow
 from tecopio.demand import deals as service
-from tecopio.demand.forms import CommitForm, ConfirmForm
+from tecopio.demand.forms import CommitForm, ConfirmForm, DealRatingForm
 from tecopio.demand.models import DealStatus, DemandOffer
 from tecopio.demand.presentation import price_text
 from tecopio.errors import abort_with
@@ -51,10 +52,24 @@ def _commit_form(deal, form=None) -> CommitForm:
     return form
 
 
-def _page(group, offer, deal, form=None, status=200):
+def _rating_form(may_rate: bool, mine) -> DealRatingForm | None:
+    """The rating form for members who may rate the deal (``service.can_rate``), filled
+    with ``mine`` (their rating, if any)."""
+    if not may_rate:
+        return None
+    if mine is None:
+        return DealRatingForm(formdata=None)
+    return DealRatingForm(
+        formdata=None, rating=mine.rating, body=mine.body, visibility=mine.visibility.value
+    )
+
+
+def _page(group, offer, deal, form=None, status=200, rating_form=None):
     now = utcnow()
     count = service.count_of(db.session, deal)
     mine = service.commitment_of(db.session, deal, current_user)
+    rating = service.rating_of(db.session, deal, current_user)
+    counted = mine is not None and mine.active and mine.id in count.keys
     locale = str(get_locale())
     tiers = [
         {
@@ -76,10 +91,12 @@ def _page(group, offer, deal, form=None, status=200):
             tipping_price=price_text(offer, deal.bid.price, locale),
             tiers=tiers,
             mine=mine if mine is not None and mine.active else None,
-            counted=mine is not None and mine.active and mine.id in count.keys,
+            counted=counted,
             form=form or _commit_form(deal),
             button=ConfirmForm(),
             company_k=current_charter(db.session, group).company_k,
+            rating_form=rating_form or _rating_form(deal.went_ahead and counted, rating),
+            rated=rating is not None,
         ),
         status,
     )
@@ -188,6 +205,44 @@ def contact(group, offer):
     else:
         flash(_("The company no longer gets your name and email."), "info")
     return _back(group, offer, "#mine")
+
+
+@bp.post("/groups/<slug>/offers/<int:number>/deal/rating")
+@for_group(policy.can_commit_to_deals, child=OFFER)
+def rate(group, offer):
+    deal = _deal_of(offer)
+    if not service.can_rate(db.session, deal, current_user):
+        abort_with(403, service.NotRatable.message)
+    form = DealRatingForm()
+    if form.validate_on_submit():
+        rated_before = service.rating_of(db.session, deal, current_user) is not None
+        try:
+            service.rate(
+                db.session,
+                current_user,
+                deal,
+                rating=form.rating.data,
+                body=form.body.data or "",
+                visibility=form.visibility.data,
+            )
+            db.session.commit()
+        except service.InvalidRating as error:
+            db.session.rollback()
+            target = getattr(form, error.field, None)
+            (target.errors if target is not None else form.form_errors).append(error.message)
+        except IntegrityError:  # the same member's other request rated it first
+            db.session.rollback()
+            abort_with(409, _("You have already rated this deal: reload the page to change it."))
+        else:
+            flash(
+                _("Your rating is changed.")
+                if rated_before
+                else _("Thank you: your rating is saved."),
+                "success",
+            )
+            return _back(group, offer, "#rating")
+    db.session.rollback()
+    return _page(group, offer, deal, status=400, rating_form=form)
 
 
 def init_app(app) -> None:

@@ -36,7 +36,8 @@ from tecopio.demand.tipping import Count, Pledge, Standing, counted, standing, t
 from tecopio.governance.charters import GovernanceError, current_charter
 from tecopio.groups.models import Membership, MembershipStatus
 from tecopio.groups.services import membership_of
-from tecopio.memberdata.models import Intent, IntentStatus
+from tecopio.memberdata.models import Feedback, Intent, IntentStatus
+from tecopio.memberdata.services import InvalidItem, create_feedback, update_feedback
 
 QUANTITY_MAX = 1_000_000
 
@@ -75,6 +76,17 @@ class Binding(DealError):
     message = _l("The deal has gone ahead: commitments to it can no longer be withdrawn.")
 
 
+class NotRatable(DealError):
+    message = _l("Only members whose commitment counted rate a deal, once it has gone ahead.")
+
+
+class InvalidRating(DealError):
+    def __init__(self, field: str, message):
+        super().__init__(str(message))
+        self.field = field
+        self.message = message
+
+
 @dataclass(frozen=True)
 class CommitmentValues:
     quantity: object
@@ -106,7 +118,14 @@ def open_deal(session: Session, offer: DemandOffer, bid: Bid, now: datetime) -> 
     )
     session.add(deal)
     session.flush()
-    record(session, "deal.opened", group=offer.group, number=offer.number, partner=bid.partner.slug)
+    record(
+        session,
+        "deal.opened",
+        group=offer.group,
+        number=offer.number,
+        partner=bid.partner,
+        offer=offer,
+    )
     events.deal_opened.send(deal, session=session)
     return deal
 
@@ -326,6 +345,8 @@ def _recount(session: Session, deal: Deal, now: datetime) -> None:
             "deal.tipped",
             group=deal.group,
             number=deal.offer.number,
+            partner=deal.partner,
+            offer=deal.offer,
             members=count.members,
         )
         events.deal_tipped.send(deal, session=session)
@@ -360,6 +381,8 @@ def close_if_due(session: Session, deal: Deal, now: datetime) -> bool:
             "deal.failed" if deal.status == DealStatus.FAILED else "deal.completed",
             group=deal.group,
             number=deal.offer.number,
+            partner=deal.partner,
+            offer=deal.offer,
         )
         events.deal_closed.send(deal, session=session)
         return True
@@ -404,6 +427,59 @@ def contacts(session: Session, deal: Deal) -> list[tuple[str, str]]:
         for c in rows
         if c.id in keys and c.user.erased_at is None
     ]
+
+
+# --- rating a deal ---------------------------------------------------------------------
+
+
+def rating_of(session: Session, deal: Deal, user: User) -> Feedback | None:
+    return session.scalar(
+        select(Feedback).where(Feedback.deal_id == deal.id, Feedback.user_id == user.id)
+    )
+
+
+def can_rate(session: Session, deal: Deal, user: User) -> bool:
+    """Members whose commitment counted, once the deal went ahead: they are the buyers."""
+    if not deal.went_ahead:
+        return False
+    mine = commitment_of(session, deal, user)
+    return mine is not None and counted_commitment(session, deal, mine)
+
+
+def rate(
+    session: Session, user: User, deal: Deal, *, rating, body: str, visibility: str
+) -> Feedback:
+    """The member's rating of a deal: feedback about the company, in the offer's category,
+    linked to the deal, counted where the member consented (the analytics page, and the
+    company's feedback page if ``visibility`` lets companies count it). A second rating
+    changes the first."""
+    if not can_rate(session, deal, user):
+        raise NotRatable()
+    fields = {
+        "company_id": deal.partner.company_id,
+        "category_id": deal.offer.category_id,
+        "rating": rating,
+        "body": body,
+        "visibility": visibility,
+    }
+    existing = rating_of(session, deal, user)
+    try:
+        if existing is not None:
+            update_feedback(session, existing, **fields)
+            feedback = existing
+        else:
+            feedback = create_feedback(session, user, deal_id=deal.id, **fields)
+    except InvalidItem as error:
+        raise InvalidRating(error.field, error.message) from error
+    record(
+        session,
+        "feedback.deal_rated",
+        actor=user,
+        target_user=user,
+        number=deal.offer.number,
+        group_name=deal.group.name,
+    )
+    return feedback
 
 
 def price_now(deal: Deal, members: int) -> int:

@@ -27,6 +27,7 @@ from tecopio.demand.bids import (
 from tecopio.demand.deals import CommitmentValues
 from tecopio.demand.services import CRITERIA, TERMS_MAX, TITLE_MAX, UNIT_MAX, WEIGHT_MAX
 from tecopio.forms import NOT_A_CHOICE, PlainLine, PlainParagraphs
+from tecopio.memberdata.forms import FeedbackForm
 from tecopio.money import CURRENCIES, InvalidAmount, to_minor_units
 
 PRICE_BASES = [
@@ -350,3 +351,10 @@ class CommitForm(FlaskForm):
                 target.errors = [*target.errors, message]
             else:
                 self.form_errors.append(message)
+
+
+class DealRatingForm(FeedbackForm):
+    """A member's rating of a deal: feedback whose company and category are the deal's."""
+
+    company_id = None
+    category_id = None

@@ -289,7 +289,9 @@ def publish_offer(session: Session, admin: User, offer: DemandOffer, *, now=None
         payload={"offer_id": offer.id, "number": offer.number, "title": offer.title},
     )
     offer.proposal_id = decision.id
-    record(session, "offer.published", actor=admin, group=offer.group, number=offer.number)
+    record(
+        session, "offer.published", actor=admin, group=offer.group, number=offer.number, offer=offer
+    )
     session.flush()
     events.offer_published.send(offer, session=session)
 
@@ -345,7 +347,14 @@ def publish_by_vote(session: Session, group: Group, proposal) -> None:
     now = utcnow()
     _apply(offer, OfferEvent.PUBLISH)
     _freeze(session, offer, now)
-    record(session, "offer.published", group=group, number=offer.number, proposal=proposal.number)
+    record(
+        session,
+        "offer.published",
+        group=group,
+        number=offer.number,
+        offer=offer,
+        proposal=proposal.number,
+    )
     session.flush()
     events.offer_published.send(offer, session=session)
 
@@ -463,7 +472,8 @@ def invite_companies(
             actor=admin,
             group=offer.group,
             number=offer.number,
-            partner=partner.slug,
+            partner=partner,
+            offer=offer,
             company=partner.name,
         )
     session.flush()
@@ -501,6 +511,11 @@ def offers_for_company(session: Session, partner: PartnerCompany) -> list[OfferI
     )
 
 
+def invited_offer_ids(partner: PartnerCompany):
+    """A select of the ids of the offers the company was invited to."""
+    return select(OfferInvitation.offer_id).where(OfferInvitation.partner_id == partner.id)
+
+
 def close_due_offers(session: Session, now=None) -> int:
     """Published offers past their bidding deadline close (a periodic job)."""
     now = now or utcnow()
@@ -520,6 +535,6 @@ def close_if_due(session: Session, offer: DemandOffer, now: datetime) -> None:
     group acts on the bids (the job may not have run yet)."""
     if offer.status == OfferStatus.PUBLISHED and offer.bid_deadline <= now:
         _apply(offer, OfferEvent.CLOSE)
-        record(session, "offer.closed", group=offer.group, number=offer.number)
+        record(session, "offer.closed", group=offer.group, number=offer.number, offer=offer)
         session.flush()
         events.offer_closed.send(offer, session=session)

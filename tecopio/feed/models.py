@@ -13,7 +13,8 @@ from tecopio.partners.models import PartnerCompany
 
 
 class CompanyAnswer(db.Model):
-    """A company's public answer, within one group, about one of its offers: plain text."""
+    """A company's public answer, within one group, about one of its offers or (no offer)
+    about the group's aggregated feedback on it: plain text."""
 
     __tablename__ = "company_answers"
 
@@ -22,7 +23,7 @@ class CompanyAnswer(db.Model):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partner_companies.id", ondelete="CASCADE"), index=True
     )
-    offer_id: Mapped[int] = mapped_column(
+    offer_id: Mapped[int | None] = mapped_column(
         ForeignKey("demand_offers.id", ondelete="CASCADE"), index=True
     )
     body: Mapped[str] = mapped_column(Text)
@@ -30,7 +31,7 @@ class CompanyAnswer(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     partner: Mapped[PartnerCompany] = relationship()
-    offer: Mapped[DemandOffer] = relationship()
+    offer: Mapped[DemandOffer | None] = relationship()
     author: Mapped[User | None] = relationship()
 
 

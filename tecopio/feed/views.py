@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
-from tecopio import events, policy
+from tecopio import events, jobs, policy
 from tecopio.db import db
 from tecopio.demand.services import invitation_for
 from tecopio.errors import abort_with
@@ -56,6 +56,11 @@ def entry_text(entry, bids: dict, awarded: dict) -> str:
             company=entry.deal.partner.name,
             title=title,
         )
+    if offer is None:
+        return _(
+            "%(company)s answered the members' feedback about it:",
+            company=entry.answer.partner.name,
+        )
     return _(
         "%(company)s answered about “%(title)s”:", company=entry.answer.partner.name, title=title
     )
@@ -80,7 +85,7 @@ def index(group):
 
 
 @bp.post("/partners/<company>/offers/<group_slug>/<int:number>/answer")
-@for_company(policy.can_bid)
+@for_company(policy.can_answer_for_company)
 def answer(partner, group_slug: str, number: int):
     group = get_group(db.session, group_slug)
     invitation = invitation_for(db.session, partner, group, number) if group else None
@@ -102,8 +107,40 @@ def answer(partner, group_slug: str, number: int):
     return redirect(back + "#answers")
 
 
+@bp.get("/partners/<company>/feedback")
+@for_company(policy.can_read_company_feedback)
+def company_feedback(partner):
+    return render_template(
+        "feed/company_feedback.html",
+        partner=partner,
+        about=services.feedback_about(db.session, partner),
+        form=AnswerForm(),
+    )
+
+
+@bp.post("/partners/<company>/feedback/<group_slug>/answer")
+@for_company(policy.can_answer_for_company)
+def answer_feedback(partner, group_slug: str):
+    group = get_group(db.session, group_slug)
+    if group is None or group not in services.inviting_groups(db.session, partner):
+        abort_with(404, _("No such group has invited the company to an offer."))
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        abort_with(400, " ".join(map(str, form.body.errors)) or _("Write the answer."))
+    try:
+        services.answer_feedback(db.session, current_user, partner, group, form.body.data)
+    except services.AnswerError as error:
+        db.session.rollback()
+        abort_with(400, error.message)
+    db.session.commit()
+    flash(_("Your answer is in the group's feed."), "success")
+    return redirect(url_for("feed.company_feedback", company=partner.slug) + f"#group-{group.slug}")
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    jobs.register(app, services.FEEDBACK_JOB, services.release_group_feedback)
+    jobs.register(app, services.FEEDBACK_DUE_JOB, services.queue_due_feedback, every_minutes=60)
     register_personal_data(
         "company_answers",
         table="company_answers",

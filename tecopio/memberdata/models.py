@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tecopio.accounts.models import User
@@ -100,7 +100,10 @@ class Intent(db.Model):
 
 class Feedback(db.Model):
     __tablename__ = "feedback"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        UniqueConstraint("user_id", "deal_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -112,6 +115,10 @@ class Feedback(db.Model):
     body_html: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[FeedbackVisibility] = mapped_column(
         str_enum(FeedbackVisibility, "feedback_visibility"), default=FeedbackVisibility.GROUP
+    )
+    # Set when the feedback rates a deal the member took part in: one rating per deal.
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deals.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -306,8 +306,10 @@ def _feedback_fields(session, *, company_id, rating, body, visibility, category_
     }
 
 
-def create_feedback(session: Session, user: User, **fields) -> Feedback:
-    feedback = Feedback(user=user, **_feedback_fields(session, **fields))
+def create_feedback(
+    session: Session, user: User, *, deal_id: int | None = None, **fields
+) -> Feedback:
+    feedback = Feedback(user=user, deal_id=deal_id, **_feedback_fields(session, **fields))
     session.add(feedback)
     session.flush()
     record(session, "feedback.created", actor=user, target_user=user, item=feedback.id)
@@ -315,6 +317,10 @@ def create_feedback(session: Session, user: User, **fields) -> Feedback:
 
 
 def update_feedback(session: Session, feedback: Feedback, **fields) -> None:
+    if feedback.deal_id is not None and fields.get("company_id") != feedback.company_id:
+        raise InvalidItem(
+            "company_id", _l("This feedback rates a deal: it stays about the deal's company.")
+        )
     for key, value in _feedback_fields(session, **fields).items():
         setattr(feedback, key, value)
     feedback.updated_at = utcnow()

@@ -142,7 +142,7 @@ def register_company(
     session.add(partner)
     session.add(CompanyStaff(partner=partner, user=user, role=StaffRole.OWNER))
     session.flush()
-    record(session, "partner.registered", actor=user, partner=partner.slug, name=company.name)
+    record(session, "partner.registered", actor=user, partner=partner, name=company.name)
     return partner
 
 
@@ -159,7 +159,7 @@ def update_company(
     partner.description = clean_paragraphs(description, max_length=DESCRIPTION_MAX)
     partner.contact_email = contact
     partner.company.website = clean_website(website)
-    record(session, "partner.updated", actor=user, partner=partner.slug)
+    record(session, "partner.updated", actor=user, partner=partner)
     session.flush()
 
 
@@ -233,7 +233,7 @@ def verify_company(session: Session, operator: User, partner: PartnerCompany) ->
         raise AlreadyVerified()
     partner.verified_at = utcnow()
     partner.verified_by_id = operator.id
-    record(session, "partner.verified", actor=operator, partner=partner.slug)
+    record(session, "partner.verified", actor=operator, partner=partner)
     session.flush()
 
 
@@ -259,9 +259,7 @@ def remove_staff(session: Session, actor: User, staff: CompanyStaff) -> None:
         raise LastOwner()
     staff.status = StaffStatus.REMOVED
     staff.removed_at = utcnow()
-    record(
-        session, "staff.removed", actor=actor, target_user=staff.user, partner=staff.partner.slug
-    )
+    record(session, "staff.removed", actor=actor, target_user=staff.user, partner=staff.partner)
     session.flush()
 
 
@@ -281,7 +279,7 @@ def set_role(session: Session, actor: User, staff: CompanyStaff, role: StaffRole
         "staff.role_changed",
         actor=actor,
         target_user=staff.user,
-        partner=staff.partner.slug,
+        partner=staff.partner,
         role=role.value,
     )
     session.flush()
@@ -317,7 +315,7 @@ def invite_staff(
         session.add(invitation)
     invitation.invited_by_id = actor.id
     invitation.expires_at = expires_at
-    record(session, "staff.invited", actor=actor, partner=partner.slug, email=email)
+    record(session, "staff.invited", actor=actor, partner=partner, email=email)
     session.flush()
     return invitation
 
@@ -344,7 +342,7 @@ def revoke_staff_invitation(session: Session, actor: User, invitation: StaffInvi
         session,
         "staff.invitation_revoked",
         actor=actor,
-        partner=invitation.partner.slug,
+        partner=invitation.partner,
         email=invitation.email,
     )
     session.flush()
@@ -389,7 +387,7 @@ def accept_staff_invitation(
         staff.removed_at = None
     invitation.status = StaffInvitationStatus.ACCEPTED
     invitation.responded_at = now
-    record(session, "staff.joined", actor=user, partner=invitation.partner.slug)
+    record(session, "staff.joined", actor=user, partner=invitation.partner)
     session.flush()
     return staff
 

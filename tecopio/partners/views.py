@@ -5,8 +5,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from tecopio import events, policy
+from tecopio.audit.services import company_events
 from tecopio.db import db, utcnow
-from tecopio.demand.services import offers_for_company
+from tecopio.demand.services import invited_offer_ids, offers_for_company
 from tecopio.errors import abort_with
 from tecopio.guards import for_company, platform, public, signed_in
 from tecopio.mail import MailError, send_mail
@@ -14,7 +15,7 @@ from tecopio.partners import personal, services
 from tecopio.partners.forms import CompanyDetailsForm, RegisterCompanyForm, StaffInviteForm
 from tecopio.partners.models import CompanyStaff, StaffInvitation, StaffRole
 from tecopio.text import InvalidText
-from tecopio.views import ask_first, confirmed, public_url
+from tecopio.views import ask_first, confirmed, page_number, public_url
 
 bp = Blueprint("partners", __name__)
 
@@ -75,6 +76,16 @@ def show(partner):
         invitations=offers_for_company(db.session, partner),
         now=utcnow(),
         staff=services.active_staff(db.session, partner),
+    )
+
+
+@bp.get("/partners/<company>/activity")
+@for_company(policy.can_view_company_activity)
+def activity(partner):
+    page = page_number()
+    events_page, total = company_events(db.session, partner, invited_offer_ids(partner), page=page)
+    return render_template(
+        "partners/activity.html", partner=partner, events=events_page, total=total, page=page
     )
 
 

@@ -11,10 +11,11 @@ import zipfile
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
+from tecopio.audit.labels import OWN_DEAL_STEPS
 from tecopio.audit.models import AuditEvent
 from tecopio.audit.services import record
 from tecopio.db import utcnow
@@ -70,7 +71,12 @@ def member_record(
     )
     activity = (
         select(AuditEvent)
-        .where(AuditEvent.target_user_id == user.id)
+        .where(
+            or_(
+                AuditEvent.target_user_id == user.id,
+                and_(AuditEvent.actor_id == user.id, AuditEvent.action.in_(OWN_DEAL_STEPS)),
+            )
+        )
         .options(joinedload(AuditEvent.group), joinedload(AuditEvent.actor))
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     )

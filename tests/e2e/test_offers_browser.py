@@ -125,3 +125,45 @@ def test_a_member_commits_to_a_deal_and_sees_how_many_more_to_tip(app, live_serv
     company.goto(f"{base}/partners/ekiluz-energia-kooperatiba/offers/{DEMO_ENERGY_SLUG}/4")
     text = company.content()
     assert "The deal goes ahead." in text and "iker@example.com" in text
+
+
+def test_a_member_rates_the_deal_and_the_company_answers_the_feedback(app, live_server, new_page):
+    """After committing to the demo's deal, Iker rates it; Nora reads the group's released
+    feedback about Ekiluz, answers it, and Iker reads the answer in the group's feed."""
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as session:
+        load_demo(app, session)
+    base = live_server
+    member = new_page()
+    log_in(member, base, "iker@example.com")
+    member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/offers/4/deal")
+    assert "Rate the deal" not in member.content()  # not committed: not a buyer
+    member.get_by_label("How many").fill("1")
+    member.get_by_role("button", name="Commit").click()
+    member.get_by_role("button", name="Save my rating").click()
+    assert "Choose a rating." in member.content()
+    member.locator("#rating-4").check()  # five stars
+    member.get_by_label("Your experience").fill("Clear contract, **fair** price.")
+    member.get_by_label("Also partner companies, in aggregates of many members").check()
+    member.get_by_role("button", name="Save my rating").click()
+    text = member.content()
+    assert "Thank you: your rating is saved." in text and "Change my rating" in text
+    company = new_page()
+    log_in(company, base, "nora@example.com")
+    company.goto(f"{base}/partners/ekiluz-energia-kooperatiba")
+    company.get_by_role("link", name="Feedback").click()
+    text = company.content()
+    assert "Bilbao Green Energy Cooperative" in text and "Members who rated it" in text
+    assert "Iker" not in text
+    company.get_by_label("Your answer to the members' feedback").fill(
+        "Thank you, Iker's neighbours: we read every rating."
+    )
+    company.get_by_role("button", name="Publish the answer").click()
+    assert "Your answer is in the group's feed." in company.content()
+    company.get_by_role("link", name="Activity").click()
+    assert "Nora Ibarra answered the feedback of Bilbao Green Energy Cooperative." in (
+        company.content()
+    )
+    member.goto(f"{base}/groups/{DEMO_ENERGY_SLUG}/feed")
+    text = member.content()
+    assert "Ekiluz Energia Kooperatiba answered the members" in text
+    assert "we read every rating" in text
