@@ -195,18 +195,8 @@ def can_use_partner_portal(user, partner) -> bool:
     return is_company_staff(user, partner)
 
 
-def can_read_company_feedback(user, partner) -> bool:
-    """The aggregated feedback about the company, in each group that invited it: its staff."""
-    return is_company_staff(user, partner)
-
-
 def can_answer_for_company(user, partner) -> bool:
     """A public answer, within a group, to its offer or its feedback: the company's staff."""
-    return is_company_staff(user, partner)
-
-
-def can_view_company_activity(user, partner) -> bool:
-    """The company's timeline: its staff."""
     return is_company_staff(user, partner)
 
 

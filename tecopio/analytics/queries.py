@@ -1327,7 +1327,7 @@ def company_page(
 ) -> Figures:
     """One page as companies may see it (``company.py``): this page's own code and the same
     withholding, with the company k; ``noise``: the charter's epsilon in thousandths."""
-    with gathered(session, group.id, split.roots, split.partners_only) as rows:
+    with gathered(session, group.id, split.roots) as rows:
         gathered_split = replace(split, tables=rows)
         figures = _compute(session, group, k, gathered_split, tree, "en", TOP_ROWS, None, changes)[
             WHOLE_BUCKET

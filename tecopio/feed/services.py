@@ -100,14 +100,14 @@ def _answer_text(body: str) -> str:
     return body
 
 
-def _audit(session: Session, action: str, reply: CompanyAnswer, group, **details):
+def _audit(session: Session, action: str, author: User, reply: CompanyAnswer, group, **details):
     """Save the answer, log it, and let the feed know."""
     session.add(reply)
     session.flush()
     record(
         session,
         action,
-        actor=session.get(User, reply.author_id),
+        actor=author,
         group=group,
         partner=reply.partner,
         offer=reply.offer,
@@ -136,7 +136,7 @@ def answer(
         body=_answer_text(body),
         author_id=user.id,
     )
-    return _audit(session, "company.answered", reply, offer.group, number=offer.number)
+    return _audit(session, "company.answered", user, reply, offer.group, number=offer.number)
 
 
 def inviting_groups(session: Session, partner: PartnerCompany) -> list[Group]:
@@ -166,7 +166,7 @@ def answer_feedback(
     reply = CompanyAnswer(
         group_id=group.id, partner=partner, offer=None, body=_answer_text(body), author_id=user.id
     )
-    return _audit(session, "company.answered_feedback", reply, group)
+    return _audit(session, "company.answered_feedback", user, reply, group)
 
 
 def feedback_answers(session: Session, partner: PartnerCompany) -> dict[int, list[CompanyAnswer]]:
@@ -271,11 +271,14 @@ def _invited_companies(session: Session, group_id: int | None = None) -> dict[in
 
 def groups_due_for_feedback(session: Session, now: datetime) -> list[int]:
     """The groups that invited a company and whose feedback release is a day old or more."""
-    return [
-        group_id
-        for group_id in sorted(_invited_companies(session))
-        if feedback_release_due(latest_feedback_release(session, group_id), now)
-    ]
+    group_ids = sorted(_invited_companies(session))
+    releases = {
+        release.group_id: release
+        for release in session.scalars(
+            select(CompanyFeedbackRelease).where(CompanyFeedbackRelease.group_id.in_(group_ids))
+        )
+    }
+    return [group_id for group_id in group_ids if feedback_release_due(releases.get(group_id), now)]
 
 
 def release_group_feedback(session: Session, group_id: int, now: datetime | None = None) -> bool:

@@ -108,7 +108,7 @@ def answer(partner, group_slug: str, number: int):
 
 
 @bp.get("/partners/<company>/feedback")
-@for_company(policy.can_read_company_feedback)
+@for_company(policy.can_use_partner_portal)
 def company_feedback(partner):
     return render_template(
         "feed/company_feedback.html",

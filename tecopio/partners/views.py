@@ -80,7 +80,7 @@ def show(partner):
 
 
 @bp.get("/partners/<company>/activity")
-@for_company(policy.can_view_company_activity)
+@for_company(policy.can_use_partner_portal)
 def activity(partner):
     page = page_number()
     events_page, total = company_events(db.session, partner, invited_offer_ids(partner), page=page)
