@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from tecopio import jobs
 from tecopio.analytics.company import (
@@ -128,6 +129,27 @@ def test_only_members_whose_commitment_counted_rate_a_deal_that_went_ahead(
         with pytest.raises(deals.NotRatable):
             rate(db_session, members[0], deal)
     assert count(db_session, Feedback) == 0
+
+
+def test_the_database_holds_one_rating_per_member_and_deal(scene, db_session, app):
+    """Two requests of one member at once both find no rating: the second insert is
+    refused by the database (the page answers 409)."""
+    deal, member = scene["deal"], scene["members"][0]
+    with app.app_context():
+        rate(db_session, member, deal, 5)
+        db_session.commit()
+    twin = Feedback(
+        user_id=member.id,
+        company_id=scene["partner"].company_id,
+        rating=4,
+        body="",
+        body_html="",
+        deal_id=deal.id,
+    )
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        db_session.add(twin)
+        db_session.flush()
+    assert count(db_session, Feedback) == 1
 
 
 def deal_url(scene, tail=""):
@@ -708,3 +730,157 @@ def test_successive_feedback_releases_tell_the_company_nothing_of_fewer_than_k(
                     star = int(hidden[0]["key"].split(":")[1])
                     behind = [m for m, rating in parts.items() if rating == star]
                     assert len(behind) == 0 or len(behind) >= k, (star, behind)
+
+
+# --- cases a reviewing attacker found ---------------------------------------------------
+
+
+def attacked(make, *, noise=False, people=20, companies=1):
+    """A group at k 3 (perhaps with noise) that invited ``companies`` partner companies."""
+    group = make.group(k_anonymity=3, privacy__company_k=3, privacy__noise=noise)
+    admin = make.admins(group)[0].user
+    partners = [make.partner(name=f"Attacked {n} {group.slug}") for n in range(companies)]
+    offer = make.offer(group, publish=True)
+    invite_companies(make.session, admin, offer, [partner.id for partner in partners])
+    members = [make.member(group) for _ in range(people)]
+    for member in members:
+        make.consent(member, group, "energy")
+    return group, partners, members
+
+
+def gives(make, member, partner, stars):
+    make.feedback(
+        member,
+        company=partner.company,
+        rating=stars,
+        category=make.category("energy-electricity"),
+        visibility=FeedbackVisibility.PARTNERS,
+    )
+
+
+def read_on(db_session, group, partners, day, partner=None):
+    """The row ``partner`` (the first by default) reads after the release of ``day``."""
+    partner = partner or partners[0]
+    found = release_company_feedback(
+        db_session,
+        group,
+        load_tree(db_session),
+        sorted(p.company_id for p in partners),
+        utcnow() + timedelta(days=day, minutes=1),
+    )
+    row = dict(found.figures["companies"][str(partner.company_id)])
+    if row.get("hidden"):
+        return "hidden"
+    stars = {s["key"].split(":")[1]: s.get("members") for s in row["children"]}
+    return {"members": row["members"], **row["values"], "stars": stars}
+
+
+def left_over(shown) -> int:
+    """The row less the stars it shows: the sum of the hidden stars."""
+    return shown["members"] - sum(n for n in shown["stars"].values() if n)
+
+
+@pytest.mark.parametrize("how", ["hides it", "gives five stars"])
+def test_the_hidden_stars_sum_never_moves_for_one_member(make, db_session, app, how):
+    """The only four-star rater stops letting companies count it (or rates five) while three
+    newcomers give five stars: row and five stars move for 3 or more, but what the hidden
+    stars add up to (row less stars shown) moved for that one member, whose star is empty
+    now: the emptied star's move counts with the hidden ones."""
+    group, (partner,), people = attacked(make)
+    one = people[6]
+    for member, stars in zip(people[:11], [5] * 6 + [4, 3, 2, 2, 2], strict=True):
+        gives(make, member, partner, stars)
+    db_session.flush()
+    with app.app_context():
+        first = read_on(db_session, group, [partner], 0)
+        if how == "hides it":
+            for feedback in db_session.scalars(select(Feedback).where(Feedback.user_id == one.id)):
+                feedback.visibility = FeedbackVisibility.GROUP
+        else:
+            gives(make, one, partner, 5)
+        for member in people[11:14]:
+            gives(make, member, partner, 5)
+        db_session.flush()
+        second = read_on(db_session, group, [partner], 1)
+    assert first != "hidden" and second != "hidden"
+    assert not 0 < abs(left_over(first) - left_over(second)) < 3, (first, second)
+
+
+def test_stars_under_a_hidden_row_do_not_count_as_read(make, db_session, app):
+    """While the row is hidden the company reads none of its stars: the next release
+    compares each star with what the company last read, not with the hidden release."""
+    group, (partner,), people = attacked(make, people=24)
+    for member, stars in zip(people[:17], [5] * 6 + [4] * 4 + [3] * 4 + [2] * 3, strict=True):
+        gives(make, member, partner, stars)
+    db_session.flush()
+    with app.app_context():
+        first = read_on(db_session, group, [partner], 0)
+        for member in people[6:9]:
+            gives(make, member, partner, 5)
+        for member in people[10:13]:
+            gives(make, member, partner, 2)
+        for feedback in db_session.scalars(
+            select(Feedback).where(Feedback.user_id == people[13].id)
+        ):
+            feedback.visibility = FeedbackVisibility.GROUP
+        db_session.flush()
+        assert read_on(db_session, group, [partner], 1) == "hidden"
+        for member in people[6:9]:
+            gives(make, member, partner, 4)
+        for member in people[10:13]:
+            gives(make, member, partner, 3)
+        for member in people[17:19]:
+            gives(make, member, partner, 5)
+        db_session.flush()
+        third = read_on(db_session, group, [partner], 2)
+    for star, was in first["stars"].items():
+        now = third["stars"][star] if third != "hidden" else None
+        if was is not None and now is not None:
+            assert not 0 < abs(was - now) < 3, (star, was, now)
+
+
+def test_after_a_directory_merge_the_row_is_compared_with_what_the_company_read(
+    make, db_session, app
+):
+    """The company's entry folded into a duplicate one member rated: the row keeps its
+    basis under the entry kept, so one more member does not show."""
+    from tecopio.directory.services import merge_companies
+
+    group, (partner,), people = attacked(make)
+    for member in people[:10]:
+        gives(make, member, partner, 5)
+    db_session.flush()
+    with app.app_context():
+        first = read_on(db_session, group, [partner], 0)
+        duplicate = make.company(name="Attacked duplicate")
+        make.feedback(
+            people[10],
+            company=duplicate,
+            rating=2,
+            category=make.category("energy-electricity"),
+            visibility=FeedbackVisibility.PARTNERS,
+        )
+        db_session.flush()
+        merge_companies(db_session, make.user(is_platform_admin=True), partner.company, duplicate)
+        db_session.refresh(partner)
+        assert partner.company_id == duplicate.id
+        second = read_on(db_session, group, [partner], 1)
+    assert first["members"] == 10 and second == "hidden"
+
+
+def test_a_row_nothing_moved_in_keeps_its_noisy_figures_while_another_moves(make, db_session, app):
+    """With noise on, a quiet company's figures are drawn again only when its own row
+    moves: redrawn, they could be averaged, and would tell that a rival's row moved."""
+    group, (quiet, busy), people = attacked(make, noise=True, people=40, companies=2)
+    for member in people[:8]:
+        gives(make, member, quiet, 5)
+    db_session.flush()
+    with app.app_context():
+        read = []
+        for day in range(6):
+            gives(make, people[8 + day], busy, 1)  # one member a day rates the rival
+            for member in people[20 + 3 * day : 23 + 3 * day] if day % 2 else []:
+                gives(make, member, busy, 4)  # and some days three more
+            db_session.flush()
+            read.append(read_on(db_session, group, [quiet, busy], day))
+    assert all(figures == read[0] for figures in read), read

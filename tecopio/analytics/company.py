@@ -16,9 +16,19 @@ The basis is never shown; it is only compared.
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tecopio.analytics import queries
@@ -29,6 +39,7 @@ from tecopio.analytics.changes import (
     member_figures,
     rows_of,
 )
+from tecopio.analytics.release import Table
 from tecopio.analytics.source import WHOLE_BUCKET, Split, allowed_roots
 from tecopio.db import db, utcnow
 from tecopio.governance.charters import current_charter
@@ -179,10 +190,10 @@ class _CompanyChanges:
         )
         rows = []
         for name in self.figures:
-            for row in rows_of(tables[name]):
+            for row, seen in _seen_rows(tables[name]):
                 cell = self.cell(name, row.key)
                 now = self.now.get(cell, {})
-                if row.released:
+                if seen:
                     kept = now
                 elif cell in self.ever_shown:
                     kept = self.shown.get(cell, {})
@@ -200,18 +211,31 @@ class _CompanyChanges:
                             "previous": json.dumps(now.get(member)) if member in now else None,
                         }
                     )
-                ever = row.released or cell in self.ever_shown
+                ever = seen or cell in self.ever_shown
                 rows.append(
                     {
                         "group_id": self.group_id,
                         "cell": cell,
                         "member": ROW_MARK,
-                        "shown": ("1" if row.released else "0") if ever else None,
+                        "shown": ("1" if seen else "0") if ever else None,
                         "previous": None,
                     }
                 )
         if rows:
             session.execute(CompanyPart.__table__.insert(), rows)
+
+
+def _seen_rows(table):
+    """Each row of ``table`` and whether companies read it: released, under released rows
+    only (``_released_rows`` gives no children of a hidden row)."""
+    stack = [(row, True) for row in table.rows]
+    if table.total is not None:
+        stack.append((table.total, True))
+    while stack:
+        row, above = stack.pop()
+        seen = above and row.released
+        yield row, seen
+        stack.extend((child, seen) for child in row.children)
 
 
 def _released_rows(table, unshown: tuple = ()) -> list[dict]:
@@ -296,16 +320,12 @@ def latest_feedback_release(session: Session, group_id: int) -> CompanyFeedbackR
 
 def feedback_release_due(release: CompanyFeedbackRelease | None, now: datetime) -> bool:
     """Looked at again at most once a day (the job runs hourly)."""
-    return release is None or _aware(release.released_at) + FEEDBACK_EVERY <= now
+    return release is None or release.released_at + FEEDBACK_EVERY <= now
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _moved(table) -> bool:
-    """Whether any member's part in any row moved since the previous feedback release."""
-    return any(row.changed or row.deltas for row in rows_of(table))
+def _moved(row) -> bool:
+    """Whether any member's part in the row or its stars moved since the previous release."""
+    return bool(row.deltas) or any(child.deltas for child in row.children)
 
 
 def release_company_feedback(
@@ -315,10 +335,10 @@ def release_company_feedback(
     accounts the group invited), and keep the basis for the next feedback release.
 
     The group's row is locked first and the day checked again, so that two workers
-    release once. Where no member's part moved and the same companies are listed
-    with the same k, the figures companies read stay as they were: fresh noise on
-    unchanged data would let them average it away, and would spend the privacy
-    budget for nothing.
+    release once. A company's row in which no member's part moved since the previous
+    release (with the same k) stays as companies read it: fresh noise on unchanged data
+    would let them average it away, spend the privacy budget for nothing, and tell by
+    its redrawing that another company's row moved.
     """
     session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
     previous = latest_feedback_release(session, group.id)
@@ -335,23 +355,44 @@ def release_company_feedback(
     if previous is None:
         previous = CompanyFeedbackRelease(group_id=group.id, figures={})
         session.add(previous)
-    same = (
-        changes.compared
-        and previous.figures.get("k") == k
-        and sorted(previous.figures.get("companies", {})) == sorted(map(str, listed))
-        and not _moved(ratings)
-    )
-    if not same:
-        if charter.noise_epsilon_milli:
-            queries.add_company_noise(session, group, charter.noise_epsilon_milli, ratings)
-        changes.remember({"ratings": ratings})
-        previous.figures = {
-            "k": k,
-            "companies": {row["key"]: row for row in _released_rows(ratings, FEEDBACK_UNSHOWN)},
-        }
+    before = previous.figures.get("companies", {}) if previous.figures.get("k") == k else {}
+    kept = {
+        row.key
+        for row in ratings.rows
+        if changes.compared and row.key in before and not _moved(row)
+    }
+    moved = Table("ratings", [row for row in ratings.rows if row.key not in kept])
+    if charter.noise_epsilon_milli and moved.rows:
+        queries.add_company_noise(session, group, charter.noise_epsilon_milli, moved)
+    changes.remember({"ratings": ratings})
+    previous.figures = {
+        "k": k,
+        "companies": {
+            **{key: before[key] for key in kept},
+            **{row["key"]: row for row in _released_rows(moved, FEEDBACK_UNSHOWN)},
+        },
+    }
     previous.released_at = now
     session.flush()
     return previous
+
+
+def follow_company_merge(source, *, session: Session, target) -> int:
+    """``companies_merging``: a partner account on the entry folded away moves to the one
+    kept, and so does the basis of its feedback row, so that the next feedback release
+    compares the row (the merged entry's ratings now in it) with what the company last
+    read, instead of starting it afresh."""
+    old = f"{FEEDBACK_SCOPE}/ratings/{source.id}"
+    new = f"{FEEDBACK_SCOPE}/ratings/{target.id}"
+
+    def of(cell: str):
+        return or_(CompanyPart.cell == cell, CompanyPart.cell.startswith(f"{cell}:"))
+
+    session.execute(delete(CompanyPart).where(of(new)))  # an entry no company reads
+    for part in session.scalars(select(CompanyPart).where(of(old))):
+        part.cell = new + part.cell[len(old) :]
+    session.flush()
+    return 0
 
 
 def detach_member(session: Session, user_id: int) -> None:

@@ -187,6 +187,9 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
         and not known_from_before(row)
         and not recovered(row)
     ]
+    # A hidden row its last members left since the previous release rests on nobody now,
+    # yet their leaving is part of what the hidden rows' sum did.
+    emptied = [row for row in siblings if not row.released and row.members == 0 and row.deltas]
     # One hidden row hidden to protect another figure (a page of a filter) would be
     # recovered exactly by subtraction, however many members it rests on.
     lone_complement = (
@@ -198,17 +201,17 @@ def _protect_siblings(siblings: list[Row], k: int, *, parent: Row | None = None)
     )
     # The sum of the hidden rows is known where the parent is (or where no parent is
     # given: the sum is released elsewhere).
-    moved = not parent_hidden and moved_for_too_few(hidden, k)
+    moved = not parent_hidden and moved_for_too_few([*hidden, *emptied], k)
     if protected and not moved:
         return False
-    if not hidden and not parent_hidden:
+    if not hidden and not parent_hidden and not moved:
         return False
     candidates = sorted(
         (row for row in siblings if row.released and not row.pinned and not known_from_before(row)),
         key=lambda r: (r.members, r.key),
     )
     if moved:  # the sum's movement needs covering: by a row whose own move covers it
-        covering = [row for row in candidates if not moved_for_too_few([*hidden, row], k)]
+        covering = [row for row in candidates if not moved_for_too_few([*hidden, *emptied, row], k)]
         candidates = covering or candidates
     if not candidates:
         # Nothing left to hide beside them, yet the parent minus what is shown (rows

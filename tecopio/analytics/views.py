@@ -4,8 +4,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from tecopio import policy
-from tecopio.analytics import cache, jobs, personal
+from tecopio import events, policy
+from tecopio.analytics import cache, company, jobs, personal
 from tecopio.analytics.cache import release_state, released_filters, released_page
 from tecopio.analytics.forms import FILTER_KINDS, FilterForm
 from tecopio.analytics.jobs import request_release
@@ -128,6 +128,7 @@ def export(group, name: str):
 
 def init_app(app) -> None:
     cache.init_app(app)
+    events.connect(events.companies_merging, company.follow_company_merge)
     jobs.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
     app.register_blueprint(bp)
