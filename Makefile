@@ -47,9 +47,11 @@ messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tecopio/translations/messages.pot --no-location --no-wrap --sort-output --project Tecopio .
 	$(BIN)/pybabel update -i tecopio/translations/messages.pot -d tecopio/translations --ignore-obsolete --no-fuzzy-matching --no-wrap
 
-# Analytics at scale: make bench (100,000 members), or make bench SCALE=10000 for a quick run.
+# Analytics, and one payment shared among the members, at scale: make bench (100,000
+# members), or make bench SCALE=10000 for a quick run.
 bench: translations
 	$(BIN)/python bench/analytics.py --scale $(SCALE) --backend both
+	$(BIN)/python bench/ledger.py --scale $(SCALE) --backend both
 
 # The README's screenshots, from the demo data (a temporary database; Debian's chromium).
 screenshots: translations

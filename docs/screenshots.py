@@ -99,6 +99,8 @@ def photograph(base: str, number: int) -> None:
             390,
             1600,
         ),
+        ("money.png", "ane", f"/groups/{DEMO_ENERGY_SLUG}/money", 1280, 1500),
+        ("my-share-phone.png", "iker", f"/groups/{DEMO_ENERGY_SLUG}/money/mine/2", 390, 1000),
     ]
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:

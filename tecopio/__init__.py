@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from tecopio.feed import views as feed_views
     from tecopio.governance import views as governance_views
     from tecopio.groups import views as group_views
+    from tecopio.ledger import views as ledger_views
     from tecopio.memberdata import models as _memberdata_models  # noqa: F401
     from tecopio.memberdata import views as memberdata_views
     from tecopio.notifications import views as notification_views
@@ -79,6 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     partner_views.init_app(app)
     demand_views.init_app(app)
     feed_views.init_app(app)
+    ledger_views.init_app(app)
     home.init_app(app)
     audit_labels.init_app(app)
     audit_personal.register()  # the audit log's part in export and erasure

@@ -87,6 +87,14 @@ class DefaultConfig:
     # e.g. when the proxy in front of the app sets it.
     HSTS_SECONDS = 63072000
 
+    # Money (tecopio/ledger). "offline": companies pay invoices by bank transfer to
+    # the account below, and a group admin records each payment received.
+    PAYMENT_PROVIDER = "offline"
+    OFFLINE_PAYEE = "Tecopio cooperative platform"
+    OFFLINE_IBAN = "ES91 2100 0418 4502 0005 1332"
+    # The platform's fee, in hundredths of a percent of each payment (250 is 2.5 %).
+    PLATFORM_FEE_BASIS_POINTS = 0
+
 
 # Environment variables read on top of the defaults and instance/config.py.
 _ENV_STRINGS = (
@@ -104,6 +112,9 @@ _ENV_STRINGS = (
     "JOBS_SQLITE_PATH",
     "JOBS_REDIS_URL",
     "JOBS_QUEUE_NAME",
+    "PAYMENT_PROVIDER",
+    "OFFLINE_PAYEE",
+    "OFFLINE_IBAN",
 )
 _ENV_INTS = (
     "MAIL_PORT",
@@ -112,6 +123,7 @@ _ENV_INTS = (
     "SIGNUP_VALID_HOURS",
     "TRUSTED_PROXY_COUNT",
     "HSTS_SECONDS",
+    "PLATFORM_FEE_BASIS_POINTS",
 )
 _ENV_BOOLS = ("MAIL_USE_TLS", "MAIL_USE_SSL")
 

@@ -21,6 +21,9 @@ from tecopio.feed import services as feed
 from tecopio.governance import decisions
 from tecopio.groups import services as groups
 from tecopio.groups.models import Invitation, InvitationStatus, Membership, MembershipStatus
+from tecopio.ledger import reserve
+from tecopio.ledger import services as money
+from tecopio.ledger.models import Invoice
 from tecopio.memberdata import services as memberdata
 from tecopio.partners import services as partners
 from tecopio.privacy import services as privacy
@@ -256,6 +259,50 @@ def load_deal(session, people, energy, ekiluz, energy_root) -> None:
         "switching starts in January.",
     )
     load_deal_ratings(session, people, energy, ekiluz, deal, households)
+    load_money(session, people, energy, deal)
+
+
+def load_money(session, people, energy, deal) -> None:
+    """Ekiluz paid the deal's invoice by bank transfer; Ane recorded it, and the payment was
+    shared by the charter. Maite was paid half her share; Iker asked for half of his;
+    Jon proposes spending from the reserve."""
+    invoice = session.scalar(select(Invoice).where(Invoice.deal_id == deal.id))
+    money.record_offline_payment(
+        session,
+        invoice,
+        amount=invoice.amount,
+        currency=invoice.currency,
+        reference="BBVA transfer 2026-0412 from Ekiluz Energia Kooperatiba",
+        actor=people["ane"],
+        fee_basis_points=current_app.config["PLATFORM_FEE_BASIS_POINTS"],
+    )
+    for name, part, pay_to in (
+        ("maite", 2, "ES76 2077 0024 0031 0257 5766"),
+        ("iker", 2, "ES91 2100 0418 4502 0005 1332"),
+    ):
+        holder = money.member_account(session, energy.id, people[name].id, invoice.currency)
+        payout = money.ask_payout(
+            session,
+            energy,
+            people[name],
+            amount=money.balance_of(session, holder.id) // part,
+            currency=invoice.currency,
+            pay_to=pay_to,
+        )
+        if name == "maite":
+            money.mark_payout_paid(session, payout, reference="SEPA 2026-0419", actor=people["ane"])
+    reserve.propose_spending(
+        session,
+        people["jon"],
+        energy,
+        {
+            "amount": 1_000,
+            "currency": invoice.currency,
+            "purpose": "An evening workshop on reading the electricity bill",
+            "pay_to": "Auzolan Elkartea, ES80 2095 0000 1234 5678 9012",
+        },
+        "Half of the reserve, so that every household can check Ekiluz's first bills.",
+    )
 
 
 DEAL_RATINGS = [

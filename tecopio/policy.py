@@ -17,6 +17,7 @@ from tecopio.governance import decisions
 from tecopio.governance.charters import admins_may_change, current_charter
 from tecopio.groups.models import Group, MembershipStatus
 from tecopio.groups.services import membership_of
+from tecopio.ledger.posting import has_member_account
 from tecopio.partners.models import StaffRole
 from tecopio.partners.services import staff_of
 
@@ -258,6 +259,29 @@ def can_decide_on_bids(user, group: Group) -> bool:
     """Scoring bids and accepting one (or none), directly or by putting it to the members'
     vote, as the charter says: the group's admins."""
     return is_group_admin(user, group)
+
+
+def can_view_money(user, group: Group) -> bool:
+    """The group's ledger (money in, reserve, shared, paid out) and its verification: the
+    members whose money it is."""
+    return is_active_member(user, group)
+
+
+def can_manage_money(user, group: Group) -> bool:
+    """Recording payments received and payouts made: the group's admins."""
+    return is_group_admin(user, group)
+
+
+def can_see_own_money(user, group: Group) -> bool:
+    """One's own balance, statement and payouts: active members, and those who left with a
+    balance (leaving keeps what was earned)."""
+    if is_active_member(user, group):
+        return True
+    return (
+        user is not None
+        and user.is_authenticated
+        and has_member_account(db.session, group.id, user.id)
+    )
 
 
 def init_app(app) -> None:

@@ -30,6 +30,8 @@ from tecopio.groups.models import (
     MembershipStatus,
 )
 from tecopio.groups.services import list_memberships
+from tecopio.ledger import services as money
+from tecopio.ledger.posting import verify
 from tecopio.memberdata.models import Feedback
 from tecopio.partners.services import companies_of, unverified_companies
 
@@ -104,7 +106,13 @@ def test_demo_group_has_decisions_under_way(db_session):
     people = load_demo_data(db_session)
     energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
     proposals = decisions.proposals_of(db_session, energy)
-    assert {p.kind for p in proposals} == {"charter", "motion", "offer", "accept_bid"}
+    assert {p.kind for p in proposals} == {
+        "charter",
+        "motion",
+        "offer",
+        "accept_bid",
+        "spend_reserve",
+    }
     charter_change = next(p for p in proposals if p.kind == "charter")
     tally = decisions.current_tally(db_session, charter_change)
     assert (tally.yes, tally.abstain) == (2, 1)
@@ -185,3 +193,15 @@ def test_the_demo_deal_is_rated_and_its_company_reads_and_answers_the_feedback(d
     (red,) = companies_of(db_session, koldo)
     (about,) = feed.feedback_about(db_session, red)
     assert about.row is not None and about.row.get("hidden")
+
+
+def test_the_demo_deal_is_paid_shared_and_a_payout_waits(db_session):
+    people = load_demo_data(db_session)
+    energy = db_session.scalar(select(Group).where(Group.slug == DEMO_ENERGY_SLUG))
+    (totals,) = money.totals(db_session, energy.id)
+    assert (totals.money_in, totals.reserve, totals.outstanding) == (12_000, 1_800, 0)
+    assert totals.paid_out > 0 and totals.in_transit > 0
+    assert totals.money_in == totals.reserve + totals.distributed
+    waiting = [p for p in money.payouts_of(db_session, energy) if p.status == "asked"]
+    assert [p.user_id for p in waiting] == [people["iker"].id]
+    assert verify(db_session, energy.id).intact

@@ -222,6 +222,12 @@ def urls(world) -> dict[str, list[str]]:
         ],
         "deals.deal": [f"/groups/{slug}/offers/{world['awarded'].number}/deal"],
         "feed.index": [f"/groups/{slug}/feed", f"/groups/{slug}/feed?page=9"],
+        "ledger.index": [f"/groups/{slug}/money", f"/groups/{slug}/money?page=9"],
+        "ledger.ledger_csv": [f"/groups/{slug}/money/ledger.csv"],
+        "ledger.mine": [f"/groups/{slug}/money/mine"],
+        "ledger.mine_csv": [f"/groups/{slug}/money/mine.csv"],
+        "ledger.my_share": [f"/groups/{slug}/money/mine/1"],
+        "ledger.company_invoices": [f"/partners/{partner}/invoices"],
     }
 
 

@@ -18,6 +18,7 @@ from tecopio.directory.models import Company
 from tecopio.governance.models import Proposal
 from tecopio.groups.models import Group, Invitation
 from tecopio.groups.services import invitation_token
+from tecopio.ledger.models import LedgerTransaction, TransactionKind
 from tecopio.memberdata.models import Feedback, Intent, Preference
 from tecopio.partners.models import PartnerCompany, StaffInvitation
 from tecopio.partners.services import staff_invitation_token
@@ -106,6 +107,12 @@ ACCESS = {
     "bids.compare": MEMBERS,
     "deals.deal": MEMBERS,
     "feed.index": MEMBERS,
+    "ledger.index": MEMBERS,
+    "ledger.ledger_csv": MEMBERS,
+    "ledger.mine": MEMBERS,
+    "ledger.mine_csv": MEMBERS,
+    "ledger.my_share": MEMBERS,
+    "ledger.company_invoices": STAFF,
 }
 
 
@@ -133,6 +140,11 @@ def demo_urls(db_session, people) -> dict[str, str]:
     closed = first(DemandOffer, DemandOffer.status == OfferStatus.CLOSED)
     awarded = first(DemandOffer, DemandOffer.status == OfferStatus.AWARDED)
     draft = first(DemandOffer, DemandOffer.status == OfferStatus.DRAFT)
+    shared = first(
+        LedgerTransaction,
+        LedgerTransaction.group_id == group.id,
+        LedgerTransaction.kind == TransactionKind.PAYMENT,
+    )
     return {
         "home.index": "/",
         "accounts.signup": "/signup",
@@ -206,6 +218,12 @@ def demo_urls(db_session, people) -> dict[str, str]:
         "bids.compare": f"/groups/{group.slug}/offers/{closed.number}/bids",
         "deals.deal": f"/groups/{group.slug}/offers/{awarded.number}/deal",
         "feed.index": f"/groups/{group.slug}/feed",
+        "ledger.index": f"/groups/{group.slug}/money",
+        "ledger.ledger_csv": f"/groups/{group.slug}/money/ledger.csv",
+        "ledger.mine": f"/groups/{group.slug}/money/mine",
+        "ledger.mine_csv": f"/groups/{group.slug}/money/mine.csv",
+        "ledger.my_share": f"/groups/{group.slug}/money/mine/{shared.number}",
+        "ledger.company_invoices": f"/partners/{partner.slug}/invoices",
     }
 
 

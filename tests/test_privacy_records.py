@@ -26,12 +26,14 @@ from tecopio.audit.services import record
 from tecopio.categories.services import load_tree
 from tecopio.db import db, utcnow
 from tecopio.demand import bids, deals
+from tecopio.demand.models import DealStatus
 from tecopio.demand.services import invite_companies
 from tecopio.directory.services import add_company
 from tecopio.feed import services as feed
 from tecopio.governance import decisions
 from tecopio.groups.models import Membership, MembershipStatus, Role
 from tecopio.groups.services import create_group, invite, revoke_invitation
+from tecopio.ledger import services as money
 from tecopio.memberdata.models import PreferenceCompany, Stance
 from tecopio.partners.services import invite_staff, register_company, verify_company
 from tecopio.privacy import records, services
@@ -170,6 +172,16 @@ def everything(db_session, make) -> User:
     deal = deals.open_deal(db_session, offer, bid, utcnow())
     deals.commit(db_session, zelda, deal, deals.CommitmentValues(quantity=2, share_contact=True))
     feed.answer(db_session, zelda, mine, offer, "Zelda Wind thanks the group.")
+    # The deal went ahead; she records its payment for the group, is paid her share.
+    deal.status, deal.told_members, bid.fee = DealStatus.TIPPED, 3, 100
+    invoice = money.issue_invoice(db_session, deal)
+    money.record_offline_payment(
+        db_session, invoice, amount=300, currency="EUR", reference="TRF", actor=zelda
+    )
+    payout = money.ask_payout(
+        db_session, figures, zelda, amount=10, currency="EUR", pay_to="ES00 ZELDA"
+    )
+    money.mark_payout_paid(db_session, payout, reference="OUT", actor=zelda)
     record(db_session, "data.exported", actor=zelda, target_user=zelda)
     db_session.commit()
     return zelda

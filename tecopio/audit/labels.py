@@ -38,6 +38,13 @@ DESCRIPTIONS = {
     "offer.company_invited": _l("%(actor)s invited %(company)s to bid on offer %(number)s."),
     "offer.closed": _l("Bidding on offer %(number)s closed."),
     "bid.submitted": _l("A company bid on offer %(number)s."),
+    # Money: invoices, payments and payouts are numbered within the group.
+    "invoice.issued": _l("Invoice %(number)s was issued to %(company)s."),
+    "payment.received": _l("%(actor)s recorded the payment of invoice %(number)s; it was shared."),
+    "payout.asked": _l("%(actor)s asked for payout %(number)s."),
+    "payout.paid": _l("%(actor)s recorded payout %(number)s as paid."),
+    "payout.cancelled": _l("%(actor)s cancelled payout %(number)s."),
+    "reserve.spent": _l("Money was spent from the reserve, as decision %(number)s says."),
     "bid.edited": _l("A company changed its bid on offer %(number)s."),
     "bid.withdrawn": _l("A company withdrew its bid on offer %(number)s."),
     "bid.declined": _l("A company declined to bid on offer %(number)s."),
@@ -135,6 +142,8 @@ COMPANY_DESCRIPTIONS = {
     "deal.completed": _l("The deal on offer %(number)s of %(group)s closed: it went ahead."),
     "company.answered": _l("%(actor)s answered %(group)s about offer %(number)s."),
     "company.answered_feedback": _l("%(actor)s answered the feedback of %(group)s."),
+    "invoice.issued": _l("%(group)s invoiced the company: invoice %(number)s."),
+    "payment.received": _l("%(group)s received the payment of invoice %(number)s."),
 }
 # Of events about an offer the company was invited to but that name another company (or
 # none), only these reach its timeline: every invited company is told them.

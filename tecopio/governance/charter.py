@@ -162,6 +162,13 @@ RULES: tuple[Rule, ...] = (
         unit=in_points,
     ),
     Rule(
+        "revenue.reserve_spending",
+        "choice",
+        "vote",
+        _l("Who decides spending from the reserve"),
+        choices=HOW,
+    ),
+    Rule(
         "membership.policy",
         "choice",
         "approval",

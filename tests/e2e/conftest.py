@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 from tecopio import jobs
 from tecopio.accounts.models import User
 from tecopio.db import db, utcnow
+from tests.ledger_tables import ledger_unlocked
 
 CHROMIUM = os.environ.get("TECOPIO_CHROMIUM", "/usr/bin/chromium")
 # Reference data the migrations insert; the live server's clean-up keeps it.
@@ -52,7 +53,7 @@ def live_server(app):
         app.extensions["jobs"].flush()
         with app.app_context():
             db.session.remove()
-            with db.engine.begin() as connection:
+            with db.engine.begin() as connection, ledger_unlocked(connection):
                 # Rows of the append-only consent log leave only with erased accounts.
                 connection.execute(update(User).values(erased_at=utcnow()))
                 for table in reversed(db.metadata.sorted_tables):

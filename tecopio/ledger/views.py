@@ -1,0 +1,526 @@
+"""The group's money pages: its ledger, a member's balance and statement, how a share was
+computed, payouts; a company's invoices in its portal."""
+
+import csv
+import io
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from tecopio import events, policy
+from tecopio.db import db
+from tecopio.errors import abort_with
+from tecopio.governance.charters import GovernanceError, current_charter
+from tecopio.guards import Child, for_company, for_group
+from tecopio.ledger import cli, personal, reserve, services
+from tecopio.ledger.forms import PaymentForm, PayoutForm, PayoutPaidForm, PlainForm, ReserveForm
+from tecopio.ledger.models import Invoice, InvoiceStatus, Payout, PayoutStatus, TransactionKind
+from tecopio.ledger.posting import LedgerError, verify
+from tecopio.money import format_money, plain_amount
+from tecopio.text import spreadsheet_safe
+from tecopio.views import ask_first, confirmed, page_number
+
+bp = Blueprint("ledger", __name__)
+
+INVOICE = Child(Invoice, "number", "invoice", by="number")
+PAYOUT = Child(Payout, "number", "payout", by="number")
+PER_PAGE = 50
+
+KIND_WORDS = {
+    TransactionKind.INVOICE: _l("Invoice issued"),
+    TransactionKind.PAYMENT: _l("Payment received and shared"),
+    TransactionKind.PAYOUT_ASKED: _l("Payout asked for"),
+    TransactionKind.PAYOUT_PAID: _l("Payout paid"),
+    TransactionKind.RESERVE_SPENT: _l("Spent from the reserve"),
+    TransactionKind.REVERSAL: _l("Reversal"),
+}
+METHOD_WORDS = {
+    "equal": _l("in equal parts among the active members"),
+    "contribution": _l("by contribution points"),
+    "commitment": _l("by what each member committed to the deal"),
+}
+BREAK_WORDS = {
+    "hash": _l("its content no longer matches its hash"),
+    "link": _l("it does not point to the transaction before it"),
+    "gap": _l("a transaction is missing before it"),
+    "unbalanced": _l("its entries do not add up to zero"),
+    "currency": _l("an entry is in another currency, or on another group's account"),
+    "holder": _l("an account it moves money on no longer belongs to whom it did"),
+    "reversal": _l("it reverses a transaction that does not precede it"),
+}
+
+
+def _money(amount: int, currency: str) -> str:
+    return format_money(amount, currency, str(get_locale()))
+
+
+def _line_words(kind, details: dict) -> str:
+    """A statement line in the reader's language."""
+    if kind == TransactionKind.PAYMENT:
+        return _("Your share of the payment of invoice %(number)s", number=details.get("invoice"))
+    if kind == TransactionKind.PAYOUT_ASKED:
+        return _("Payout %(number)s asked for", number=details.get("payout"))
+    if kind == TransactionKind.REVERSAL and "payout" in details:
+        return _("Payout %(number)s withdrawn: back in your balance", number=details["payout"])
+    return str(KIND_WORDS.get(kind, kind))
+
+
+def _default_currency(group) -> str:
+    rows = services.totals(db.session, group.id)
+    return rows[0].currency if rows else "EUR"
+
+
+@bp.get("/groups/<slug>/money")
+@for_group(policy.can_view_money)
+def index(group):
+    return _index_page(group)
+
+
+def _index_page(group, reserve_form=None, status: int = 200):
+    page = page_number()
+    transactions, count = services.transactions_page(db.session, group.id, page, PER_PAGE)
+    manage = policy.can_manage_money(current_user, group)
+    return render_template(
+        "ledger/index.html",
+        group=group,
+        totals=services.totals(db.session, group.id),
+        transactions=transactions,
+        count=count,
+        page=page,
+        per_page=PER_PAGE,
+        invoices=services.group_invoices(db.session, group),
+        payouts=services.payouts_of(db.session, group) if manage else [],
+        kind_words=KIND_WORDS,
+        method_words=METHOD_WORDS,
+        payment_form=PaymentForm(),
+        paid_form=PayoutPaidForm(),
+        reserve_form=reserve_form or ReserveForm(),
+        admins_spend=reserve.admins_spend(current_charter(db.session, group)),
+        money=_money,
+        plain_amount=plain_amount,
+        InvoiceStatus=InvoiceStatus,
+        PayoutStatus=PayoutStatus,
+    ), status
+
+
+@bp.post("/groups/<slug>/money/reserve")
+@for_group(policy.can_take_part_in_decisions)
+def spend_reserve(group):
+    """Propose spending from the reserve, or, where the charter lets admins, spend it."""
+    form = ReserveForm()
+    currency = _default_currency(group)
+    amount = form.minor_units(currency) if form.validate_on_submit() else None
+    if amount is None:
+        db.session.rollback()
+        return _index_page(group, form, 400)
+    payload = {
+        "amount": amount,
+        "currency": currency,
+        "purpose": form.purpose.data,
+        "pay_to": form.pay_to.data,
+    }
+    by_admins = reserve.admins_spend(current_charter(db.session, group))
+    if by_admins and not policy.can_manage_money(current_user, group):
+        abort_with(403, reserve.SpentByAdmins.message)
+    if by_admins and not confirmed():
+        return ask_first(
+            title=_("Spend %(amount)s from the reserve?", amount=_money(amount, currency)),
+            details=[(_("What for"), form.purpose.data), (_("Paid to"), form.pay_to.data)],
+            consequences=[
+                _("The ledger records that the money left the reserve and the group's account."),
+                _("This cannot be undone: a mistake is corrected by a new transaction."),
+            ],
+            confirm_label=_("Yes, spend it"),
+            cancel_url=url_for("ledger.index", slug=group.slug, _anchor="reserve"),
+            danger=False,
+        )
+    try:
+        if by_admins:
+            decision = reserve.spend_by_admin(
+                db.session, current_user, group, payload, form.description.data or ""
+            )
+        else:
+            decision = reserve.propose_spending(
+                db.session, current_user, group, payload, form.description.data or ""
+            )
+        db.session.commit()
+    except GovernanceError as error:
+        db.session.rollback()
+        form.amount.errors = [*form.amount.errors, str(error.message)]
+        return _index_page(group, form, 400)
+    if by_admins:
+        flash(_("Spent from the reserve: the ledger records it."), "success")
+        return redirect(url_for("ledger.index", slug=group.slug))
+    flash(_("Your proposal is open for votes."), "success")
+    return redirect(url_for("governance.proposal", slug=group.slug, number=decision.number))
+
+
+@bp.post("/groups/<slug>/money/verify")
+@for_group(policy.can_view_money)
+def check(group):
+    """Recompute the chain and the sums; writes nothing (a POST only because it is a button
+    that does work)."""
+    if not PlainForm().validate_on_submit():
+        abort_with(400, _("This form has expired. Reload the page and try again."))
+    result = verify(db.session, group.id)
+    if result.intact:
+        flash(
+            _(
+                "The ledger verifies: %(transactions)d transactions and %(entries)d entries, "
+                "every hash and every sum as recorded.",
+                transactions=result.transactions,
+                entries=result.entries,
+            ),
+            "success",
+        )
+    else:
+        for found in result.breaks[:10]:
+            flash(
+                _(
+                    "The ledger breaks at transaction %(number)d: %(problem)s.",
+                    number=found.number,
+                    problem=BREAK_WORDS[found.problem],
+                ),
+                "error",
+            )
+    return redirect(url_for("ledger.index", slug=group.slug))
+
+
+def _csv_response(rows: list[list], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def totals_rows(group) -> list[list]:
+    """The ledger page's totals as CSV rows (minor units: exact, in any spreadsheet)."""
+    rows = [
+        [
+            "currency",
+            "money_in",
+            "platform_fee",
+            "reserve",
+            "spent_from_reserve",
+            "distributed",
+            "paid_out",
+            "awaiting_payout",
+            "members_balances",
+            "owed_back",
+            "invoiced_unpaid",
+            "held",
+        ]
+    ]
+    for t in services.totals(db.session, group.id):
+        rows.append(
+            [
+                t.currency,
+                t.money_in,
+                t.platform_fee,
+                t.reserve,
+                t.spent_from_reserve,
+                t.distributed,
+                t.paid_out,
+                t.in_transit,
+                t.balances,
+                t.owed_back,
+                t.outstanding,
+                t.held,
+            ]
+        )
+    return rows
+
+
+@bp.get("/groups/<slug>/money/ledger.csv")
+@for_group(policy.can_view_money)
+def ledger_csv(group):
+    """The totals, then every transaction with its size, hash and the hash before it."""
+    rows = totals_rows(group)
+    rows.append([])
+    rows.append(["number", "date", "kind", "memo", "currency", "size", "previous_hash", "hash"])
+    page = 1
+    while True:
+        transactions, count = services.transactions_page(db.session, group.id, page, 1000)
+        for transaction, size in transactions:
+            rows.append(
+                [
+                    transaction.number,
+                    transaction.created_at.isoformat(),
+                    transaction.kind.value,
+                    transaction.memo,
+                    transaction.currency,
+                    transaction.details["amount"]
+                    if transaction.kind == TransactionKind.PAYMENT
+                    else size,
+                    transaction.previous_hash,
+                    transaction.hash,
+                ]
+            )
+        if page * 1000 >= count:
+            break
+        page += 1
+    return _csv_response(rows, f"{group.slug}-ledger.csv")
+
+
+@bp.get("/groups/<slug>/money/mine")
+@for_group(policy.can_see_own_money)
+def mine(group):
+    return _mine_page(group, PayoutForm())
+
+
+def _mine_page(group, form, status: int = 200):
+    accounts = services.member_accounts(db.session, group.id, current_user.id)
+    statements = [(holder, services.statement(db.session, holder)) for holder in accounts]
+    available = max((lines[-1].balance for _holder, lines in statements if lines), default=0)
+    page = render_template(
+        "ledger/mine.html",
+        group=group,
+        statements=statements,
+        available=available,
+        payouts=services.payouts_of(db.session, group, current_user),
+        form=form,
+        money=_money,
+        line_words=_line_words,
+        PayoutStatus=PayoutStatus,
+        TransactionKind=TransactionKind,
+    )
+    return page, status
+
+
+@bp.get("/groups/<slug>/money/mine.csv")
+@for_group(policy.can_see_own_money)
+def mine_csv(group):
+    """The member's statement: every line with the balance after it (minor units)."""
+    rows = [["transaction", "date", "description", "currency", "amount", "balance"]]
+    for holder in services.member_accounts(db.session, group.id, current_user.id):
+        for line in services.statement(db.session, holder):
+            rows.append(
+                [
+                    line.number,
+                    line.at.isoformat(),
+                    _line_words(line.kind, line.details),
+                    line.currency,
+                    line.amount,
+                    line.balance,
+                ]
+            )
+    return _csv_response(rows, f"{group.slug}-my-statement.csv")
+
+
+@bp.get("/groups/<slug>/money/mine/<int:number>")
+@for_group(policy.can_see_own_money)
+def my_share(group, number: int):
+    transaction = services.transaction_of(db.session, group.id, number)
+    explained = services.my_share(db.session, transaction, current_user.id) if transaction else None
+    if explained is None:
+        abort_with(404, _("You had no share in this transaction."))
+    details = transaction.details
+    # A total weight of fewer than k members, set beside one's own, tells about the others
+    # (in equal parts the total is the number of active members, which members see anyway).
+    totals_shown = (
+        details["method"] == "equal"
+        or details["members"] >= current_charter(db.session, group).k_anonymity
+    )
+    return render_template(
+        "ledger/share.html",
+        group=group,
+        totals_shown=totals_shown,
+        explained=explained,
+        details=transaction.details,
+        currency=transaction.currency,
+        money=_money,
+        method_words=METHOD_WORDS,
+    )
+
+
+@bp.post("/groups/<slug>/money/payouts")
+@for_group(policy.can_see_own_money)
+def ask_payout(group):
+    form = PayoutForm()
+    currency = _default_currency(group)
+    amount = form.minor_units(currency) if form.validate_on_submit() else None
+    if amount is not None:
+        try:
+            payout = services.ask_payout(
+                db.session,
+                group,
+                current_user,
+                amount=amount,
+                currency=currency,
+                pay_to=form.pay_to.data,
+            )
+            db.session.commit()
+        except services.MoneyError as error:
+            db.session.rollback()
+            form.amount.errors = [*form.amount.errors, str(error.message)]
+        else:
+            flash(
+                _(
+                    "Payout %(number)d asked for: %(amount)s is set aside. The group's admins "
+                    "will pay it and record it here.",
+                    number=payout.number,
+                    amount=_money(payout.amount, payout.currency),
+                ),
+                "success",
+            )
+            return redirect(url_for("ledger.mine", slug=group.slug))
+    db.session.rollback()
+    return _mine_page(group, form, 400)
+
+
+@bp.post("/groups/<slug>/money/payouts/<int:number>/cancel")
+@for_group(policy.can_see_own_money, child=PAYOUT)
+def cancel_payout(group, payout):
+    as_admin = policy.can_manage_money(current_user, group) and payout.user_id != current_user.id
+    if not PlainForm().validate_on_submit():
+        abort_with(400, _("This form has expired. Reload the page and try again."))
+    try:
+        services.cancel_payout(db.session, payout, actor=current_user, as_admin=as_admin)
+        db.session.commit()
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    flash(
+        _(
+            "Payout %(number)d is cancelled: the amount is back in the balance.",
+            number=payout.number,
+        ),
+        "success",
+    )
+    if as_admin:
+        return redirect(url_for("ledger.index", slug=group.slug, _anchor="payouts"))
+    return redirect(url_for("ledger.mine", slug=group.slug))
+
+
+@bp.post("/groups/<slug>/money/payouts/<int:number>/paid")
+@for_group(policy.can_manage_money, child=PAYOUT)
+def payout_paid(group, payout):
+    form = PayoutPaidForm()
+    if not form.validate_on_submit():
+        abort_with(400, " ".join(form.reference.errors) or _("Enter the bank reference."))
+    if payout.status != PayoutStatus.ASKED:
+        abort_with(409, services.PayoutNotOpen.message)
+    if not confirmed():
+        return ask_first(
+            title=_("Record payout %(number)d as paid?", number=payout.number),
+            details=[
+                (_("Amount"), _money(payout.amount, payout.currency)),
+                (_("Pay to"), payout.pay_to),
+                (_("Bank reference"), form.reference.data),
+            ],
+            consequences=[
+                _("The ledger records that the money left the group's account."),
+                _("This cannot be undone: a mistake is corrected by a new transaction."),
+            ],
+            confirm_label=_("Yes, record it as paid"),
+            cancel_url=url_for("ledger.index", slug=group.slug, _anchor="payouts"),
+            danger=False,
+        )
+    try:
+        services.mark_payout_paid(
+            db.session, payout, reference=form.reference.data, actor=current_user
+        )
+        db.session.commit()
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    flash(_("Payout %(number)d is recorded as paid.", number=payout.number), "success")
+    return redirect(url_for("ledger.index", slug=group.slug, _anchor="payouts"))
+
+
+@bp.post("/groups/<slug>/money/invoices/<int:number>/payment")
+@for_group(policy.can_manage_money, child=INVOICE)
+def record_payment(group, invoice):
+    form = PaymentForm()
+    amount = form.minor_units(invoice.currency) if form.validate_on_submit() else None
+    if amount is None:
+        errors = [*form.amount.errors, *form.reference.errors, *form.csrf_token.errors]
+        abort_with(400, " ".join(str(e) for e in errors))
+    if invoice.status != InvoiceStatus.ISSUED:
+        abort_with(409, services.InvoiceNotOpen.message)
+    if not confirmed():
+        return ask_first(
+            title=_("Record the payment of invoice %(number)d?", number=invoice.number),
+            details=[
+                (_("Company"), invoice.partner.name),
+                (_("Amount received"), _money(amount, invoice.currency)),
+                (_("Bank reference"), form.reference.data),
+            ],
+            consequences=[
+                _(
+                    "The payment is posted to the group's ledger and shared at once, by the "
+                    "charter in force: the reserve first, then the members."
+                ),
+                _("This cannot be undone: a mistake is corrected by a new transaction."),
+            ],
+            confirm_label=_("Yes, record and share it"),
+            cancel_url=url_for("ledger.index", slug=group.slug, _anchor="invoices"),
+            danger=False,
+        )
+    try:
+        services.record_offline_payment(
+            db.session,
+            invoice,
+            amount=amount,
+            currency=invoice.currency,
+            reference=form.reference.data,
+            actor=current_user,
+            fee_basis_points=current_app.config["PLATFORM_FEE_BASIS_POINTS"],
+        )
+        db.session.commit()
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    except (LedgerError, IntegrityError):
+        db.session.rollback()  # the members changed while it was shared: it did not balance
+        abort_with(
+            409,
+            _(
+                "The group's members changed while the payment was shared: nothing was recorded. "
+                "Try again."
+            ),
+        )
+    flash(
+        _(
+            "The payment of invoice %(number)d is recorded and shared among the members.",
+            number=invoice.number,
+        ),
+        "success",
+    )
+    return redirect(url_for("ledger.index", slug=group.slug))
+
+
+@bp.get("/partners/<company>/invoices")
+@for_company(policy.can_use_partner_portal)
+def company_invoices(partner):
+    return render_template(
+        "ledger/company_invoices.html",
+        partner=partner,
+        invoices=services.company_invoices(db.session, partner.id),
+        payee=current_app.config["OFFLINE_PAYEE"],
+        iban=current_app.config["OFFLINE_IBAN"],
+        money=_money,
+        InvoiceStatus=InvoiceStatus,
+        format_datetime=format_datetime,
+    )
+
+
+def _issue_invoice(deal, session, **_kwargs) -> None:
+    services.invoice_deal(session, deal)
+
+
+def init_app(app) -> None:
+    events.connect(events.deal_tipped, _issue_invoice)
+    events.connect(events.deal_closed, _issue_invoice)
+    reserve.register_kind()
+    cli.init_app(app)
+    personal.register()  # what it keeps about a person: export and erasure
+    app.register_blueprint(bp)
