@@ -763,3 +763,31 @@ def test_a_share_among_fewer_than_k_weighted_members_hides_the_total_weight(
     page = client.get(f"/groups/{scene['group'].slug}/money/mine/{payment.transaction_number}").text
     assert "Your weight was 1." in page and "total weight is not shown" in page
     assert "of a total of 3" not in page
+
+
+def test_a_balance_in_a_second_currency_is_paid_out_in_that_currency(
+    scene, db_session, app, make_client
+):
+    (invoice,) = tip(scene, db_session, app)
+    pay(scene, db_session, app, invoice)
+    group, member = scene["group"], scene["members"][0]
+    with app.app_context():
+        dollars = account(db_session, group.id, "USD", AccountKind.MEMBER, user_id=member.id)
+        held = account(db_session, group.id, "USD", AccountKind.CLEARING)
+        post(
+            db_session,
+            Posting(group.id, "USD", TransactionKind.PAYMENT, [Leg(held, 500), Leg(dollars, -500)]),
+        )
+        db_session.commit()
+    client = signed_in(make_client, member)
+    url = f"/groups/{group.slug}/money/payouts"
+    page = client.get(f"/groups/{group.slug}/money/mine").text
+    assert '<option value="USD">' in page
+    assert (
+        client.submit(url, {"amount": "5", "pay_to": "US1", "currency": "GBP"}).status_code == 400
+    )
+    assert (
+        client.submit(url, {"amount": "5", "pay_to": "US1", "currency": "USD"}).status_code == 302
+    )
+    assert services.balance_of(db_session, dollars.id) == 0
+    assert balance(db_session, group, member) == 193  # the euros are untouched

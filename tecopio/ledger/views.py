@@ -4,7 +4,16 @@ computed, payouts; a company's invoices in its portal."""
 import csv
 import io
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -69,9 +78,18 @@ def _line_words(kind, details: dict) -> str:
     return str(KIND_WORDS.get(kind, kind))
 
 
-def _default_currency(group) -> str:
-    rows = services.totals(db.session, group.id)
-    return rows[0].currency if rows else "EUR"
+def _chosen_currency(choices: list[str]) -> str | None:
+    """The currency the form names (a hidden field where there is one), if it is offered."""
+    chosen = request.form.get("currency") or (choices[0] if choices else None)
+    return chosen if chosen in choices else None
+
+
+def _group_currencies(group) -> list[str]:
+    return [row.currency for row in services.totals(db.session, group.id)] or ["EUR"]
+
+
+def _own_currencies(group) -> list[str]:
+    return [a.currency for a in services.member_accounts(db.session, group.id, current_user.id)]
 
 
 @bp.get("/groups/<slug>/money")
@@ -99,6 +117,7 @@ def _index_page(group, reserve_form=None, status: int = 200):
         payment_form=PaymentForm(),
         paid_form=PayoutPaidForm(),
         reserve_form=reserve_form or ReserveForm(),
+        currencies=_group_currencies(group),
         admins_spend=reserve.admins_spend(current_charter(db.session, group)),
         money=_money,
         plain_amount=plain_amount,
@@ -112,7 +131,9 @@ def _index_page(group, reserve_form=None, status: int = 200):
 def spend_reserve(group):
     """Propose spending from the reserve, or, where the charter lets admins, spend it."""
     form = ReserveForm()
-    currency = _default_currency(group)
+    currency = _chosen_currency(_group_currencies(group))
+    if currency is None:
+        abort_with(400, _("Choose one of the group's currencies."))
     amount = form.minor_units(currency) if form.validate_on_submit() else None
     if amount is None:
         db.session.rollback()
@@ -283,6 +304,7 @@ def _mine_page(group, form, status: int = 200):
     page = render_template(
         "ledger/mine.html",
         group=group,
+        currencies=[holder.currency for holder, _lines in statements],
         statements=statements,
         available=available,
         payouts=services.payouts_of(db.session, group, current_user),
@@ -345,7 +367,9 @@ def my_share(group, number: int):
 @for_group(policy.can_see_own_money)
 def ask_payout(group):
     form = PayoutForm()
-    currency = _default_currency(group)
+    currency = _chosen_currency(_own_currencies(group))
+    if currency is None:
+        abort_with(400, _("Choose a currency you have a balance in."))
     amount = form.minor_units(currency) if form.validate_on_submit() else None
     if amount is not None:
         try:
