@@ -791,3 +791,19 @@ def test_a_balance_in_a_second_currency_is_paid_out_in_that_currency(
     )
     assert services.balance_of(db_session, dollars.id) == 0
     assert balance(db_session, group, member) == 193  # the euros are untouched
+
+
+def test_a_button_posted_without_its_token_is_refused_and_does_nothing(
+    scene, db_session, app, make_client
+):
+    (invoice,) = tip(scene, db_session, app)
+    pay(scene, db_session, app, invoice)
+    group, member = scene["group"], scene["members"][0]
+    with app.app_context():
+        services.ask_payout(db_session, group, member, amount=100, currency="EUR", pay_to="ES")
+        db_session.commit()
+    client = signed_in(make_client, member)
+    assert client.post(f"/groups/{group.slug}/money/verify").status_code == 400
+    assert client.post(f"/groups/{group.slug}/money/payouts/1/cancel").status_code == 400
+    (payout,) = services.payouts_of(db_session, group)
+    assert payout.status == PayoutStatus.ASKED

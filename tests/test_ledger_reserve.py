@@ -118,3 +118,18 @@ def test_a_reason_with_control_characters_is_refused_not_a_server_error(
     member = signed_in(make_client, scene["members"][0])
     url = f"/groups/{scene['group'].slug}/money/reserve"
     assert member.submit(url, {**FORM, "description": "a\x07b"}).status_code == 400
+
+
+def test_where_members_vote_an_admin_cannot_spend_directly(scene, db_session, app):
+    from tecopio.ledger.reserve import SpentByVote, spend_by_admin
+
+    paid(scene, db_session, app)
+    payload = {"amount": 100, "currency": "EUR", "purpose": "One", "pay_to": "X"}
+    with app.app_context():
+        try:
+            spend_by_admin(db_session, scene["admin"], scene["group"], payload)
+        except SpentByVote:
+            db_session.rollback()
+        else:
+            raise AssertionError("an admin spent what the members decide")
+    assert spendings(db_session, scene["group"]) == 0

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, cast, func, insert, literal, select, text
+from sqlalchemy import Select, and_, cast, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -408,32 +408,21 @@ def verify(session: Session, group_id: int) -> Verification:
     return Verification(len(headers), count, tuple(breaks))
 
 
-def balances(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
-    """Each account's sum of entries (debit positive), from the entries themselves."""
-    ids = list(account_ids)
-    if not ids:
-        return {}
-    found = dict(
-        session.execute(
-            select(LedgerEntry.account_id, func.sum(LedgerEntry.amount))
-            .where(LedgerEntry.account_id.in_(ids))
-            .group_by(LedgerEntry.account_id)
-        ).all()
-    )
-    return {account_id: int(found.get(account_id) or 0) for account_id in ids}
-
-
-def member_account(session: Session, group_id: int, user_id: int, currency: str):
-    return session.scalar(
-        select(LedgerAccount).where(
-            and_(
-                LedgerAccount.group_id == group_id,
-                LedgerAccount.currency == currency,
-                LedgerAccount.kind == AccountKind.MEMBER,
-                LedgerAccount.user_id == user_id,
-            )
+def member_account(
+    session: Session, group_id: int, user_id: int, currency: str, *, lock: bool = False
+):
+    """The member's account in the group, if any. ``lock`` holds its row until commit
+    (PostgreSQL): payouts asked at the same moment are taken one after the other, each
+    seeing the balance the last one left."""
+    statement = select(LedgerAccount).where(
+        and_(
+            LedgerAccount.group_id == group_id,
+            LedgerAccount.currency == currency,
+            LedgerAccount.kind == AccountKind.MEMBER,
+            LedgerAccount.user_id == user_id,
         )
     )
+    return session.scalar(statement.with_for_update() if lock else statement)
 
 
 def has_member_account(session: Session, group_id: int, user_id: int) -> bool:

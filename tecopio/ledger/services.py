@@ -318,11 +318,11 @@ def share(session: Session, payment: Payment, *, fee_basis_points: int = 0) -> L
         amount, charter["revenue.reserve_percent"], fee_basis_points
     )
     method, weights = _weights(session, group, charter, invoice)
-    members, total_weight = sharing.weight_totals(session, weights)
+    total_weight = sharing.total_weight(session, weights)
     fallback = False
     if method != "equal" and total_weight == 0:
         fallback, method, weights = True, "equal", sharing.equal_weights(group.id)
-        members, total_weight = sharing.weight_totals(session, weights)
+        total_weight = sharing.total_weight(session, weights)
     if total_weight == 0:  # nobody to share with: it all stays in the reserve
         reserve, distributable = reserve + distributable, 0
     lock_chain(session, group.id)
@@ -379,21 +379,6 @@ def share(session: Session, payment: Payment, *, fee_basis_points: int = 0) -> L
 # Payouts -------------------------------------------------------------------------------
 
 
-def _locked_member_account(session: Session, group_id: int, user_id: int, currency: str):
-    """The member's account, its row locked until commit (PostgreSQL): payouts asked at the
-    same moment are taken one after the other, each seeing the balance the last left."""
-    return session.scalar(
-        select(LedgerAccount)
-        .where(
-            LedgerAccount.group_id == group_id,
-            LedgerAccount.currency == currency,
-            LedgerAccount.kind == AccountKind.MEMBER,
-            LedgerAccount.user_id == user_id,
-        )
-        .with_for_update()
-    )
-
-
 def balance_of(session: Session, account_id: int) -> int:
     """What the group owes the account's holder: the negated sum of its entries."""
     return -int(
@@ -415,7 +400,7 @@ def ask_payout(
     if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_MINOR:
         raise BadAmount()
     lock_chain(session, group.id)  # first, as every posting does: no deadlock between them
-    holder = _locked_member_account(session, group.id, user.id, currency)
+    holder = member_account(session, group.id, user.id, currency, lock=True)
     if holder is None or amount > balance_of(session, holder.id):
         raise OverBalance()
     payout = Payout(

@@ -121,13 +121,10 @@ def split_rows(
     )
 
 
-def weight_totals(session: Session, weights: Select) -> tuple[int, int]:
-    """(members with a positive weight, their total weight)."""
+def total_weight(session: Session, weights: Select) -> int:
+    """The weights' sum (0: nobody to share with by this rule)."""
     w = weights.subquery()
-    members, total = session.execute(
-        select(func.count(), func.sum(w.c.weight)).where(w.c.weight > 0)
-    ).one()
-    return int(members or 0), int(total or 0)
+    return int(session.scalar(select(func.coalesce(func.sum(w.c.weight), 0)).where(w.c.weight > 0)))
 
 
 def plan(amount: int, reserve_percent: int, fee_basis_points: int) -> tuple[int, int, int]:

@@ -14,7 +14,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -76,6 +76,12 @@ def _line_words(kind, details: dict) -> str:
     if kind == TransactionKind.REVERSAL and "payout" in details:
         return _("Payout %(number)s withdrawn: back in your balance", number=details["payout"])
     return str(KIND_WORDS.get(kind, kind))
+
+
+def _require_fresh_form() -> None:
+    """A button's form (only its CSRF token) that expired or came from elsewhere: 400."""
+    if not PlainForm().validate_on_submit():
+        abort_with(400, _("This form has expired. Reload the page and try again."))
 
 
 def _chosen_currency(choices: list[str]) -> str | None:
@@ -185,8 +191,7 @@ def spend_reserve(group):
 def check(group):
     """Recompute the chain and the sums; writes nothing (a POST only because it is a button
     that does work)."""
-    if not PlainForm().validate_on_submit():
-        abort_with(400, _("This form has expired. Reload the page and try again."))
+    _require_fresh_form()
     result = verify(db.session, group.id)
     if result.intact:
         flash(
@@ -404,8 +409,7 @@ def ask_payout(group):
 @for_group(policy.can_see_own_money, child=PAYOUT)
 def cancel_payout(group, payout):
     as_admin = policy.can_manage_money(current_user, group) and payout.user_id != current_user.id
-    if not PlainForm().validate_on_submit():
-        abort_with(400, _("This form has expired. Reload the page and try again."))
+    _require_fresh_form()
     try:
         services.cancel_payout(db.session, payout, actor=current_user, as_admin=as_admin)
         db.session.commit()
@@ -533,7 +537,6 @@ def company_invoices(partner):
         iban=current_app.config["OFFLINE_IBAN"],
         money=_money,
         InvoiceStatus=InvoiceStatus,
-        format_datetime=format_datetime,
     )
 
 
