@@ -94,6 +94,15 @@ class DefaultConfig:
     OFFLINE_IBAN = "ES91 2100 0418 4502 0005 1332"
     # The platform's fee, in hundredths of a percent of each payment (250 is 2.5 %).
     PLATFORM_FEE_BASIS_POINTS = 0
+    # PAYMENT_PROVIDER = "stripe": companies pay invoices through Stripe Checkout. The keys
+    # come from the environment; STRIPE_API_BASE points the SDK elsewhere (tests).
+    STRIPE_SECRET_KEY = ""
+    STRIPE_WEBHOOK_SECRET = ""
+    STRIPE_API_BASE = ""
+    STRIPE_TIMEOUT_SECONDS = 20
+    STRIPE_NETWORK_RETRIES = 2
+    # Events signed longer ago than this, or this far ahead of our clock, are refused.
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 
 
 # Environment variables read on top of the defaults and instance/config.py.
@@ -115,6 +124,9 @@ _ENV_STRINGS = (
     "PAYMENT_PROVIDER",
     "OFFLINE_PAYEE",
     "OFFLINE_IBAN",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
 )
 _ENV_INTS = (
     "MAIL_PORT",
@@ -124,6 +136,9 @@ _ENV_INTS = (
     "TRUSTED_PROXY_COUNT",
     "HSTS_SECONDS",
     "PLATFORM_FEE_BASIS_POINTS",
+    "STRIPE_TIMEOUT_SECONDS",
+    "STRIPE_NETWORK_RETRIES",
+    "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
 )
 _ENV_BOOLS = ("MAIL_USE_TLS", "MAIL_USE_SSL")
 

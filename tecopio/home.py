@@ -19,6 +19,7 @@ from tecopio.directory import services as directory
 from tecopio.governance.decisions import recent_proposals, votes_waiting_on
 from tecopio.groups import services as groups
 from tecopio.guards import platform, public
+from tecopio.ledger.stripe_payments import events_for_review
 from tecopio.memberdata.services import record_count
 from tecopio.partners.services import companies_of, unverified_companies
 from tecopio.privacy.services import current_consents
@@ -89,6 +90,7 @@ def operator():
         company_count=len(companies),
         duplicates=directory.possible_duplicates(companies),
         unverified=unverified_companies(db.session),
+        provider_events=events_for_review(db.session),
     )
 
 

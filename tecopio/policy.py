@@ -201,6 +201,11 @@ def can_answer_for_company(user, partner) -> bool:
     return is_company_staff(user, partner)
 
 
+def can_pay_invoices(user, partner) -> bool:
+    """Paying the company's invoices by card: any of its staff."""
+    return is_company_staff(user, partner)
+
+
 def can_manage_company(user, partner) -> bool:
     """Editing the company's details and its staff: its owners."""
     return is_company_owner(user, partner)

@@ -34,6 +34,7 @@ from tecopio.governance import decisions
 from tecopio.groups.models import Membership, MembershipStatus, Role
 from tecopio.groups.services import create_group, invite, revoke_invitation
 from tecopio.ledger import services as money
+from tecopio.ledger.models import PayoutAccount
 from tecopio.memberdata.models import PreferenceCompany, Stance
 from tecopio.partners.services import invite_staff, register_company, verify_company
 from tecopio.privacy import records, services
@@ -182,6 +183,8 @@ def everything(db_session, make) -> User:
         db_session, figures, zelda, amount=10, currency="EUR", pay_to="ES00 ZELDA"
     )
     money.mark_payout_paid(db_session, payout, reference="OUT", actor=zelda)
+    # Where a payment provider sends her payouts.
+    db_session.add(PayoutAccount(user_id=zelda.id, provider="stripe", account_id="acct_zelda"))
     record(db_session, "data.exported", actor=zelda, target_user=zelda)
     db_session.commit()
     return zelda

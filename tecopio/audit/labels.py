@@ -41,9 +41,33 @@ DESCRIPTIONS = {
     # Money: invoices, payments and payouts are numbered within the group.
     "invoice.issued": _l("Invoice %(number)s was issued to %(company)s."),
     "payment.received": _l("%(actor)s recorded the payment of invoice %(number)s; it was shared."),
+    "payment.paid_online": _l(
+        "The payment of invoice %(number)s arrived through Stripe; it was shared."
+    ),
+    "payment.failed": _l("A payment of invoice %(number)s through Stripe did not go through."),
+    "payment.review": _l(
+        "A payment of invoice %(number)s arrived that cannot be shared as it is: it awaits review."
+    ),
+    "payment.refunded": _l(
+        "Part or all of invoice %(number)s was refunded: the shares were taken back."
+    ),
+    "payment.charged_back": _l(
+        "The company's bank disputed the payment of invoice %(number)s: the shares were taken back."
+    ),
+    "payment.return_undone": _l(
+        "Money taken back from invoice %(number)s came back, and was shared again as before."
+    ),
+    "payment.give_back": _l(
+        "%(actor)s gave the payment of invoice %(number)s kept for review back to the company."
+    ),
+    "payment.given_back": _l(
+        "A payment of invoice %(number)s kept for review was refunded in full to the company."
+    ),
     "payout.asked": _l("%(actor)s asked for payout %(number)s."),
     "payout.paid": _l("%(actor)s recorded payout %(number)s as paid."),
     "payout.cancelled": _l("%(actor)s cancelled payout %(number)s."),
+    "payout.sent": _l("Payout %(number)s was sent through Stripe."),
+    "payout.returned": _l("Payout %(number)s came back from Stripe: it is in the balance again."),
     "reserve.spent": _l("Money was spent from the reserve, as decision %(number)s says."),
     "bid.edited": _l("A company changed its bid on offer %(number)s."),
     "bid.withdrawn": _l("A company withdrew its bid on offer %(number)s."),
@@ -78,6 +102,9 @@ DESCRIPTIONS = {
     "staff.role_changed": _l("%(actor)s changed the role of %(target)s in the company."),
     "company.added": _l("You added a company to the directory."),
     "company.merged": _l("%(actor)s merged a duplicate company into another."),
+    "provider_event.dismissed": _l(
+        "%(actor)s dismissed an event of the payment provider about no payment of ours."
+    ),
     # Members' own data: what the activity timeline of "My data" shows.
     "preference.created": _l("You added a preference."),
     "preference.updated": _l("You changed a preference."),
@@ -144,6 +171,22 @@ COMPANY_DESCRIPTIONS = {
     "company.answered_feedback": _l("%(actor)s answered the feedback of %(group)s."),
     "invoice.issued": _l("%(group)s invoiced the company: invoice %(number)s."),
     "payment.received": _l("%(group)s received the payment of invoice %(number)s."),
+    "payment.paid_online": _l("%(group)s received the payment of invoice %(number)s."),
+    "payment.failed": _l("A payment of invoice %(number)s of %(group)s did not go through."),
+    "payment.review": _l(
+        "A payment of invoice %(number)s of %(group)s was not needed: it will be given back."
+    ),
+    "payment.refunded": _l("Invoice %(number)s of %(group)s was refunded, in part or in all."),
+    "payment.give_back": _l(
+        "%(group)s gave back a payment of invoice %(number)s that was not needed."
+    ),
+    "payment.given_back": _l(
+        "%(group)s gave back a payment of invoice %(number)s that was not needed."
+    ),
+    "payment.charged_back": _l("The payment of invoice %(number)s of %(group)s was disputed."),
+    "payment.return_undone": _l(
+        "Money taken back from invoice %(number)s of %(group)s came back to the group."
+    ),
 }
 # Of events about an offer the company was invited to but that name another company (or
 # none), only these reach its timeline: every invited company is told them.

@@ -1,10 +1,13 @@
-"""``flask ledger verify [--group SLUG]``: recompute every group's hash chain and sums."""
+"""``flask ledger verify [--group SLUG]``: recompute every group's hash chain and sums.
+``flask ledger catch-up``: finish what Stripe's events left pending (as the job does)."""
 
 import click
+from flask import current_app
 from sqlalchemy import select
 
 from tecopio.db import db
 from tecopio.groups.models import Group
+from tecopio.ledger import stripe_payments
 from tecopio.ledger.models import LedgerTransaction
 from tecopio.ledger.posting import verify
 
@@ -48,4 +51,23 @@ def init_app(app) -> None:
     def verify_command(slug: str | None):
         """Recompute each ledger's hash chain and sums from the rows; exit 1 where one breaks."""
         if not verify_groups(slug):
+            raise SystemExit(1)
+
+    @ledger_cli.command("catch-up")
+    def catch_up_command():
+        """Act on Stripe events a delivery left unfinished, and ask Stripe about payments
+        still pending; what the scheduled job does every ten minutes."""
+        config = current_app.config
+        if config["PAYMENT_PROVIDER"] != stripe_payments.PROVIDER:
+            raise click.ClickException("PAYMENT_PROVIDER is not stripe: nothing to catch up.")
+        done = stripe_payments.catch_up(
+            db.session,
+            stripe_payments.client(config),
+            fee_basis_points=config["PLATFORM_FEE_BASIS_POINTS"],
+        )
+        click.echo(
+            f"{done['events']} events and {done['payments']} payments caught up, "
+            f"{done['failed']} left for later (the payment service did not answer)."
+        )
+        if done["failed"]:
             raise SystemExit(1)

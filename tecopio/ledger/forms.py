@@ -54,6 +54,15 @@ class PayoutForm(AmountForm):
     )
 
 
+class ProviderPayoutForm(AmountForm):
+    """A payout sent by the payment service, to the member's payout account there."""
+
+    amount = StringField(
+        _l("Amount to pay out"),
+        validators=[InputRequired(_l("Enter the amount to pay out.")), Length(max=30)],
+    )
+
+
 class PayoutPaidForm(FlaskForm):
     reference = StringField(
         _l("Bank reference of the transfer"),

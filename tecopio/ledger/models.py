@@ -81,6 +81,8 @@ class TransactionKind(StrEnum):
     PAYOUT_PAID = "payout_paid"  # the payout left the group's account
     RESERVE_SPENT = "reserve_spent"  # the group decided to spend from its reserve
     REVERSAL = "reversal"  # undoes another transaction, which it names
+    REFUND = "refund"  # money given back to the company: its shares taken back
+    CHARGEBACK = "chargeback"  # money the company's bank took back (a dispute)
 
 
 class LedgerTransaction(db.Model):
@@ -216,7 +218,11 @@ class Invoice(db.Model):
 class PaymentStatus(StrEnum):
     PENDING = "pending"  # started with a provider, not yet confirmed
     RECEIVED = "received"  # the money arrived, and was shared
-    FAILED = "failed"
+    FAILED = "failed"  # the provider says it did not, or will not, arrive
+    # Money arrived that we cannot share as it is (the invoice was paid already, or the
+    # amount differs): kept, not shared, for an admin to give back.
+    REVIEW = "review"
+    GIVEN_BACK = "given_back"  # a payment kept for review, refunded in full; never shared
 
 
 class Payment(db.Model):
@@ -238,25 +244,65 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_at: Mapped[datetime | None]
     transaction_number: Mapped[int | None]  # the ledger transaction that shared it
+    # Stripe: the Checkout Session, the page where the company pays, and its PaymentIntent.
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    synced_at: Mapped[datetime | None]  # when we last asked the provider
 
     invoice: Mapped[Invoice] = relationship()
     recorded_by: Mapped[User | None] = relationship()
 
 
+class ProviderEventStatus(StrEnum):
+    RECEIVED = "received"  # verified and kept; not yet acted on
+    PROCESSED = "processed"  # acted on (which may have changed nothing)
+    IGNORED = "ignored"  # a kind of event we do not act on
+    REVIEW = "review"  # about no payment of ours: kept for the operator to look at
+    DISMISSED = "dismissed"  # looked at by the operator, who dealt with it on Stripe
+
+
+class ProviderEvent(db.Model):
+    """An event a payment provider sent to the webhook, verified, kept once by its id.
+
+    The unique id is what makes a second delivery of the same event change nothing.
+    """
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(100))
+    status: Mapped[ProviderEventStatus] = mapped_column(
+        str_enum(ProviderEventStatus, "provider_event_status")
+    )
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
 class PayoutStatus(StrEnum):
-    ASKED = "asked"  # the member asked; the amount is set aside
+    ASKED = "asked"  # the member asked; the amount is set aside (in transit)
     PAID = "paid"  # the money left the group's account
     CANCELLED = "cancelled"  # withdrawn or refused: the amount is back in the balance
+    RETURNED = "returned"  # the provider could not pay it, or took it back: back in the balance
 
 
 class PayoutEvent(StrEnum):
     PAY = "pay"
     CANCEL = "cancel"
+    RETURN = "return"
 
 
 PAYOUT_TRANSITIONS: dict[tuple[PayoutStatus, PayoutEvent], PayoutStatus] = {
     (PayoutStatus.ASKED, PayoutEvent.PAY): PayoutStatus.PAID,
     (PayoutStatus.ASKED, PayoutEvent.CANCEL): PayoutStatus.CANCELLED,
+    (PayoutStatus.ASKED, PayoutEvent.RETURN): PayoutStatus.RETURNED,
+    (PayoutStatus.PAID, PayoutEvent.RETURN): PayoutStatus.RETURNED,  # a transfer reversed
 }
 
 
@@ -297,6 +343,27 @@ class Payout(db.Model):
     asked_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Stripe: the Connect transfer, and how many times Stripe refused one (each new try
+    # after a refusal gets a key of its own; a time-out retries with the same key).
+    transfer_id: Mapped[str | None] = mapped_column(String(255), index=True, unique=True)
+    transfer_refusals: Mapped[int] = mapped_column(default=0, server_default="0")
 
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     group: Mapped[Group] = relationship()
+
+    @property
+    def transfer_key(self) -> str:
+        return f"payout:{self.id}:transfer:{self.transfer_refusals + 1}"
+
+
+class PayoutAccount(db.Model):
+    """A member's connected account with a payment provider, where payouts are sent."""
+
+    __tablename__ = "payout_accounts"
+    __table_args__ = (UniqueConstraint("user_id", "provider"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

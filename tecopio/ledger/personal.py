@@ -5,11 +5,11 @@ accounts and payouts, never an entry.
 """
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tecopio.accounts.models import User
-from tecopio.ledger.models import LedgerAccount, Payment, Payout
+from tecopio.ledger.models import LedgerAccount, Payment, Payout, PayoutAccount
 from tecopio.ledger.services import balance_of
 from tecopio.privacy.registry import iso, register_personal_data
 
@@ -95,6 +95,25 @@ def erase_payments(session: Session, user: User) -> None:
     )
 
 
+def export_payout_accounts(session: Session, user: User) -> list[dict]:
+    found = session.scalars(
+        select(PayoutAccount).where(PayoutAccount.user_id == user.id).order_by(PayoutAccount.id)
+    )
+    return [
+        {
+            "id": kept.id,
+            "provider": kept.provider,
+            "account_id": kept.account_id,
+            "created_at": iso(kept.created_at),
+        }
+        for kept in found
+    ]
+
+
+def erase_payout_accounts(session: Session, user: User) -> None:
+    session.execute(delete(PayoutAccount).where(PayoutAccount.user_id == user.id))
+
+
 def register() -> None:
     register_personal_data(
         "ledger_accounts",
@@ -122,4 +141,15 @@ def register() -> None:
         export=export_payments,
         erase=erase_payments,
         kept=_l("The payments, without saying that you recorded them."),
+    )
+    register_personal_data(
+        "payout_accounts",
+        table="payout_accounts",
+        title=_l("Where a payment provider sends your payouts"),
+        export=export_payout_accounts,
+        erase=erase_payout_accounts,
+        deleted=_l(
+            "The link to your account with the payment provider (the provider keeps its own "
+            "records of the payouts it sent you)."
+        ),
     )

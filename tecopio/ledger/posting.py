@@ -193,6 +193,18 @@ def already_posted(session: Session, idempotency_key: str | None) -> LedgerTrans
     )
 
 
+def is_reversed(session: Session, original: LedgerTransaction) -> bool:
+    return (
+        session.scalar(
+            select(LedgerTransaction.id).where(
+                LedgerTransaction.group_id == original.group_id,
+                LedgerTransaction.reverses_number == original.number,
+            )
+        )
+        is not None
+    )
+
+
 @dataclass
 class Posting:
     """A transaction being written: legs given here, and members' legs a statement inserts."""

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, case, func, insert, literal, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from tecopio.accounts.models import User
 from tecopio.audit.services import record
@@ -206,6 +206,19 @@ def group_invoices(session: Session, group: Group) -> list[Invoice]:
     )
 
 
+def payments_for_review(session: Session, group: Group) -> list[Payment]:
+    """Money that arrived and was not shared (the invoice was paid already, the amount
+    differs): for the group's admins to give back."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .options(joinedload(Payment.invoice).joinedload(Invoice.partner))
+            .where(Payment.group_id == group.id, Payment.status == PaymentStatus.REVIEW)
+            .order_by(Payment.id)
+        )
+    )
+
+
 def company_invoices(session: Session, partner_id: int) -> list[Invoice]:
     return list(
         session.scalars(
@@ -225,6 +238,17 @@ def _clean_reference(reference: str) -> str:
         return clean_line(reference, max_length=200)
     except InvalidText as error:
         raise BadReference(error.message) from None
+
+
+def check_billed(session: Session, invoice: Invoice) -> None:
+    """The invoice's row says what the hash-chained ledger billed, or it was changed."""
+    billed = already_posted(session, f"invoice:{invoice.id}")
+    if billed is None or billed.details.get("billed") != [
+        invoice.amount,
+        invoice.currency,
+        invoice.partner_id,
+    ]:
+        raise TamperedRecord()
 
 
 def record_offline_payment(
@@ -247,13 +271,7 @@ def record_offline_payment(
     session.refresh(invoice)
     if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceNotOpen()
-    billed = already_posted(session, f"invoice:{invoice.id}")
-    if billed is None or billed.details.get("billed") != [
-        invoice.amount,
-        invoice.currency,
-        invoice.partner_id,
-    ]:
-        raise TamperedRecord()
+    check_billed(session, invoice)
     payment = Payment(
         group_id=invoice.group_id,
         invoice_id=invoice.id,
@@ -272,7 +290,12 @@ def record_offline_payment(
 
 
 def receive_payment(
-    session: Session, payment: Payment, *, actor: User | None = None, fee_basis_points: int = 0
+    session: Session,
+    payment: Payment,
+    *,
+    actor: User | None = None,
+    fee_basis_points: int = 0,
+    action: str = "payment.received",
 ):
     """The money arrived: mark the invoice paid and share the amount (exactly once)."""
     if payment.status == PaymentStatus.RECEIVED:
@@ -287,7 +310,7 @@ def receive_payment(
     session.flush()
     record(
         session,
-        "payment.received",
+        action,
         actor=actor,
         group=invoice.group,
         partner=invoice.partner,
@@ -376,6 +399,148 @@ def share(session: Session, payment: Payment, *, fee_basis_points: int = 0) -> L
     )
 
 
+# Money given back: refunds and chargebacks ------------------------------------------------
+
+RETURNED_KINDS = (TransactionKind.REFUND, TransactionKind.CHARGEBACK)
+# The accounts a payment credited, from which money given back is taken, in proportion.
+SHARING_ACCOUNTS = (AccountKind.MEMBER, AccountKind.RESERVE, AccountKind.PLATFORM_FEE)
+
+
+def _returns_of(invoice_id: int, group_id: int):
+    """The numbers of the transactions that gave back money of the invoice's payment:
+    refunds and chargebacks, and their reversals (a refund that failed, a dispute won)."""
+    returns = select(LedgerTransaction.number).where(
+        LedgerTransaction.group_id == group_id,
+        LedgerTransaction.invoice_id == invoice_id,
+        LedgerTransaction.kind.in_(RETURNED_KINDS),
+    )
+    return select(LedgerTransaction.number).where(
+        LedgerTransaction.group_id == group_id,
+        or_(
+            LedgerTransaction.number.in_(returns),
+            and_(
+                LedgerTransaction.kind == TransactionKind.REVERSAL,
+                LedgerTransaction.reverses_number.in_(returns),
+            ),
+        ),
+    )
+
+
+def returned_so_far(session: Session, payment: Payment) -> int:
+    """What refunds and chargebacks took out of the group's account for this payment."""
+    clearing = account(session, payment.group_id, payment.currency, AccountKind.CLEARING)
+    return -int(
+        session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                LedgerEntry.group_id == payment.group_id,
+                LedgerEntry.account_id == clearing.id,
+                LedgerEntry.transaction_number.in_(
+                    _returns_of(payment.invoice_id, payment.group_id)
+                ),
+            )
+        )
+    )
+
+
+def take_back(
+    session: Session,
+    payment: Payment,
+    *,
+    amount: int,
+    kind: TransactionKind,
+    key: str,
+    details: dict | None = None,
+) -> LedgerTransaction | None:
+    """Money of a shared payment given back (a refund, a chargeback), once per ``key``.
+
+    It is taken from what the payment credited (each member's share, the reserve, the
+    platform's fee) in proportion: after every return, each account has given back the
+    largest-remainder split of everything returned so far, so that a payment returned in
+    full, in any number of parts and in any order, takes back exactly what it shared. A
+    member whose share was paid out already goes below zero: "owed back", on their page.
+    """
+    if kind not in RETURNED_KINDS:
+        raise ValueError(kind)
+    if (found := already_posted(session, key)) is not None:
+        return found
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise BadAmount()
+    shared = already_posted(session, f"payment:{payment.id}")
+    if shared is None:
+        raise InvoiceNotOpen()
+    group_id, currency = payment.group_id, payment.currency
+    lock_chain(session, group_id)
+    so_far = returned_so_far(session, payment)
+    target = min(payment.amount, so_far + amount)
+    if target == so_far:
+        return None  # all of it was given back already
+    credited = (
+        select(LedgerEntry.account_id.label("user_id"), (-LedgerEntry.amount).label("weight"))
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerEntry.group_id == group_id,
+            LedgerEntry.transaction_number == shared.number,
+            LedgerEntry.amount < 0,
+            LedgerAccount.kind.in_(SHARING_ACCOUNTS),
+        )
+    )
+    owed = sharing.split_rows(credited, target, total=payment.amount).subquery("owed")
+    taken = (
+        select(
+            LedgerEntry.account_id.label("account_id"),
+            func.sum(LedgerEntry.amount).label("taken"),
+        )
+        .where(
+            LedgerEntry.group_id == group_id,
+            LedgerEntry.transaction_number.in_(_returns_of(payment.invoice_id, group_id)),
+        )
+        .group_by(LedgerEntry.account_id)
+        .subquery("taken")
+    )
+    piece = owed.c.share - func.coalesce(taken.c.taken, 0)
+
+    def shares_taken(number: int) -> None:
+        session.execute(
+            insert(LedgerEntry).from_select(
+                ["group_id", "transaction_number", "account_id", "amount"],
+                select(literal(group_id), literal(number), owed.c.user_id, piece)
+                .select_from(owed)
+                .outerjoin(taken, taken.c.account_id == owed.c.user_id)
+                .where(piece != 0),
+            )
+        )
+
+    invoice = payment.invoice
+    return post(
+        session,
+        Posting(
+            group_id=group_id,
+            currency=currency,
+            kind=kind,
+            legs=[Leg(account(session, group_id, currency, AccountKind.CLEARING), so_far - target)],
+            memo=invoice.partner.name,
+            details={
+                **(details or {}),
+                "invoice": invoice.number,
+                "amount": target - so_far,
+                "returned_in_all": target,
+            },
+            idempotency_key=key,
+            invoice_id=invoice.id,
+        ),
+        more_entries=shares_taken,
+    )
+
+
+def undo_return(session: Session, key: str, details: dict | None = None):
+    """A refund that failed, or a dispute the group won: what was taken back is returned."""
+    original = already_posted(session, key)
+    if original is None:
+        return None
+    details = {**(details or {}), "invoice": original.details["invoice"]}
+    return reverse(session, original, details=details)
+
+
 # Payouts -------------------------------------------------------------------------------
 
 
@@ -391,7 +556,14 @@ def balance_of(session: Session, account_id: int) -> int:
 
 
 def ask_payout(
-    session: Session, group: Group, user: User, *, amount: int, currency: str, pay_to: str
+    session: Session,
+    group: Group,
+    user: User,
+    *,
+    amount: int,
+    currency: str,
+    pay_to: str,
+    provider: str = "offline",
 ) -> Payout:
     """Set aside some or all of the member's balance for a payout; never below zero."""
     pay_to = _clean_reference(pay_to)
@@ -410,7 +582,7 @@ def ask_payout(
         user_id=user.id,
         amount=amount,
         currency=currency,
-        provider="offline",
+        provider=provider,
         pay_to=pay_to,
     )
     session.add(payout)
@@ -464,10 +636,28 @@ def set_aside(session: Session, payout: Payout) -> int:
     return int(amount)
 
 
+class SentByProvider(MoneyError):
+    message = _l(
+        "This payout is sent by the payment service: it can no longer be withdrawn, refused "
+        "or recorded by hand."
+    )
+
+
 def mark_payout_paid(session: Session, payout: Payout, *, reference: str, actor: User) -> Payout:
     """An admin records that the money left the group's account (offline)."""
     reference = _clean_reference(reference)
+    if payout.provider != "offline":
+        raise SentByProvider()
     payout = _open_payout(session, payout)
+    _post_paid(session, payout, reference)
+    payout.closed_by_id = actor.id
+    session.flush()
+    record(session, "payout.paid", actor=actor, group=payout.group, number=payout.number)
+    return payout
+
+
+def _post_paid(session: Session, payout: Payout, reference: str) -> None:
+    """The second phase of a payout: what was set aside leaves the group's account."""
     group_id, currency = payout.group_id, payout.currency
     amount = set_aside(session, payout)
     post(
@@ -486,9 +676,33 @@ def mark_payout_paid(session: Session, payout: Payout, *, reference: str, actor:
         ),
     )
     payout.status = next_payout_status(payout.status, PayoutEvent.PAY)
-    payout.reference, payout.closed_at, payout.closed_by_id = reference, utcnow(), actor.id
+    payout.reference, payout.closed_at = reference, utcnow()
+
+
+def payout_sent(session: Session, payout: Payout, *, transfer_id: str) -> Payout:
+    """The payment service sent the payout (a Connect transfer): it is paid, once."""
+    payout = _open_payout(session, payout)
+    payout.transfer_id = transfer_id
+    _post_paid(session, payout, transfer_id)
     session.flush()
-    record(session, "payout.paid", actor=actor, group=payout.group, number=payout.number)
+    record(session, "payout.sent", group=payout.group, number=payout.number)
+    return payout
+
+
+def return_payout(session: Session, payout: Payout, *, reason: str) -> Payout:
+    """The payment service could not pay it, or took it back: the amount is back in the
+    member's balance, by reversals of what was posted (the payment first, if any)."""
+    lock_chain(session, payout.group_id)
+    session.refresh(payout)
+    status = next_payout_status(payout.status, PayoutEvent.RETURN)  # refuses a second return
+    details = {"payout": payout.number, "returned": True}
+    if payout.status == PayoutStatus.PAID:
+        reverse(session, already_posted(session, f"payout:{payout.id}:paid"), details=details)
+    reverse(session, already_posted(session, f"payout:{payout.id}:asked"), details=details)
+    payout.status = status
+    payout.reference, payout.closed_at = _clean_reference(reason or "-"), utcnow()
+    session.flush()
+    record(session, "payout.returned", group=payout.group, number=payout.number)
     return payout
 
 
@@ -497,6 +711,8 @@ def cancel_payout(session: Session, payout: Payout, *, actor: User, as_admin: bo
     balance, by a reversal of the setting aside."""
     if not as_admin and payout.user_id != actor.id:
         raise NotYourPayout()
+    if payout.provider != "offline":
+        raise SentByProvider()
     payout = _open_payout(session, payout)
     asked = already_posted(session, f"payout:{payout.id}:asked")
     reverse(session, asked, details={"payout": payout.number})
@@ -526,6 +742,7 @@ def payouts_of(session: Session, group: Group, user: User | None = None) -> list
 class Totals:
     currency: str
     money_in: int  # received from companies
+    given_back: int  # refunded to companies, or taken back by their banks (chargebacks)
     platform_fee: int
     reserve: int  # the reserve's balance
     spent_from_reserve: int
@@ -548,6 +765,10 @@ def totals(session: Session, group_id: int) -> list[Totals]:
     )
     for_payout = LedgerTransaction.payout_id.is_not(None)
     spending = LedgerTransaction.kind == TransactionKind.RESERVE_SPENT
+    # A reversal counts as the kind of transaction it reverses (a refund that failed).
+    reversed_transaction = aliased(LedgerTransaction)
+    effective_kind = func.coalesce(reversed_transaction.kind, LedgerTransaction.kind)
+    given_back = effective_kind.in_([kind.value for kind in RETURNED_KINDS])
 
     def total(condition):
         return func.coalesce(func.sum(case((condition, LedgerEntry.amount), else_=0)), 0)
@@ -555,7 +776,8 @@ def totals(session: Session, group_id: int) -> list[Totals]:
     statement = (
         select(
             LedgerAccount.currency,
-            total(and_(kind == AccountKind.CLEARING, for_invoice)),
+            total(and_(kind == AccountKind.CLEARING, for_invoice, ~given_back)),
+            -total(and_(kind == AccountKind.CLEARING, given_back)),
             -total(kind == AccountKind.PLATFORM_FEE),
             -total(kind == AccountKind.RESERVE),
             -total(and_(kind == AccountKind.CLEARING, spending)),
@@ -574,6 +796,13 @@ def totals(session: Session, group_id: int) -> list[Totals]:
                 LedgerTransaction.number == LedgerEntry.transaction_number,
             ),
         )
+        .outerjoin(
+            reversed_transaction,
+            and_(
+                reversed_transaction.group_id == LedgerTransaction.group_id,
+                reversed_transaction.number == LedgerTransaction.reverses_number,
+            ),
+        )
         .where(LedgerEntry.group_id == group_id)
         .group_by(LedgerAccount.currency)
         .order_by(LedgerAccount.currency)
@@ -583,16 +812,17 @@ def totals(session: Session, group_id: int) -> list[Totals]:
         Totals(
             currency=row[0],
             money_in=int(row[1]),
-            platform_fee=int(row[2]),
-            reserve=int(row[3]),
-            spent_from_reserve=int(row[4]),
-            distributed=int(row[5]),
-            paid_out=int(row[6]),
-            in_transit=int(row[7]),
-            balances=int(row[8]),
+            given_back=int(row[2]),
+            platform_fee=int(row[3]),
+            reserve=int(row[4]),
+            spent_from_reserve=int(row[5]),
+            distributed=int(row[6]),
+            paid_out=int(row[7]),
+            in_transit=int(row[8]),
+            balances=int(row[9]),
             owed_back=owed.get(row[0], 0),
-            outstanding=int(row[9]),
-            held=int(row[10]),
+            outstanding=int(row[10]),
+            held=int(row[11]),
         )
         for row in session.execute(statement)
     ]

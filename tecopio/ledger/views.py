@@ -7,8 +7,10 @@ import io
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -18,20 +20,36 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tecopio import events, policy
+from tecopio import events, jobs, policy
 from tecopio.db import db
 from tecopio.errors import abort_with
 from tecopio.governance.charters import GovernanceError, current_charter
-from tecopio.guards import Child, for_company, for_group
-from tecopio.ledger import cli, personal, reserve, services
-from tecopio.ledger.forms import PaymentForm, PayoutForm, PayoutPaidForm, PlainForm, ReserveForm
-from tecopio.ledger.models import Invoice, InvoiceStatus, Payout, PayoutStatus, TransactionKind
+from tecopio.groups.models import Group
+from tecopio.guards import Child, for_company, for_group, platform, public
+from tecopio.ledger import cli, personal, reserve, services, stripe_payments
+from tecopio.ledger.forms import (
+    PaymentForm,
+    PayoutForm,
+    PayoutPaidForm,
+    PlainForm,
+    ProviderPayoutForm,
+    ReserveForm,
+)
+from tecopio.ledger.models import (
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Payout,
+    PayoutStatus,
+    TransactionKind,
+)
 from tecopio.ledger.posting import LedgerError, verify
 from tecopio.money import format_money, plain_amount
 from tecopio.text import spreadsheet_safe
-from tecopio.views import ask_first, confirmed, page_number
+from tecopio.views import ask_first, confirmed, page_number, public_url
 
 bp = Blueprint("ledger", __name__)
 
@@ -46,6 +64,8 @@ KIND_WORDS = {
     TransactionKind.PAYOUT_PAID: _l("Payout paid"),
     TransactionKind.RESERVE_SPENT: _l("Spent from the reserve"),
     TransactionKind.REVERSAL: _l("Reversal"),
+    TransactionKind.REFUND: _l("Refunded to the company"),
+    TransactionKind.CHARGEBACK: _l("Taken back by the company's bank (a dispute)"),
 }
 METHOD_WORDS = {
     "equal": _l("in equal parts among the active members"),
@@ -73,8 +93,30 @@ def _line_words(kind, details: dict) -> str:
         return _("Your share of the payment of invoice %(number)s", number=details.get("invoice"))
     if kind == TransactionKind.PAYOUT_ASKED:
         return _("Payout %(number)s asked for", number=details.get("payout"))
+    if kind == TransactionKind.REVERSAL and details.get("returned"):
+        return _("Payout %(number)s came back: in your balance again", number=details["payout"])
     if kind == TransactionKind.REVERSAL and "payout" in details:
         return _("Payout %(number)s withdrawn: back in your balance", number=details["payout"])
+    if kind == TransactionKind.REFUND:
+        return _(
+            "Invoice %(number)s refunded to the company: your share of it taken back",
+            number=details.get("invoice"),
+        )
+    if kind == TransactionKind.CHARGEBACK:
+        return _(
+            "Invoice %(number)s disputed by the company's bank: your share of it taken back",
+            number=details.get("invoice"),
+        )
+    if kind == TransactionKind.REVERSAL and "refund" in details:
+        return _(
+            "The refund of invoice %(number)s did not go through: your share is back",
+            number=details.get("invoice"),
+        )
+    if kind == TransactionKind.REVERSAL and "dispute" in details:
+        return _(
+            "The group won the dispute over invoice %(number)s: your share is back",
+            number=details.get("invoice"),
+        )
     return str(KIND_WORDS.get(kind, kind))
 
 
@@ -118,6 +160,7 @@ def _index_page(group, reserve_form=None, status: int = 200):
         per_page=PER_PAGE,
         invoices=services.group_invoices(db.session, group),
         payouts=services.payouts_of(db.session, group) if manage else [],
+        for_review=services.payments_for_review(db.session, group) if manage else [],
         kind_words=KIND_WORDS,
         method_words=METHOD_WORDS,
         payment_form=PaymentForm(),
@@ -233,6 +276,7 @@ def totals_rows(group) -> list[list]:
         [
             "currency",
             "money_in",
+            "given_back",
             "platform_fee",
             "reserve",
             "spent_from_reserve",
@@ -250,6 +294,7 @@ def totals_rows(group) -> list[list]:
             [
                 t.currency,
                 t.money_in,
+                t.given_back,
                 t.platform_fee,
                 t.reserve,
                 t.spent_from_reserve,
@@ -299,7 +344,7 @@ def ledger_csv(group):
 @bp.get("/groups/<slug>/money/mine")
 @for_group(policy.can_see_own_money)
 def mine(group):
-    return _mine_page(group, PayoutForm())
+    return _mine_page(group, ProviderPayoutForm() if _stripe_on() else PayoutForm())
 
 
 def _mine_page(group, form, status: int = 200):
@@ -314,6 +359,10 @@ def _mine_page(group, form, status: int = 200):
         available=available,
         payouts=services.payouts_of(db.session, group, current_user),
         form=form,
+        by_stripe=_stripe_on(),
+        payout_account=(
+            stripe_payments.payout_account(db.session, current_user) if _stripe_on() else None
+        ),
         money=_money,
         line_words=_line_words,
         PayoutStatus=PayoutStatus,
@@ -371,38 +420,119 @@ def my_share(group, number: int):
 @bp.post("/groups/<slug>/money/payouts")
 @for_group(policy.can_see_own_money)
 def ask_payout(group):
-    form = PayoutForm()
+    by_stripe = _stripe_on()
+    form = ProviderPayoutForm() if by_stripe else PayoutForm()
     currency = _chosen_currency(_own_currencies(group))
     if currency is None:
         abort_with(400, _("Choose a currency you have a balance in."))
     amount = form.minor_units(currency) if form.validate_on_submit() else None
     if amount is not None:
         try:
+            pay_to, provider = (
+                (_ready_account(), stripe_payments.PROVIDER)
+                if by_stripe
+                else (form.pay_to.data, "offline")
+            )
             payout = services.ask_payout(
                 db.session,
                 group,
                 current_user,
                 amount=amount,
                 currency=currency,
-                pay_to=form.pay_to.data,
+                pay_to=pay_to,
+                provider=provider,
             )
+            if by_stripe:
+                jobs.enqueue_after_commit(db.session, "ledger.stripe_transfer", payout.id)
             db.session.commit()
         except services.MoneyError as error:
             db.session.rollback()
             form.amount.errors = [*form.amount.errors, str(error.message)]
         else:
-            flash(
-                _(
+            if by_stripe:
+                said = _(
+                    "Payout %(number)d asked for: %(amount)s is set aside and Stripe sends it "
+                    "to your payout account within minutes.",
+                    number=payout.number,
+                    amount=_money(payout.amount, payout.currency),
+                )
+            else:
+                said = _(
                     "Payout %(number)d asked for: %(amount)s is set aside. The group's admins "
                     "will pay it and record it here.",
                     number=payout.number,
                     amount=_money(payout.amount, payout.currency),
-                ),
-                "success",
-            )
+                )
+            flash(said, "success")
             return redirect(url_for("ledger.mine", slug=group.slug))
     db.session.rollback()
     return _mine_page(group, form, 400)
+
+
+class NoPayoutAccount(services.MoneyError):
+    message = _l("Set up your payout account with Stripe first: it is where your payouts are sent.")
+
+
+def _ready_account() -> str:
+    """The member's connected account, if Stripe can send it transfers now."""
+    kept = stripe_payments.payout_account(db.session, current_user)
+    if not stripe_payments.ready(stripe_payments.client(current_app.config), kept):
+        raise NoPayoutAccount()
+    return kept.account_id
+
+
+@bp.post("/groups/<slug>/money/payout-account")
+@for_group(policy.can_see_own_money)
+def connect_payout_account(group):
+    """Send the member to Stripe's page to set up where their payouts go."""
+    _require_fresh_form()
+    if not _stripe_on():
+        abort(404)
+    stripe_client = stripe_payments.client(current_app.config)
+    try:
+        kept = stripe_payments.connect(db.session, stripe_client, current_user)
+        db.session.commit()
+        url = stripe_payments.onboarding_url(
+            stripe_client,
+            kept,
+            back_url=public_url("ledger.payout_account_back", slug=group.slug),
+        )
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    except IntegrityError:  # the same member, in two tabs at once: the other one made it
+        db.session.rollback()
+        abort_with(409, _("Your payout account is being set up: try again in a moment."))
+    return redirect(url, 303)
+
+
+@bp.get("/groups/<slug>/money/payout-account")
+@for_group(policy.can_see_own_money)
+def payout_account_back(group):
+    """Where Stripe sends the member back: says whether payouts can be sent now."""
+    if not _stripe_on():
+        abort(404)
+    kept = stripe_payments.payout_account(db.session, current_user)
+    try:
+        is_ready = stripe_payments.ready(stripe_payments.client(current_app.config), kept)
+    except services.MoneyError as error:
+        abort_with(error.status, error.message)
+    if is_ready:
+        flash(_("Your payout account is ready: payouts you ask for are sent there."), "success")
+    else:
+        flash(
+            _(
+                "Stripe still needs some details before it can send you payouts. Set up your "
+                "payout account again to finish."
+            ),
+            "info",
+        )
+    return redirect(url_for("ledger.mine", slug=group.slug))
+
+
+def transfer_job(session, payout_id: int) -> None:
+    """Send a Stripe payout; a time-out raises, and the queue tries again later."""
+    stripe_payments.send_transfer(session, stripe_payments.client(current_app.config), payout_id)
 
 
 @bp.post("/groups/<slug>/money/payouts/<int:number>/cancel")
@@ -526,6 +656,80 @@ def record_payment(group, invoice):
     return redirect(url_for("ledger.index", slug=group.slug))
 
 
+@bp.post("/groups/<slug>/money/invoices/<int:number>/give-back")
+@for_group(policy.can_manage_money, child=INVOICE)
+def give_back(group, invoice):
+    """Refund to the company the payments of the invoice kept for review."""
+    _require_fresh_form()
+    if not _stripe_on():
+        abort(404)
+    waiting = [
+        payment
+        for payment in services.payments_for_review(db.session, group)
+        if payment.invoice_id == invoice.id
+    ]
+    if not waiting:
+        abort_with(409, stripe_payments.NotForReview.message)
+    total = sum(payment.amount for payment in waiting)
+    if not confirmed():
+        return ask_first(
+            title=_(
+                "Give %(amount)s back to %(company)s?",
+                amount=_money(total, invoice.currency),
+                company=invoice.partner.name,
+            ),
+            details=[
+                (_("Invoice"), invoice.reference),
+                (_("Company"), invoice.partner.name),
+                (_("Amount to give back"), _money(total, invoice.currency)),
+            ],
+            consequences=[
+                _(
+                    "Stripe refunds all of it to the card or account it came from, within "
+                    "days. The members' balances do not change: this money was never shared."
+                ),
+                _("A refund cannot be undone."),
+            ],
+            confirm_label=_("Yes, give it back"),
+            cancel_url=url_for("ledger.index", slug=group.slug, _anchor="review"),
+            danger=True,
+        )
+    stripe_client = stripe_payments.client(current_app.config)
+    try:
+        for payment in waiting:
+            stripe_payments.give_back(
+                db.session, stripe_client, payment, actor=current_user, fee_basis_points=_fee()
+            )
+            db.session.commit()
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    flash(
+        _(
+            "%(amount)s is being given back to %(company)s: Stripe refunds it within days.",
+            amount=_money(total, invoice.currency),
+            company=invoice.partner.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("ledger.index", slug=group.slug))
+
+
+@bp.post("/admin/payment-events/<event_id>/dismiss")
+@platform(policy.can_operate_platform)
+def dismiss_provider_event(event_id):
+    """The operator dealt, on Stripe, with an event about no payment of ours."""
+    _require_fresh_form()
+    try:
+        stripe_payments.dismiss_event(db.session, event_id, actor=current_user)
+        db.session.commit()
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    flash(_("Event %(event)s dismissed.", event=event_id), "success")
+    return redirect(url_for("home.operator", _anchor="payment-events"))
+
+
 @bp.get("/partners/<company>/invoices")
 @for_company(policy.can_use_partner_portal)
 def company_invoices(partner):
@@ -535,8 +739,192 @@ def company_invoices(partner):
         invoices=services.company_invoices(db.session, partner.id),
         payee=current_app.config["OFFLINE_PAYEE"],
         iban=current_app.config["OFFLINE_IBAN"],
+        by_card=_stripe_on(),
+        cancelled=request.args.get("payment") == "cancelled",
         money=_money,
         InvoiceStatus=InvoiceStatus,
+    )
+
+
+def _stripe_on() -> bool:
+    return current_app.config["PAYMENT_PROVIDER"] == stripe_payments.PROVIDER
+
+
+def _fee() -> int:
+    return current_app.config["PLATFORM_FEE_BASIS_POINTS"]
+
+
+def _company_invoice(partner, slug: str, number: int) -> Invoice:
+    """The company's own invoice, by the group's slug and its number there; else 404."""
+    invoice = db.session.scalar(
+        select(Invoice)
+        .join(Group, Group.id == Invoice.group_id)
+        .where(Group.slug == slug, Invoice.number == number, Invoice.partner_id == partner.id)
+    )
+    if invoice is None or not _stripe_on():
+        abort(404)
+    return invoice
+
+
+def _invoices_page(partner, **values):
+    return url_for("ledger.company_invoices", company=partner.slug, **values)
+
+
+@bp.post("/partners/<company>/invoices/<slug>/<int:number>/pay")
+@for_company(policy.can_pay_invoices)
+def pay_invoice(partner, slug, number):
+    """Send the company to Stripe's page for the invoice (the same page each time)."""
+    form = PlainForm()
+    if not form.validate_on_submit():
+        abort_with(400, " ".join(str(e) for e in form.csrf_token.errors))
+    invoice = _company_invoice(partner, slug, number)
+    stripe_client = stripe_payments.client(current_app.config)
+    try:
+        payment = stripe_payments.attempt_for(db.session, invoice)
+        db.session.commit()
+        if payment.checkout_session_id is not None:
+            status = stripe_payments.sync(
+                db.session, stripe_client, payment, fee_basis_points=_fee()
+            )
+            db.session.commit()
+            if status == "pending" and payment.checkout_url:
+                return redirect(payment.checkout_url, 303)
+            if status != "failed":
+                flash(_("This invoice is paid already."), "info")
+                return redirect(_invoices_page(partner))
+            payment = stripe_payments.attempt_for(db.session, invoice)  # the last one expired
+            db.session.commit()
+        back = public_url("ledger.invoice_paid", company=partner.slug, slug=slug, number=number)
+        checkout = stripe_payments.open_checkout(
+            stripe_client,
+            payment,
+            success_url=back + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=public_url(
+                "ledger.company_invoices", company=partner.slug, payment="cancelled"
+            ),
+        )
+        stripe_payments.remember_checkout(db.session, payment, checkout)
+        db.session.commit()
+    except stripe_payments.SpoiltAttempt as error:
+        db.session.rollback()
+        stripe_payments.give_up(db.session, payment)
+        db.session.commit()
+        abort_with(error.status, error.message)
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    return redirect(payment.checkout_url, 303)
+
+
+@bp.get("/partners/<company>/invoices/<slug>/<int:number>/paid")
+@for_company(policy.can_pay_invoices)
+def invoice_paid(partner, slug, number):
+    """Where Stripe sends the company back: the payment is fulfilled here if the webhook
+    has not done it yet (a listed GET that writes: ``sync`` is idempotent)."""
+    invoice = _company_invoice(partner, slug, number)
+    payment = db.session.scalar(
+        select(Payment).where(
+            Payment.invoice_id == invoice.id,
+            Payment.checkout_session_id == request.args.get("session_id", ""),
+        )
+    )
+    if payment is None:
+        abort(404)
+    try:
+        status = stripe_payments.sync(
+            db.session,
+            stripe_payments.client(current_app.config),
+            payment,
+            fee_basis_points=_fee(),
+        )
+        db.session.commit()
+    except services.MoneyError as error:
+        db.session.rollback()
+        abort_with(error.status, error.message)
+    words = {
+        "received": (_("Thank you: invoice %(ref)s is paid.", ref=invoice.reference), "success"),
+        "pending": (
+            _(
+                "Thank you: your payment of invoice %(ref)s is on its way. This page shows it "
+                "as paid when it arrives.",
+                ref=invoice.reference,
+            ),
+            "info",
+        ),
+        "failed": (
+            _(
+                "The payment of invoice %(ref)s did not go through. Nothing was charged.",
+                ref=invoice.reference,
+            ),
+            "error",
+        ),
+        "review": (
+            _(
+                "Your payment of invoice %(ref)s arrived, but the invoice was paid already or "
+                "the amount differs: the group will give it back.",
+                ref=invoice.reference,
+            ),
+            "info",
+        ),
+        "given_back": (
+            _(
+                "Your payment of invoice %(ref)s was not needed: it was given back to you.",
+                ref=invoice.reference,
+            ),
+            "info",
+        ),
+    }
+    message, category = words[status]
+    flash(message, category)
+    return redirect(_invoices_page(partner))
+
+
+@bp.post("/webhooks/stripe")
+@public
+def stripe_webhook():
+    """Stripe's events: verified, kept once by id, acted on by asking Stripe what is true."""
+    config = current_app.config
+    if not _stripe_on():
+        abort(404)
+    try:
+        event = stripe_payments.verify_event(
+            request.get_data(),
+            request.headers.get("Stripe-Signature"),
+            config["STRIPE_WEBHOOK_SECRET"],
+            config["STRIPE_WEBHOOK_TOLERANCE_SECONDS"],
+        )
+    except stripe_payments.BadSignature:
+        return jsonify(error="The signature is missing, wrong or not fresh."), 400
+    try:
+        kept = stripe_payments.keep_event(db.session, event)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # the same event, delivered at the same moment, was kept
+        return jsonify(received=True, duplicate=True)
+    try:
+        status = stripe_payments.process(
+            db.session,
+            stripe_payments.client(config),
+            kept,
+            fee_basis_points=config["PLATFORM_FEE_BASIS_POINTS"],
+        )
+        db.session.commit()
+    except (services.MoneyError, LedgerError, IntegrityError):
+        # Kept as received: Stripe delivers it again, and the catch-up job retries it.
+        db.session.rollback()
+        return jsonify(received=True, processed=False), 503
+    return jsonify(received=True, status=str(status))
+
+
+def catch_up_job(session) -> None:
+    """Events a delivery could not finish, and payments nobody told us about."""
+    config = current_app.config
+    if config["PAYMENT_PROVIDER"] != stripe_payments.PROVIDER:
+        return
+    stripe_payments.catch_up(
+        session,
+        stripe_payments.client(config),
+        fee_basis_points=config["PLATFORM_FEE_BASIS_POINTS"],
     )
 
 
@@ -550,4 +938,23 @@ def init_app(app) -> None:
     reserve.register_kind()
     cli.init_app(app)
     personal.register()  # what it keeps about a person: export and erasure
+    _check_provider(app.config)
+    jobs.register(app, "ledger.stripe_catch_up", catch_up_job, every_minutes=10)
+    jobs.register(app, "ledger.stripe_transfer", transfer_job, retries=5, retry_delay=30)
     app.register_blueprint(bp)
+    app.extensions["csrf"].exempt(stripe_webhook)  # Stripe signs its requests instead
+
+
+def _check_provider(config) -> None:
+    provider = config["PAYMENT_PROVIDER"]
+    if provider not in ("offline", stripe_payments.PROVIDER):
+        raise RuntimeError("PAYMENT_PROVIDER must be offline or stripe")
+    if provider == stripe_payments.PROVIDER and not (
+        config["STRIPE_SECRET_KEY"] and config["STRIPE_WEBHOOK_SECRET"]
+    ):
+        raise RuntimeError(
+            "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
+        )
+    if int(config["STRIPE_WEBHOOK_TOLERANCE_SECONDS"]) <= 0:
+        # The SDK reads 0 as "do not check the timestamp": every replay would pass.
+        raise RuntimeError("STRIPE_WEBHOOK_TOLERANCE_SECONDS must be above 0")

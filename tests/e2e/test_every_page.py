@@ -76,7 +76,11 @@ class Visitor:
 
 # Pages no demo person opens (the table's answer is an error for all); their template is
 # looked at through another page.
-SEEN_ELSEWHERE = {"bids.edit_bid": "bids.new_bid"}  # the demo's bids are past their deadline
+SEEN_ELSEWHERE = {
+    "bids.edit_bid": "bids.new_bid",  # the demo's bids are past their deadline
+    "ledger.invoice_paid": "ledger.company_invoices",  # where it sends the company back
+    "ledger.payout_account_back": "ledger.mine",  # where it sends the member back
+}
 
 
 def first_persona_for(endpoint) -> str:
