@@ -103,10 +103,12 @@ def test_the_database_splits_exactly_as_the_python_rule(db_session, amount, weig
 def test_the_ledger_holds_its_invariants_through_any_sequence_of_money_actions(
     app, db_session, make
 ):
-    """Random invoices paid and shared, payouts asked, paid and withdrawn, and reversals:
-    after every step each transaction adds up to zero, every balance is the sum of its
-    entries (read two ways), the group's totals agree with what happened, no payout took a
-    balance below zero, and the hash chain verifies."""
+    """Random invoices paid and shared, refunds and chargebacks of them (some asking more
+    than is left), payouts asked, paid and withdrawn, and reversals: after every step each
+    transaction adds up to zero, every balance is the sum of its entries (read two ways),
+    the group's totals agree with what happened (what was given back never more than was
+    paid; what members owe back is their balances below zero), no payout took a balance
+    below zero, and the hash chain verifies."""
     from sqlalchemy import func
 
     from tecopio.db import utcnow
@@ -114,8 +116,13 @@ def test_the_ledger_holds_its_invariants_through_any_sequence_of_money_actions(
     from tecopio.demand.models import DealStatus
     from tecopio.demand.services import invite_companies
     from tecopio.ledger import services
-    from tecopio.ledger.models import LedgerEntry, LedgerTransaction, PayoutStatus
-    from tecopio.ledger.posting import reverse, verify
+    from tecopio.ledger.models import (
+        LedgerEntry,
+        LedgerTransaction,
+        PayoutStatus,
+        TransactionKind,
+    )
+    from tecopio.ledger.posting import already_posted, is_reversed, reverse, verify
 
     group = make.group(k_anonymity=3, privacy__company_k=3, partners__accept_bids="admins")
     admin = make.admins(group)[0].user
@@ -142,13 +149,16 @@ def test_the_ledger_holds_its_invariants_through_any_sequence_of_money_actions(
             self.savepoint = db_session.begin_nested()
             self.money_in = 0
             self.paid_out = 0
+            self.given_back = 0
+            self.payments = []
+            self.taken = {}  # what each refund or chargeback took back, by its key
 
         @rule(members=st.integers(1, 50), fee=st.integers(1, 10**6))
         def invoice_paid(self, members, fee):
             deal.bid.fee = fee
             deal.told_members += members
             invoice = services.issue_invoice(db_session, deal)
-            services.record_offline_payment(
+            payment = services.record_offline_payment(
                 db_session,
                 invoice,
                 amount=invoice.amount,
@@ -157,6 +167,32 @@ def test_the_ledger_holds_its_invariants_through_any_sequence_of_money_actions(
                 actor=admin,
             )
             self.money_in += invoice.amount
+            self.payments.append(payment)
+
+        @rule(data=st.data(), part=st.integers(1, 100), chargeback=st.booleans())
+        def payment_returned(self, data, part, chargeback):
+            """A refund or a chargeback of part of a payment, or of more than is left."""
+            shared = [
+                p
+                for p in self.payments
+                if not is_reversed(db_session, already_posted(db_session, f"payment:{p.id}"))
+            ]
+            if not shared:
+                return
+            payment = data.draw(st.sampled_from(shared))
+            before = services.returned_so_far(db_session, payment)
+            key = f"refund:test-{len(self.taken) + 1}"
+            services.take_back(
+                db_session,
+                payment,
+                amount=max(payment.amount * part // 100, 1) + (payment.amount if part > 90 else 0),
+                kind=TransactionKind.CHARGEBACK if chargeback else TransactionKind.REFUND,
+                key=key,
+            )
+            after = services.returned_so_far(db_session, payment)
+            assert before <= after <= payment.amount  # never more than the payment
+            self.taken[key] = after - before
+            self.given_back += after - before
 
         @rule(who=st.integers(0, 4), part=st.integers(1, 100))
         def payout_asked(self, who, part):
@@ -198,17 +234,20 @@ def test_the_ledger_holds_its_invariants_through_any_sequence_of_money_actions(
                 .group_by(LedgerEntry.transaction_number)
             ).all()
             assert all(total == 0 for _number, total in per_transaction)
+            owed = 0
+            for person in people:
+                for holder in services.member_accounts(db_session, group.id, person.id):
+                    lines = services.statement(db_session, holder)
+                    assert lines[-1].balance == services.balance_of(db_session, holder.id)
+                    owed += max(-lines[-1].balance, 0)  # a share returned after its payout
             rows = services.totals(db_session, group.id)
             if rows:
                 (totals,) = rows
                 assert totals.money_in == self.money_in
+                assert totals.given_back == self.given_back
                 assert totals.paid_out == self.paid_out
-                assert totals.held == self.money_in - self.paid_out
-                assert totals.owed_back == 0
-            for person in people:
-                for holder in services.member_accounts(db_session, group.id, person.id):
-                    lines = services.statement(db_session, holder)
-                    assert lines[-1].balance == services.balance_of(db_session, holder.id) >= 0
+                assert totals.held == self.money_in - self.given_back - self.paid_out
+                assert totals.owed_back == owed
             assert verify(db_session, group.id).intact
 
         @rule()
@@ -219,11 +258,18 @@ def test_the_ledger_holds_its_invariants_through_any_sequence_of_money_actions(
                 .order_by(LedgerTransaction.number.desc())
                 .limit(1)
             )
-            if last is None or last.kind != "payment":
+            if last is None or last.kind not in ("payment", "refund", "chargeback"):
                 return
+            if last.kind == "payment":
+                (payment,) = [p for p in self.payments if f"payment:{p.id}" == last.idempotency_key]
+                if services.returned_so_far(db_session, payment):
+                    return  # a payment is corrected whole, before any of it was returned
             undo = reverse(db_session, last, memo="correction")
             assert undo.reverses_number == last.number
-            self.money_in -= last.details["amount"]
+            if last.kind == "payment":
+                self.money_in -= last.details["amount"]
+            else:  # a failed refund, a dispute won: what it took comes back
+                self.given_back -= self.taken[last.idempotency_key]
 
         def teardown(self):
             self.savepoint.rollback()
