@@ -975,11 +975,7 @@ def test_a_transfer_stripe_answered_with_its_own_error_goes_later_with_a_new_key
     db_session.refresh(payout)
     assert payout.transfer_refusals == 1 and standin.transfers == {}
     assert send(db_session, app, payout) == "paid"
-    keys = [
-        r.idempotency_key
-        for r in standin.requests
-        if r.path == "/v1/transfers" and r.method == "POST"
-    ]
+    keys = [r.idempotency_key for r in posted_transfers(standin)]
     assert keys == [f"payout:{payout.id}:transfer:1", f"payout:{payout.id}:transfer:2"]
     assert len(standin.transfers) == 1
 
