@@ -12,7 +12,7 @@ from tecopio.db import db, utcnow
 from tecopio.demand import bids, deals
 from tecopio.demand.models import DealStatus
 from tecopio.demand.services import invite_companies
-from tecopio.ledger import stripe_payments
+from tecopio.ledger import services, stripe_payments
 from tecopio.ledger.models import (
     Invoice,
     InvoiceStatus,
@@ -86,7 +86,7 @@ def race(tmp_path, standin):
             session.commit()
             ids = {"group": group.id, "invoice": invoice.id, "payment": payment.id}
             checkout_id = payment.checkout_session_id
-        ids["event"] = standin.pay(checkout_id)
+        ids["event"], ids["checkout"] = standin.pay(checkout_id), checkout_id
         yield app, ids
         with app.app_context():
             db.engine.dispose()
@@ -175,3 +175,25 @@ def test_the_return_page_and_deliveries_arriving_together_post_once(race, standi
     )
     assert outcomes == [200] * 4 + ["received"] * 4
     paid_once(app, ids)
+
+
+def test_the_events_of_one_refund_arriving_together_take_it_back_once(race, standin):
+    app, ids = race
+    assert all_at_once(delivery(app, standin, ids["event"])) == [200]
+    refund = standin.refund(ids["checkout"], 500)
+    events = [e for e in standin.events if e["data"]["object"].get("id") != ids["checkout"]]
+    assert {e["type"] for e in events} == {"refund.created", "charge.refunded"}
+    outcomes = all_at_once(*[delivery(app, standin, e) for e in events for _ in range(4)])
+    assert outcomes == [200] * 8
+    with app.app_context():
+        session = db.session
+        keys = session.scalars(
+            select(LedgerTransaction.idempotency_key).where(
+                LedgerTransaction.group_id == ids["group"],
+                LedgerTransaction.kind == TransactionKind.REFUND,
+            )
+        ).all()
+        assert keys == [f"refund:{refund['id']}"]
+        (totals,) = services.totals(session, ids["group"])
+        assert totals.given_back == 500
+        assert verify(session, ids["group"]).intact

@@ -553,7 +553,10 @@ def payout_of(session: Session, event: dict) -> Payout | None:
 def process(
     session: Session, stripe_client: stripe.StripeClient, kept: ProviderEvent, *, fee_basis_points
 ) -> ProviderEventStatus:
-    """Act on a kept event (again, if a delivery before failed half-way)."""
+    """Act on a kept event (again, if a delivery before failed half-way). The event's row
+    is locked first, before the group's: a second delivery of it waits here, then finds it
+    done, instead of each holding one lock the other wants."""
+    session.refresh(kept, with_for_update=True)
     if kept.status != ProviderEventStatus.RECEIVED:
         return kept.status
     if kept.kind not in HANDLED:
@@ -581,8 +584,10 @@ def process(
             kept.status = ProviderEventStatus.REVIEW
             kept.note = "no payment of ours"
         else:
-            kept.payment_id = payment.id
             sync(session, stripe_client, payment, fee_basis_points=fee_basis_points)
+            # Only now, under the group's lock: the reference to the payment locks its
+            # row's key, which fulfilment (setting its PaymentIntent) must update.
+            kept.payment_id = payment.id
             kept.status = ProviderEventStatus.PROCESSED
     kept.processed_at = utcnow()
     session.flush()
