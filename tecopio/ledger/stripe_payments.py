@@ -209,7 +209,6 @@ def remember_checkout(session: Session, payment: Payment, checkout) -> None:
 class Remote:
     """One payment as Stripe has it now."""
 
-    status: str  # the Checkout Session's: open, complete or expired
     paid: bool
     failed: bool
     amount: int | None
@@ -243,7 +242,6 @@ def fetch(stripe_client: stripe.StripeClient, payment: Payment) -> Remote:
         raise ProviderUnavailable() from error
     intent_status = intent.status if intent is not None else None
     return Remote(
-        status=checkout.status,
         paid=checkout.payment_status == "paid",
         failed=checkout.status == "expired"
         or (

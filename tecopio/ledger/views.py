@@ -631,7 +631,7 @@ def record_payment(group, invoice):
             currency=invoice.currency,
             reference=form.reference.data,
             actor=current_user,
-            fee_basis_points=current_app.config["PLATFORM_FEE_BASIS_POINTS"],
+            fee_basis_points=_fee(),
         )
         db.session.commit()
     except services.MoneyError as error:
@@ -906,7 +906,7 @@ def stripe_webhook():
             db.session,
             stripe_payments.client(config),
             kept,
-            fee_basis_points=config["PLATFORM_FEE_BASIS_POINTS"],
+            fee_basis_points=_fee(),
         )
         db.session.commit()
     except (services.MoneyError, LedgerError, IntegrityError):
@@ -924,7 +924,7 @@ def catch_up_job(session) -> None:
     stripe_payments.catch_up(
         session,
         stripe_payments.client(config),
-        fee_basis_points=config["PLATFORM_FEE_BASIS_POINTS"],
+        fee_basis_points=_fee(),
     )
 
 
